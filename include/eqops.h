@@ -1,0 +1,12 @@
+/*
+ * eqops.h - umbrella header for libeqops.
+ *
+ * Include this one header to use the whole library; each module header can also be included
+ * on its own.
+ */
+#ifndef EQOPS_H
+#define EQOPS_H
+
+#include "eqops/common.h"
+
+#endif /* EQOPS_H */

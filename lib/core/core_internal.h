@@ -1,0 +1,150 @@
+/*
+ * core_internal.h - internal helpers shared by every module: allocation, error filling,
+ * logging, growable buffers, JSON and time. Nothing here is exported from the shared library.
+ */
+#ifndef EQOPS_CORE_INTERNAL_H
+#define EQOPS_CORE_INTERNAL_H
+
+#include "eqops/common.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EQOPS__PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define EQOPS__NODISCARD         __attribute__((warn_unused_result))
+#define EQOPS__ARRAY_LEN(a)      (sizeof(a) / sizeof((a)[0]))
+
+/* ---- allocation (alloc.c) -------------------------------------------------------------- */
+
+void *eqops__malloc(size_t size);
+void *eqops__calloc(size_t n, size_t size);
+void *eqops__realloc(void *ptr, size_t size);
+void eqops__free(void *ptr);
+char *eqops__strdup(const char *s);
+char *eqops__strndup(const char *s, size_t n);
+/* Overwrite `n` bytes with zeros the compiler cannot elide, then free. For secrets. */
+void eqops__wipe_free(void *ptr, size_t n);
+/* eqops__wipe_free() for a NUL-terminated secret string. */
+void eqops__secret_free(char *s);
+/* Overwrite without freeing. */
+void eqops__wipe(void *ptr, size_t n);
+/* Route jansson's allocations through the hook (called by eqops_init and set_allocator). */
+void eqops__alloc_install_jansson(void);
+/* Trampolines handed to curl_global_init_mem(). */
+void *eqops__curl_malloc(size_t size);
+void eqops__curl_free(void *ptr);
+void *eqops__curl_realloc(void *ptr, size_t size);
+char *eqops__curl_strdup(const char *s);
+void *eqops__curl_calloc(size_t n, size_t size);
+
+/* ---- errors (error.c) ------------------------------------------------------------------ */
+
+/* Fill `err` (NULL-safe) with `code` and a formatted one-line message; returns `code`. */
+int eqops__err(eqops_error *err, int code, const char *fmt, ...) EQOPS__PRINTF(3, 4);
+/* Same, naming the input field at fault ("objectives[0].target"); the message is prefixed. */
+int eqops__err_field(eqops_error *err, int code, const char *field, const char *fmt, ...)
+    EQOPS__PRINTF(4, 5);
+int eqops__err_v(eqops_error *err, int code, const char *fmt, va_list ap) EQOPS__PRINTF(3, 0);
+/* Prepend context ("k8s get: ") to an already filled message. */
+void eqops__err_prefix(eqops_error *err, const char *fmt, ...) EQOPS__PRINTF(2, 3);
+/* Record upstream detail on an already filled error. */
+void eqops__err_upstream(eqops_error *err, int http_status, const char *reason, double retry_after);
+/* Keep a copy of the upstream body (truncated to 64 KiB); allocation failure is ignored. */
+void eqops__err_body(eqops_error *err, const char *body, size_t len);
+/* Map errno to an EQOPS_E* code. */
+int eqops__errno_code(int errnum);
+/* Map an HTTP status (>= 400) to an EQOPS_E* code. */
+int eqops__http_status_code(long status);
+
+/* ---- logging (log.c) ------------------------------------------------------------------- */
+
+bool eqops__log_enabled(eqops_log_level level);
+void eqops__log(eqops_log_level level, const char *module, const char *fmt, ...)
+    EQOPS__PRINTF(3, 4);
+
+/* ---- growable buffer (buf.c) ----------------------------------------------------------- */
+
+/*
+ * A NUL-terminated growable byte buffer with a sticky out-of-memory flag: appends after a
+ * failed allocation do nothing, so a sequence of appends is checked once with eqops__buf_ok().
+ */
+typedef struct eqops_buf {
+    char *data; /* NULL until the first append; always NUL-terminated after one */
+    size_t len;
+    size_t cap;
+    bool oom;
+} eqops_buf;
+
+#define EQOPS_BUF_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0, 0, false                                                                          \
+    }
+
+int eqops__buf_reserve(eqops_buf *b, size_t extra);
+int eqops__buf_put(eqops_buf *b, const void *data, size_t len);
+int eqops__buf_puts(eqops_buf *b, const char *s);
+int eqops__buf_putc(eqops_buf *b, char c);
+int eqops__buf_printf(eqops_buf *b, const char *fmt, ...) EQOPS__PRINTF(2, 3);
+int eqops__buf_vprintf(eqops_buf *b, const char *fmt, va_list ap) EQOPS__PRINTF(2, 0);
+/* 0, or EQOPS_ENOMEM when any append failed. */
+int eqops__buf_ok(const eqops_buf *b);
+/* The contents ("" when empty), borrowed. */
+const char *eqops__buf_cstr(const eqops_buf *b);
+/* Hand the NUL-terminated contents to the caller (free with eqops__free); b is reset. NULL on
+ * an earlier allocation failure (the buffer is released). */
+char *eqops__buf_detach(eqops_buf *b);
+void eqops__buf_truncate(eqops_buf *b, size_t len);
+void eqops__buf_free(eqops_buf *b);
+/* Wipe then free: for buffers that held secrets. */
+void eqops__buf_wipe(eqops_buf *b);
+
+/* ---- time (time.c) --------------------------------------------------------------------- */
+
+/* Wall clock in milliseconds since the Unix epoch (replaceable in tests). */
+int64_t eqops__now_ms(void);
+/* Monotonic clock in milliseconds. */
+int64_t eqops__mono_ms(void);
+/* Tests: make eqops__now_ms() return fn(); NULL restores the real clock. */
+void eqops__set_clock(int64_t (*fn)(void));
+/* Sleep, restarting on EINTR. */
+void eqops__sleep_ms(int64_t ms);
+
+/* Parse an RFC 3339 timestamp ("2026-11-27T10:00:00Z", "...T10:00:00.123+01:00"). */
+int eqops__time_parse_rfc3339(const char *s, int64_t *out_ms, eqops_error *err);
+/* Format as "2026-11-27T10:00:00Z" (UTC, whole seconds); `out` holds at least 32 bytes. */
+void eqops__time_format_rfc3339(int64_t unix_ms, char out[32]);
+
+/*
+ * Parse a duration in Prometheus notation: one or more <integer><unit> terms in decreasing
+ * unit order, units y w d h m s ms ("1h30m", "30d", "500ms"); result in milliseconds.
+ */
+int eqops__duration_parse(const char *s, int64_t *out_ms, eqops_error *err);
+/* Format milliseconds as the shortest Prometheus duration ("1h30m", "0s"); out >= 48 bytes. */
+void eqops__duration_format(int64_t ms, char out[48]);
+
+/* ---- random (rand.c) ------------------------------------------------------------------- */
+
+/* Fill with cryptographically strong random bytes (OpenSSL). 0 or EQOPS_EINTERNAL. */
+int eqops__random_bytes(void *out, size_t n);
+/* A uniformly distributed double in [0, 1). */
+double eqops__random_unit(void);
+
+/* ---- redaction (redact.c) -------------------------------------------------------------- */
+
+/*
+ * Copy a URL into `out` with user info and the values of secret-looking query parameters
+ * (signature, credential, token, password, secret, key) replaced by "REDACTED". A URL that
+ * does not parse is written as "(unparseable URL)". Returns 0 or EQOPS_ENOMEM.
+ */
+int eqops__redact_url(const char *url, eqops_buf *out);
+/* True when a header of this name carries a secret (Authorization, Cookie, tokens). */
+bool eqops__header_is_secret(const char *name, size_t name_len);
+
+/* ---- global state (init.c) ------------------------------------------------------------- */
+
+/* True between eqops_init() and the matching final eqops_cleanup(). */
+bool eqops__initialized(void);
+
+#endif /* EQOPS_CORE_INTERNAL_H */
