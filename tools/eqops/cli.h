@@ -1,0 +1,64 @@
+/*
+ * cli.h - shared pieces of the eqops command-line tool: output mode, errors, flag parsing.
+ *
+ * Exit codes: 0 success, 1 failure, 2 usage error. Errors go to stderr (as JSON with -o json).
+ */
+#ifndef EQOPS_CLI_H
+#define EQOPS_CLI_H
+
+#include <eqops.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef enum cli_output { CLI_TEXT, CLI_JSON } cli_output;
+
+typedef struct cli {
+    cli_output output;
+    int verbosity; /* -v count */
+    const char *prog;
+} cli;
+
+typedef int (*cli_run_fn)(cli *c, int argc, char **argv);
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    cli_run_fn run;
+} cli_command;
+
+typedef enum cli_flag_kind { CLI_FLAG_BOOL, CLI_FLAG_STRING } cli_flag_kind;
+
+typedef struct cli_flag {
+    const char *name; /* long name without dashes */
+    char shorthand;   /* 0 if none */
+    cli_flag_kind kind;
+    void *dest; /* bool * or const char ** */
+    const char *help;
+} cli_flag;
+
+/*
+ * Parse `argv` (argv[0] is the command name) against `flags`; the common -o/--output and
+ * -v/--verbose flags are accepted anywhere. Positional arguments are gathered into `pos`
+ * (at most max_pos). Returns CLI_OK or CLI_USAGE after printing the problem.
+ */
+int cli_parse(cli *c, const char *cmd, const cli_flag *flags, int argc, char **argv,
+              const char **pos, int max_pos, int *npos);
+
+/* Print help for a command's flags to stdout. */
+void cli_print_flags(const cli_flag *flags);
+
+/* Report a library error on stderr; returns CLI_FAIL. */
+int cli_fail(cli *c, const eqops_error *e);
+/* Report a usage problem on stderr; returns CLI_USAGE. */
+int cli_usage(cli *c, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Print a JSON value on stdout (steals the reference). Returns CLI_OK or CLI_FAIL. */
+int cli_print_json(cli *c, json_t *value);
+/* Install the stderr logger according to -v. */
+void cli_setup_log(cli *c);
+
+/* Subcommands (one file each). */
+int cmd_version(cli *c, int argc, char **argv);
+
+#endif
