@@ -1,0 +1,3 @@
+module eqops
+
+go 1.21

@@ -1,0 +1,151 @@
+/*
+ * eqops.i - the core SWIG interface shared by the Python and Go bindings.
+ *
+ * Installed as <includedir>/eqops/swig/eqops.i and included by each language's module file
+ * after its %module line. It holds the typemaps every binding relies on:
+ *
+ *   eqops_error *err   hidden from the target language; a failure becomes a Python exception
+ *                      (eqops.Error hierarchy) or, in Go, is read back by the hand-written
+ *                      package, which passes its own eqops_error and returns a Go error.
+ *   char **out         a new string handed back to the caller and released with eqops_free().
+ *   int64_t *out_ms    an integer result.
+ *
+ * C-only hooks (the allocator, and the raw log callback, which each language wraps in its own
+ * way) are not wrapped.
+ */
+
+%{
+#include <eqops.h>
+#include <string.h>
+%}
+
+%include <stdint.i>
+
+%ignore eqops_set_allocator;
+%ignore eqops_allocator;
+%ignore eqops_set_log;
+%ignore eqops_log_fn;
+%ignore eqops_free;
+
+/* Errors are filled by the library and read by the bindings, never set from outside. */
+%immutable eqops_error::version;
+%immutable eqops_error::code;
+%immutable eqops_error::http_status;
+%immutable eqops_error::retry_after;
+%immutable eqops_error::message;
+%immutable eqops_error::reason;
+%immutable eqops_error::field;
+%immutable eqops_error::body;
+%immutable eqops_error::body_len;
+
+/* ---- Python ------------------------------------------------------------------------------ */
+#ifdef SWIGPYTHON
+
+%{
+/* Raise the eqops.Error subclass for `e` (built by eqops._errors.from_error). */
+static void eqops_py_raise(const eqops_error *e)
+{
+    PyObject *mod = PyImport_ImportModule("eqops._errors");
+    PyObject *exc = NULL;
+    if (mod != NULL) {
+        PyObject *body = e->body ? PyBytes_FromStringAndSize(e->body, (Py_ssize_t)e->body_len)
+                                 : (Py_INCREF(Py_None), Py_None);
+        exc = PyObject_CallMethod(mod, "from_error", "isissdO", e->code, e->message,
+                                  e->http_status, e->reason, e->field, e->retry_after, body);
+        Py_XDECREF(body);
+        Py_DECREF(mod);
+    }
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    } else if (!PyErr_Occurred()) {
+        PyErr_SetString(PyExc_RuntimeError, e->message);
+    }
+}
+
+/* Replace the C status that heads the result tuple with nothing: Python callers get the
+ * outputs (or None), and errors as exceptions. */
+static PyObject *eqops_py_drop_status(PyObject *result)
+{
+    if (result == NULL)
+        return NULL;
+    if (PyList_Check(result)) {
+        Py_ssize_t n = PyList_Size(result);
+        PyObject *out;
+        if (n == 2) {
+            out = PyList_GetItem(result, 1);
+            Py_INCREF(out);
+        } else {
+            out = PyList_GetSlice(result, 1, n);
+        }
+        Py_DECREF(result);
+        return out;
+    }
+    Py_DECREF(result);
+    Py_RETURN_NONE;
+}
+%}
+
+%typemap(in, numinputs=0) eqops_error *err (eqops_error temp) {
+    eqops_error_init(&temp);
+    $1 = &temp;
+}
+%typemap(argout) eqops_error *err {
+    if (result < 0) {
+        eqops_py_raise($1);
+        SWIG_fail;
+    }
+    $result = eqops_py_drop_status($result);
+}
+%typemap(freearg) eqops_error *err {
+    eqops_error_clear($1);
+}
+
+%typemap(in, numinputs=0) char **out (char *temp = NULL) {
+    $1 = &temp;
+}
+%typemap(argout) char **out {
+    if (*$1 != NULL) {
+        $result = SWIG_Python_AppendOutput($result, PyUnicode_FromString(*$1));
+    }
+}
+%typemap(freearg) char **out {
+    eqops_free(*$1);
+}
+
+%typemap(in, numinputs=0) int64_t *out_ms (int64_t temp = 0) {
+    $1 = &temp;
+}
+%typemap(argout) int64_t *out_ms {
+    $result = SWIG_Python_AppendOutput($result, PyLong_FromLongLong((long long)*$1));
+}
+
+#endif /* SWIGPYTHON */
+
+/* ---- Go ---------------------------------------------------------------------------------- */
+#ifdef SWIGGO
+
+%typemap(gotype) char **out "*string"
+%typemap(imtype) char **out "*string"
+%typemap(in) char **out (char *temp = NULL) {
+    $1 = &temp;
+}
+%typemap(argout, fragment="AllocateString") char **out {
+    if (temp$argnum != NULL)
+        *$input = Swig_AllocateString(temp$argnum, strlen(temp$argnum));
+}
+%typemap(goargout, fragment="CopyString") char **out {
+    if $input != nil && *$input != "" {
+        *$input = swigCopyString(*$input)
+    }
+}
+%typemap(freearg) char **out {
+    eqops_free(temp$argnum);
+}
+
+%include <typemaps.i>
+%apply long long *OUTPUT { int64_t *out_ms };
+
+#endif /* SWIGGO */
+
+%include "eqops/common.h"
