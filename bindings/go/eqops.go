@@ -14,6 +14,7 @@ package eqops
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"eqops/internal/raw"
@@ -38,12 +39,19 @@ func ParseDuration(text string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	if out[0] > math.MaxInt64/int64(time.Millisecond) {
+		return 0, &Error{Code: CodeInvalid, Field: "text",
+			Message: fmt.Sprintf("duration: %q is longer than a time.Duration can hold (about 292 years)", text)}
+	}
 	return time.Duration(out[0]) * time.Millisecond, nil
 }
 
 // FormatDuration writes the shortest Prometheus duration for d, at millisecond precision
 // ("90d", "1h30m").
 func FormatDuration(d time.Duration) (string, error) {
+	if d < 0 {
+		return "", &Error{Code: CodeInvalid, Field: "d", Message: "duration: a duration cannot be negative"}
+	}
 	var s string
 	err := call(func(e raw.Eqops_error) int {
 		return raw.Eqops_duration_format(&s, d.Milliseconds(), e)

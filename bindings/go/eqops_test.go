@@ -49,6 +49,20 @@ func TestDurations(t *testing.T) {
 	}
 }
 
+func TestDurationLimits(t *testing.T) {
+	if _, err := ParseDuration("300y"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("300y must not overflow silently: %v", err)
+	}
+	if _, err := FormatDuration(-500 * time.Microsecond); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("negative: %v", err)
+	}
+	// a string the caller left non-empty is overwritten, never handed to C
+	s := "previous"
+	if err := call(func(e raw.Eqops_error) int { return raw.Eqops_duration_format(&s, 60000, e) }); err != nil || s != "1m" {
+		t.Fatalf("reused string: %q %v", s, err)
+	}
+}
+
 func TestErrorsAreGoErrors(t *testing.T) {
 	_, err := ParseDuration("90 days")
 	if !errors.Is(err, ErrInvalid) {
@@ -61,12 +75,8 @@ func TestErrorsAreGoErrors(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != CodeInvalid || !strings.Contains(e.Message, "duration") {
 		t.Fatalf("errors.As: %#v", e)
 	}
-	_, err = FormatDuration(-time.Second)
-	if !errors.As(err, &e) || e.Field != "ms" {
-		t.Fatalf("field: %#v", err)
-	}
-	if !strings.HasPrefix(err.Error(), "eqops: ms:") {
-		t.Fatalf("message: %q", err.Error())
+	if e.Field != "" || !strings.HasPrefix(err.Error(), "eqops: duration:") {
+		t.Fatalf("message: %q (field %q)", err.Error(), e.Field)
 	}
 }
 

@@ -42,6 +42,12 @@
 #ifdef SWIGPYTHON
 
 %{
+/* C text as a Python str; bytes that are not UTF-8 are replaced, never an exception. */
+static PyObject *eqops_py_str(const char *s)
+{
+    return PyUnicode_DecodeUTF8(s ? s : "", (Py_ssize_t)(s ? strlen(s) : 0), "replace");
+}
+
 /* Raise the eqops.Error subclass for `e` (built by eqops._errors.from_error). */
 static void eqops_py_raise(const eqops_error *e)
 {
@@ -50,16 +56,23 @@ static void eqops_py_raise(const eqops_error *e)
     if (mod != NULL) {
         PyObject *body = e->body ? PyBytes_FromStringAndSize(e->body, (Py_ssize_t)e->body_len)
                                  : (Py_INCREF(Py_None), Py_None);
-        exc = PyObject_CallMethod(mod, "from_error", "isissdO", e->code, e->message,
-                                  e->http_status, e->reason, e->field, e->retry_after, body);
+        PyObject *msg = eqops_py_str(e->message);
+        PyObject *reason = eqops_py_str(e->reason);
+        PyObject *field = eqops_py_str(e->field);
+        if (body != NULL && msg != NULL && reason != NULL && field != NULL)
+            exc = PyObject_CallMethod(mod, "from_error", "iOiOOdO", e->code, msg,
+                                      e->http_status, reason, field, e->retry_after, body);
         Py_XDECREF(body);
+        Py_XDECREF(msg);
+        Py_XDECREF(reason);
+        Py_XDECREF(field);
         Py_DECREF(mod);
     }
     if (exc != NULL) {
         PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
         Py_DECREF(exc);
     } else if (!PyErr_Occurred()) {
-        PyErr_SetString(PyExc_RuntimeError, e->message);
+        PyErr_SetString(PyExc_RuntimeError, "libeqops error");
     }
 }
 
@@ -92,6 +105,8 @@ static PyObject *eqops_py_drop_status(PyObject *result)
 }
 %typemap(argout) eqops_error *err {
     if (result < 0) {
+        Py_XDECREF($result); /* outputs gathered so far */
+        $result = NULL;
         eqops_py_raise($1);
         SWIG_fail;
     }
@@ -106,7 +121,10 @@ static PyObject *eqops_py_drop_status(PyObject *result)
 }
 %typemap(argout) char **out {
     if (*$1 != NULL) {
-        $result = SWIG_Python_AppendOutput($result, PyUnicode_FromString(*$1));
+        PyObject *str = eqops_py_str(*$1);
+        if (str == NULL)
+            SWIG_fail;
+        $result = SWIG_Python_AppendOutput($result, str);
     }
 }
 %typemap(freearg) char **out {
@@ -125,13 +143,17 @@ static PyObject *eqops_py_drop_status(PyObject *result)
 /* ---- Go ---------------------------------------------------------------------------------- */
 #ifdef SWIGGO
 
+/* The Go string is cleared first, then set only to a C-allocated copy that goargout moves
+ * into Go memory, so Go memory never reaches free(). Pass a pointer to an empty string. */
 %typemap(gotype) char **out "*string"
 %typemap(imtype) char **out "*string"
 %typemap(in) char **out (char *temp = NULL) {
+    $input->p = NULL;
+    $input->n = 0;
     $1 = &temp;
 }
 %typemap(argout, fragment="AllocateString") char **out {
-    if (temp$argnum != NULL)
+    if (temp$argnum != NULL && temp$argnum[0] != '\0')
         *$input = Swig_AllocateString(temp$argnum, strlen(temp$argnum));
 }
 %typemap(goargout, fragment="CopyString") char **out {

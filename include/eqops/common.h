@@ -124,11 +124,14 @@ EQOPS_API int eqops_init(void);
 EQOPS_API void eqops_cleanup(void);
 
 /*
- * Allocator hook. Every allocation made by libeqops, and by jansson and libcurl on its behalf,
- * goes through these functions. NULL restores the C library's malloc/realloc/free. A new
+ * Allocator hook. Every allocation made by libeqops goes through these functions, and so do
+ * jansson's and libcurl's: eqops_init() installs the hook into both, process-wide, since they
+ * only have global hooks (if libcurl was initialised before, its allocations stay with the
+ * allocator it was given then). NULL restores the C library's malloc/realloc/free. A new
  * allocator must be able to release memory obtained from the previous one (wrap, do not
  * replace, the heap) unless it is installed before eqops_init(). Not thread-safe.
- * Returns 0 or EQOPS_EINVAL (a function pointer is missing).
+ * Returns 0 or EQOPS_EINVAL (version is not EQOPS_ALLOCATOR_VERSION, or a function is
+ * missing).
  */
 typedef struct eqops_allocator {
     unsigned version; /* 1 */

@@ -36,10 +36,12 @@ int eqops_set_allocator(const eqops_allocator *allocator)
                                     default_free, NULL};
         return 0;
     }
-    if (allocator->malloc_fn == NULL || allocator->realloc_fn == NULL || allocator->free_fn == NULL)
+    if (allocator->version != EQOPS_ALLOCATOR_VERSION || allocator->malloc_fn == NULL ||
+        allocator->realloc_fn == NULL || allocator->free_fn == NULL)
         return EQOPS_EINVAL;
-    current = *allocator;
-    current.version = EQOPS_ALLOCATOR_VERSION;
+    /* copy only the fields of version 1, whatever the caller's struct holds beyond them */
+    current = (eqops_allocator){EQOPS_ALLOCATOR_VERSION, allocator->malloc_fn,
+                                allocator->realloc_fn, allocator->free_fn, allocator->payload};
     return 0;
 }
 

@@ -58,6 +58,16 @@ const char *eqops_code_name(int code)
     return c ? c->name : "EQOPS_EUNKNOWN";
 }
 
+/*
+ * The caller's struct may come from an older header (same SONAME, fewer fields): only the
+ * fields of its version are touched. Version 1 is the whole struct of this release.
+ */
+static size_t error_size(unsigned version)
+{
+    (void)version; /* 0 (zero-initialised) and 1 both mean the version 1 layout */
+    return sizeof(eqops_error);
+}
+
 void eqops_error_init(eqops_error *err)
 {
     if (err == NULL)
@@ -70,8 +80,10 @@ void eqops_error_clear(eqops_error *err)
 {
     if (err == NULL)
         return;
+    unsigned version = err->version;
     eqops__free(err->body);
-    eqops_error_init(err);
+    memset(err, 0, error_size(version));
+    err->version = version ? version : EQOPS_ERROR_VERSION;
 }
 
 /* dst = a + b, truncated to fit (messages are cut on purpose, never overflowed). */
@@ -84,9 +96,27 @@ static void join(char *dst, size_t size, const char *a, const char *b)
     dst[la + lb] = '\0';
 }
 
-/* Keep messages on one line: control characters become spaces. */
+/* Cut a UTF-8 sequence that truncation left incomplete at the end of `s`. */
+static void trim_partial_utf8(char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0)
+        return;
+    size_t i = len - 1, cont = 0;
+    while (i > 0 && cont < 3 && ((unsigned char)s[i] & 0xC0) == 0x80) {
+        i--;
+        cont++;
+    }
+    unsigned char lead = (unsigned char)s[i];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (lead >= 0x80 && len - i < need)
+        s[i] = '\0';
+}
+
+/* Keep messages on one line (control characters become spaces) and valid at the end. */
 static void one_line(char *s)
 {
+    trim_partial_utf8(s);
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             *s = ' ';

@@ -41,6 +41,22 @@ bool eqops__header_is_secret(const char *name, size_t name_len)
     return name_is_secret(name, name_len);
 }
 
+/* Judge a query parameter name as the server will read it: percent-decoded. */
+static bool query_name_is_secret(const char *name, size_t len, eqops_buf *out)
+{
+    if (name_is_secret(name, len))
+        return true;
+    int dlen = 0;
+    char *decoded = curl_easy_unescape(NULL, name, (int)(len < 4096 ? len : 4096), &dlen);
+    if (decoded == NULL) {
+        out->oom = true;
+        return true;
+    }
+    bool secret = name_is_secret(decoded, (size_t)dlen);
+    curl_free(decoded);
+    return secret;
+}
+
 static void redact_query(const char *q, eqops_buf *out)
 {
     while (*q) {
@@ -49,7 +65,7 @@ static void redact_query(const char *q, eqops_buf *out)
         eqops__buf_put(out, q, key);
         if (key < seg) {
             eqops__buf_putc(out, '=');
-            if (name_is_secret(q, key))
+            if (query_name_is_secret(q, key, out))
                 eqops__buf_puts(out, "REDACTED");
             else
                 eqops__buf_put(out, q + key + 1, seg - key - 1);

@@ -110,6 +110,7 @@ static int curl_code(CURLcode c)
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_CLIENTCERT:
         return EQOPS_ETLS;
     case CURLE_FILESIZE_EXCEEDED:
         return EQOPS_ETOOBIG;
@@ -120,13 +121,19 @@ static int curl_code(CURLcode c)
     }
 }
 
-/* Failures after which the same request may be sent again on a new connection. */
-static bool curl_transient(CURLcode c)
+/*
+ * Failures after which the same request may be sent again. A send or receive error on a
+ * connection kept from an earlier request usually means the server closed it meanwhile; on
+ * a new connection it is more likely a refusal (TLS 1.3 reports a rejected client
+ * certificate that way), which a retry would only repeat.
+ */
+static bool curl_transient(CURLcode c, bool reused)
 {
     switch (c) {
-    case CURLE_COULDNT_CONNECT:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
+        return reused;
+    case CURLE_COULDNT_CONNECT:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
     case CURLE_HTTP2:
@@ -188,8 +195,9 @@ static int validate_options(const eqops_http_options *o, eqops_error *err)
         return eqops__err_field(err, EQOPS_EINVAL, "max_retries", "must be -1..20");
     if (o->backoff_base_ms < 0 || o->backoff_cap_ms < 0 || o->retry_after_cap_ms < 0)
         return eqops__err_field(err, EQOPS_EINVAL, "backoff", "must not be negative");
-    if (!(o->qps >= 0 && o->qps < 1e6) || o->burst < 0)
-        return eqops__err_field(err, EQOPS_EINVAL, "qps", "must be 0 (unlimited) .. 1e6");
+    if (!(o->qps == 0 || (o->qps >= 0.01 && o->qps <= 1e6)) || o->burst < 0)
+        return eqops__err_field(err, EQOPS_EINVAL, "qps",
+                                "must be 0 (unlimited) or between 0.01 and 1e6");
     return 0;
 }
 
@@ -523,9 +531,6 @@ static int prepare(eqops_http *h, const eqops_http_request *req, struct curl_sli
     }
     *hdrs = list;
     SETOPT(h, CURLOPT_HTTPHEADER, list);
-    long timeout =
-        req->timeout_ms > 0 ? req->timeout_ms : (req->timeout_ms < 0 ? 0 : h->timeout_ms);
-    SETOPT(h, CURLOPT_TIMEOUT_MS, timeout);
     long low = req->low_speed_time_s > 0 ? req->low_speed_time_s
                                          : (req->low_speed_time_s < 0 ? 0 : h->low_speed_time_s);
     SETOPT(h, CURLOPT_LOW_SPEED_LIMIT, low > 0 ? 1L : 0L);
@@ -545,6 +550,9 @@ static int check_request(const eqops_http_request *req, eqops_error *err)
 {
     if (req == NULL || req->url == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "url", "missing");
+    if (req->body == NULL && req->body_len > 0)
+        return eqops__err_field(err, EQOPS_EINVAL, "body", "NULL with a length of %zu",
+                                req->body_len);
     if (req->method != NULL && !method_ok(req->method))
         return eqops__err_field(err, EQOPS_EINVAL, "method", "'%.16s' is not supported",
                                 req->method);
@@ -585,6 +593,9 @@ static int fail_transfer(eqops_http *h, const struct transfer *t, CURLcode c, co
     if (c == CURLE_OPERATION_TIMEDOUT)
         return eqops__err(err, EQOPS_ETIMEOUT, "%s %s: timed out (%s; limit %ld ms)", method,
                           safe_url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(c), timeout_ms);
+    if (c == CURLE_RECV_ERROR && strstr(h->errbuf, " alert ") != NULL) /* a client cert, say */
+        return eqops__err(err, EQOPS_ETLS, "%s %s: the server refused the TLS session (%s)", method,
+                          safe_url, h->errbuf);
     return eqops__err(err, curl_code(c), "%s %s: %s", method, safe_url,
                       h->errbuf[0] ? h->errbuf : curl_easy_strerror(c));
 }
@@ -617,11 +628,18 @@ int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_resp
                         curl_easy_strerror(c));
         goto done;
     }
+    /* one deadline for the whole request, retries and their waits included */
     long timeout_ms =
         req->timeout_ms > 0 ? req->timeout_ms : (req->timeout_ms < 0 ? 0 : h->timeout_ms);
+    int64_t deadline = timeout_ms > 0 ? eqops__mono_ms() + timeout_ms : 0;
     size_t limit = req->max_response_bytes ? req->max_response_bytes : h->max_response_bytes;
-    curl_easy_setopt(h->curl, CURLOPT_MAXFILESIZE_LARGE,
-                     req->on_data ? (curl_off_t)0 : (curl_off_t)limit);
+    curl_off_t max_file = limit > (size_t)INT64_MAX ? (curl_off_t)INT64_MAX : (curl_off_t)limit;
+    c = curl_easy_setopt(h->curl, CURLOPT_MAXFILESIZE_LARGE, req->on_data ? 0 : max_file);
+    if (c != CURLE_OK) {
+        rc = eqops__err(err, curl_code(c), "%s %s: %s", method, eqops__buf_cstr(&safe_url),
+                        curl_easy_strerror(c));
+        goto done;
+    }
 
     for (int attempt = 1;; attempt++) {
         struct transfer t = {h, req, resp, limit, 0, 0, 0, false, false, false, 0};
@@ -632,14 +650,21 @@ int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_resp
         h->errbuf[0] = '\0';
         rate_limit_wait(h);
         int64_t started = eqops__mono_ms();
+        if (deadline && started >= deadline) {
+            rc = eqops__err(err, EQOPS_ETIMEOUT, "%s %s: timed out (limit %ld ms)", method,
+                            eqops__buf_cstr(&safe_url), timeout_ms);
+            break;
+        }
+        curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, deadline ? (long)(deadline - started) : 0L);
         c = curl_easy_perform(h->curl);
         int64_t took = eqops__mono_ms() - started;
         resp->attempts = attempt;
         curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &resp->new_connections);
         bool can_retry = retryable && attempt <= h->max_retries && t.streamed == 0;
         if (c != CURLE_OK) {
-            if (can_retry && curl_transient(c) && t.callback_rc == 0) {
-                int64_t wait = backoff_ms(h, attempt, 0);
+            int64_t wait = backoff_ms(h, attempt, 0);
+            if (can_retry && curl_transient(c, resp->new_connections == 0) && t.callback_rc == 0 &&
+                (!deadline || eqops__mono_ms() + wait < deadline)) {
                 eqops__log(EQOPS_LOG_WARN, "net", "%s %s: %s; retry %d of %d in %lld ms", method,
                            eqops__buf_cstr(&safe_url),
                            h->errbuf[0] ? h->errbuf : curl_easy_strerror(c), attempt,
@@ -664,8 +689,9 @@ int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_resp
                    method, eqops__buf_cstr(&safe_url), resp->status, (long long)took, attempt,
                    resp->http_version == 20 ? "2" : "1.1",
                    resp->new_connections ? "new connection" : "reused connection");
-        if (can_retry && status_retryable(resp->status)) {
-            int64_t wait = backoff_ms(h, attempt, resp->retry_after);
+        int64_t wait = backoff_ms(h, attempt, resp->retry_after);
+        if (can_retry && status_retryable(resp->status) &&
+            (!deadline || eqops__mono_ms() + wait < deadline)) {
             eqops__log(EQOPS_LOG_WARN, "net", "%s %s: HTTP %ld; retry %d of %d in %lld ms%s",
                        method, eqops__buf_cstr(&safe_url), resp->status, attempt, h->max_retries,
                        (long long)wait, resp->retry_after > 0 ? " (Retry-After)" : "");

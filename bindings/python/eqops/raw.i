@@ -15,11 +15,15 @@ static void eqops_py_log(eqops_log_level level, const char *module, const char *
     (void)payload;
     PyGILState_STATE st = PyGILState_Ensure();
     if (eqops_py_log_handler != NULL) {
-        PyObject *r = PyObject_CallFunction(eqops_py_log_handler, "iss", (int)level, module,
-                                            message);
+        PyObject *mod = eqops_py_str(module), *msg = eqops_py_str(message);
+        PyObject *r = mod && msg ? PyObject_CallFunction(eqops_py_log_handler, "iOO", (int)level,
+                                                         mod, msg)
+                                 : NULL;
         if (r == NULL)
             PyErr_WriteUnraisable(eqops_py_log_handler);
         Py_XDECREF(r);
+        Py_XDECREF(mod);
+        Py_XDECREF(msg);
     }
     PyGILState_Release(st);
 }

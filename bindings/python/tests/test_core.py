@@ -90,3 +90,31 @@ def test_calls_release_the_gil():
     for t in threads:
         t.join()
     assert results == [300_000] * 16000
+
+
+def test_failing_calls_do_not_leak():
+    # the output list gathered before an error must be released with it
+    import tracemalloc
+    for _ in range(2000):
+        try:
+            eqops.parse_duration("x")
+        except eqops.InvalidArgument:
+            pass
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(50000):
+        try:
+            eqops.parse_duration("x")
+        except eqops.InvalidArgument:
+            pass
+    gc.collect()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 200_000, grown
+
+
+def test_non_utf8_or_cut_text_never_breaks_the_exception():
+    # the message echoes the input and is cut at 255 bytes, possibly inside a character
+    with pytest.raises(eqops.InvalidArgument) as exc:
+        eqops.parse_duration("a" + "é" * 300)
+    assert "duration" in exc.value.message

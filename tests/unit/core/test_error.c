@@ -118,6 +118,31 @@ static void messages_stay_on_one_line(void **state)
     eqops_error_clear(&e);
 }
 
+static void truncation_keeps_utf8_valid(void **state)
+{
+    eqops_error e = EQOPS_ERROR_INIT;
+    char text[400] = "";
+    for (int i = 0; i < 150; i++)
+        strcat(text, "\xc3\xa9"); /* é: 2 bytes each, so 255 bytes end mid-character */
+    eqops__err(&e, EQOPS_EINVAL, "%s", text);
+    size_t len = strlen(e.message);
+    assert_int_equal(len % 2, 0);
+    assert_int_equal(len, 254);
+    eqops_error_clear(&e);
+}
+
+static void clear_keeps_the_callers_version(void **state)
+{
+    eqops_error e = {0};
+    eqops__err(&e, EQOPS_EIO, "x");
+    eqops_error_clear(&e);
+    assert_int_equal(e.version, EQOPS_ERROR_VERSION);
+    e.version = 1;
+    eqops__err(&e, EQOPS_EIO, "y");
+    assert_int_equal(e.version, 1);
+    eqops_error_clear(&e);
+}
+
 static void body_is_truncated(void **state)
 {
     size_t n = 200 * 1024;
@@ -164,10 +189,27 @@ static void version_and_init(void **state)
     eqops_cleanup(); /* extra cleanup is harmless */
 }
 
+static void *test_malloc_fn(size_t n, void *p)
+{
+    return malloc(n);
+}
+
+static void *test_realloc_fn(void *ptr, size_t n, void *p)
+{
+    return realloc(ptr, n);
+}
+
+static void test_free_fn(void *ptr, void *p)
+{
+    free(ptr);
+}
+
 static void allocator_hook_validates(void **state)
 {
     eqops_allocator bad = {EQOPS_ALLOCATOR_VERSION, NULL, NULL, NULL, NULL};
     assert_int_equal(eqops_set_allocator(&bad), EQOPS_EINVAL);
+    eqops_allocator future = {99, test_malloc_fn, test_realloc_fn, test_free_fn, NULL};
+    assert_int_equal(eqops_set_allocator(&future), EQOPS_EINVAL);
     assert_int_equal(eqops_set_allocator(NULL), 0);
     void *p = eqops__malloc(0);
     assert_non_null(p);
@@ -190,6 +232,8 @@ int main(void)
         cmocka_unit_test(field_errors_name_the_field),
         cmocka_unit_test(messages_stay_on_one_line),
         cmocka_unit_test(body_is_truncated),
+        cmocka_unit_test(truncation_keeps_utf8_valid),
+        cmocka_unit_test(clear_keeps_the_callers_version),
         cmocka_unit_test(http_status_mapping),
         cmocka_unit_test(version_and_init),
         cmocka_unit_test(allocator_hook_validates),

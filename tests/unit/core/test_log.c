@@ -59,6 +59,9 @@ static void urls_are_redacted(void **state)
              "https://REDACTED@example.test:8443/api/v1/namespaces?labelSelector=tenant%3Dacme");
     redacted("http://127.0.0.1/path?password=x&flag&token=y",
              "http://127.0.0.1/path?password=REDACTED&flag&token=REDACTED");
+    /* names are judged as the server decodes them */
+    redacted("http://127.0.0.1/p?to%6ben=s3cr3t&%70assword=x",
+             "http://127.0.0.1/p?to%6ben=REDACTED&%70assword=REDACTED");
     redacted("not a url", "(unparseable URL)");
     redacted(NULL, "(unparseable URL)");
 }

@@ -181,11 +181,14 @@ static void client_certificate_from_memory(void **state)
     eqops__http_response_clear(&r);
     eqops__http_free(h);
 
-    /* without a certificate the server hangs up during the handshake */
+    /* without a certificate the server refuses the session: a TLS error, not retried as if
+     * the server were unavailable */
     h = client(NULL);
-    req.retry = EQOPS_HTTP_RETRY_NEVER;
-    int rc = eqops__http_do(h, &req, &r, &e);
-    assert_true(rc == EQOPS_ETLS || rc == EQOPS_EUNAVAILABLE);
+    warnings = 0;
+    eqops_set_log(capture_log, EQOPS_LOG_WARN, NULL);
+    assert_int_equal(eqops__http_do(h, &req, &r, &e), EQOPS_ETLS);
+    eqops_set_log(NULL, EQOPS_LOG_NONE, NULL);
+    assert_int_equal(warnings, 0);
     eqops_error_clear(&e);
     eqops__http_free(h);
 
@@ -293,6 +296,23 @@ static void post_is_not_retried(void **state)
     eqops__http_free(h);
 }
 
+static void deadline_covers_retries(void **state)
+{
+    eqops_http_options o = EQOPS_HTTP_OPTIONS_INIT;
+    o.ca_file = ca_path;
+    o.timeout_ms = 1500;
+    eqops_http *h = client(&o);
+    eqops_http_response r = EQOPS_HTTP_RESPONSE_INIT;
+    int64_t t0 = eqops__mono_ms();
+    /* 503 with Retry-After: 1 forever: one retry fits in 1.5 s, a second wait would not */
+    assert_int_equal(do_req(h, "GET", "/flaky?key=dl1&fail=100&retry_after=1", &r, NULL), 0);
+    assert_int_equal(r.status, 503);
+    assert_int_equal(r.attempts, 2);
+    assert_true(eqops__mono_ms() - t0 < 15000);
+    eqops__http_response_clear(&r);
+    eqops__http_free(h);
+}
+
 static void retries_are_bounded(void **state)
 {
     eqops_http_options o = EQOPS_HTTP_OPTIONS_INIT;
@@ -355,6 +375,12 @@ static void oversized_body_is_refused(void **state)
     /* chunked: noticed while reading */
     assert_int_equal(do_req(h, "GET", "/big?n=3000000&chunked=1", &r, &e), EQOPS_ETOOBIG);
     assert_non_null(strstr(e.message, "larger than 1048576 bytes"));
+    /* "no limit" (SIZE_MAX) after a small limit on the same handle */
+    eqops_http_request unlimited = {.method = "GET", .max_response_bytes = SIZE_MAX};
+    char u[256];
+    unlimited.url = url("/big?n=2000000", u, sizeof(u));
+    assert_int_equal(eqops__http_do(h, &unlimited, &r, &e), 0);
+    assert_int_equal(r.body.len, 2000000);
     /* exactly at the limit is fine */
     assert_int_equal(do_req(h, "GET", "/big?n=1048576&chunked=1", &r, &e), 0);
     assert_int_equal(r.body.len, 1048576);
@@ -487,6 +513,13 @@ static void bad_requests_are_refused(void **state)
     assert_int_equal(eqops__http_do(h, &req, &r, &e), EQOPS_EINVAL);
     req.url = "https://[::1";
     assert_int_equal(eqops__http_do(h, &req, &r, &e), EQOPS_EINVAL);
+    /* a length without a body would send whatever memory follows */
+    req.url = url("/echo", u, sizeof(u));
+    req.method = "POST";
+    req.body_len = 4096;
+    assert_int_equal(eqops__http_do(h, &req, &r, &e), EQOPS_EINVAL);
+    assert_string_equal(e.field, "body");
+    req.body_len = 0;
     eqops_error_clear(&e);
     eqops__http_free(h);
 
@@ -598,6 +631,7 @@ int main(void)
         cmocka_unit_test(retry_after_is_capped),
         cmocka_unit_test(post_is_not_retried),
         cmocka_unit_test(retries_are_bounded),
+        cmocka_unit_test(deadline_covers_retries),
         cmocka_unit_test(silent_server_hits_the_timeout),
         cmocka_unit_test(oversized_body_is_refused),
         cmocka_unit_test(streaming_callback),
