@@ -181,13 +181,15 @@ static void client_certificate_from_memory(void **state)
     eqops__http_response_clear(&r);
     eqops__http_free(h);
 
-    /* without a certificate the server refuses the session: a TLS error, not retried as if
-     * the server were unavailable */
+    /* without a certificate the server refuses the session. Depending on timing the client
+     * reads the TLS alert (EQOPS_ETLS) or finds the connection reset (EQOPS_EUNAVAILABLE);
+     * either way a new connection that fails like this is not retried */
     h = client(NULL);
     warnings = 0;
     eqops_set_log(capture_log, EQOPS_LOG_WARN, NULL);
-    assert_int_equal(eqops__http_do(h, &req, &r, &e), EQOPS_ETLS);
+    int rc = eqops__http_do(h, &req, &r, &e);
     eqops_set_log(NULL, EQOPS_LOG_NONE, NULL);
+    assert_true(rc == EQOPS_ETLS || rc == EQOPS_EUNAVAILABLE);
     assert_int_equal(warnings, 0);
     eqops_error_clear(&e);
     eqops__http_free(h);
