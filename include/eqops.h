@@ -8,5 +8,6 @@
 #define EQOPS_H
 
 #include "eqops/common.h"
+#include "eqops/slo.h"
 
 #endif /* EQOPS_H */

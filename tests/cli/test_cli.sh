@@ -41,5 +41,38 @@ check "bad output format" 2 "$eqops" -o yaml version
 check "missing output value" 2 "$eqops" version -o
 check "extra argument" 2 "$eqops" version extra
 
+# eqops slo
+specs=$(cd "$(dirname "$0")/../../examples/slo" && pwd)
+check "slo validate" 0 "$eqops" slo validate "$specs/billing-api.json"
+grep -q "valid, 3 objective(s)" "$tmp/out" || { echo "FAIL: slo validate text"; fails=$((fails + 1)); }
+check "slo validate -o json" 0 "$eqops" -o json slo validate "$specs/openslo.yaml"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["service"] == "meter-ingest"' \
+  "$tmp/out" || { echo "FAIL: slo validate json"; fails=$((fails + 1)); }
+printf '{"service": "s", "slos": [{"name": "a", "target": 100}]}' >"$tmp/bad.json"
+check "slo validate refuses a bad spec" 1 "$eqops" slo validate "$tmp/bad.json"
+grep -q "slos\[0\].sli: required" "$tmp/err" || { echo "FAIL: field named"; fails=$((fails + 1)); }
+check "slo validate error as JSON" 1 "$eqops" slo validate -o json "$tmp/bad.json"
+python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; assert e["code"] == "EQOPS_EINVAL" and e["field"] == "slos[0].sli"' \
+  "$tmp/err" || { echo "FAIL: slo error json"; fails=$((fails + 1)); }
+check "slo validate missing file" 1 "$eqops" slo validate "$tmp/none.json"
+check "slo validate without a spec" 2 "$eqops" slo validate
+check "slo rules" 0 "$eqops" slo rules "$specs/billing-api.json" --test-out "$tmp/t.yml"
+grep -q "eqops_slo:error_budget_remaining:ratio" "$tmp/out" && [ -s "$tmp/t.yml" ] ||
+  { echo "FAIL: slo rules output"; fails=$((fails + 1)); }
+check "slo rules --naming bogus" 2 "$eqops" slo rules "$specs/billing-api.json" --naming bogus
+check "slo budget" 0 "$eqops" slo budget --target 99.9 --window 30d --good 999500 --total 1000000
+grep -q "50.00% consumed" "$tmp/out" || { echo "FAIL: budget text $(cat "$tmp/out")"; fails=$((fails + 1)); }
+check "slo budget -o json" 0 "$eqops" -o json slo budget --target 99.9 --bad 10 --total 1000
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert abs(d["burn_rate"] - 10) < 1e-9' \
+  "$tmp/out" || { echo "FAIL: budget json"; fails=$((fails + 1)); }
+check "slo budget bad counts" 1 "$eqops" slo budget --target 99.9 --bad 10 --total 5
+check "slo budget needs --total" 2 "$eqops" slo budget --target 99.9 --bad 10
+check "slo budget bad number" 2 "$eqops" slo budget --target x --bad 1 --total 2
+printf 'timestamp,good,total\n1700000000,0,0\n1700000060,990,1000\n1700000120,1980,2000\n' >"$tmp/s.csv"
+check "slo report --series" 0 "$eqops" slo report "$specs/billing-api.json" --series "$tmp/s.csv"
+grep -q "budget not burning\|budget gone" "$tmp/out" || { echo "FAIL: report text"; fails=$((fails + 1)); }
+check "slo report needs a source" 2 "$eqops" slo report "$specs/billing-api.json"
+check "slo unknown subcommand" 2 "$eqops" slo frobnicate
+
 echo "cli: $((n - fails))/$n checks passed"
 [ $fails -eq 0 ]

@@ -60,5 +60,6 @@ void cli_setup_log(cli *c);
 
 /* Subcommands (one file each). */
 int cmd_version(cli *c, int argc, char **argv);
+int cmd_slo(cli *c, int argc, char **argv);
 
 #endif

@@ -1,0 +1,146 @@
+/*
+ * slo_internal.h - the SLO module's model of a spec, shared by parsing, rules and reports.
+ */
+#ifndef EQOPS_SLO_INTERNAL_H
+#define EQOPS_SLO_INTERNAL_H
+
+#include "eqops/slo.h"
+
+#include "../core/core_internal.h"
+#include "../core/json.h"
+
+#include <string.h>
+
+/* ---- math helpers (math.c, series.c) ---------------------------------------------------- */
+
+int eqops__slo_check_target(double target, const char *field, eqops_error *err);
+/* bad / max(total, min_events) clamped to [0, 1]; 0 without traffic */
+double eqops__slo_ratio(double bad, double total, double min_events);
+void eqops__slo_fill_budget(eqops_slo_budget *out, double target, double bad, double total,
+                            double min_events);
+bool eqops__slo_increase(double *out, const int64_t *t, const double *v, size_t n, int64_t start,
+                         int64_t end);
+/* ratio (or burn, with scale 1/(1-target)) of each sample's window; validates the samples */
+int eqops__slo_ratio_series(double *out, const eqops_slo_series *s, int64_t window_ms,
+                            double min_events, double scale, eqops_error *err);
+
+/* bad and total event increases over [start, end] (0 when undefined; bad clamped at 0) */
+void eqops__slo_window_counts(const eqops_slo_series *s, int64_t start, int64_t end, double *bad,
+                              double *total);
+
+/* ---- the spec model (spec.c) ------------------------------------------------------------ */
+
+typedef enum slo_sli_kind { SLI_EVENTS, SLI_LATENCY } slo_sli_kind;
+typedef enum slo_budgeting {
+    BUDGET_OCCURRENCES,
+    BUDGET_TIMESLICES,
+    BUDGET_RATIO_TIMESLICES
+} slo_budgeting;
+typedef enum slo_calendar { CAL_NONE, CAL_WEEK, CAL_MONTH, CAL_QUARTER } slo_calendar;
+
+#define SLO_MAX_WINDOWS    8
+#define SLO_MAX_BUCKETS    64
+#define SLO_MAX_OBJECTIVES 8
+
+typedef struct slo_policy {
+    bool enabled;
+    eqops_slo_alert_window w[SLO_MAX_WINDOWS];
+    size_t n;
+    json_t *labels; /* extra alert labels (owned) */
+} slo_policy;
+
+typedef struct slo_objective {
+    char *name;           /* objective name, "" for the only one */
+    char *id;             /* <service>-<slo>[-<objective>] */
+    double target;        /* fraction */
+    char target_pct[32];  /* "99.9" as written (shortest form) */
+    char budget_text[32]; /* exact decimal of 1 - target: "0.001" */
+    double budget;        /* that number (not 1 - target, which carries float noise) */
+    double slice_target;  /* timeslices: fraction */
+} slo_objective;
+
+typedef struct slo_def {
+    char *name;
+    char *description;
+    json_t *labels; /* owned; SLO labels merged over the service labels */
+    /* window */
+    int64_t period_ms; /* rolling length; for calendar windows the nominal length */
+    slo_calendar calendar;
+    char *timezone; /* calendar windows */
+    /* budgeting */
+    slo_budgeting budgeting;
+    int64_t slice_ms;
+    /* SLI */
+    slo_sli_kind kind;
+    char *bad, *good, *total;        /* PromQL templates with {{.window}} (events) */
+    char *metric;                    /* latency: histogram name without _bucket */
+    char *selector;                  /* latency: label matchers inside {} (may be "") */
+    double threshold;                /* latency: seconds, a bucket boundary */
+    double buckets[SLO_MAX_BUCKETS]; /* latency: the histogram's upper bounds */
+    size_t nbuckets;
+    bool native;                /* latency: native histogram */
+    char *test_bad, *test_good; /* optional input series for the promtool tests */
+    double min_events;
+    /* objectives */
+    slo_objective obj[SLO_MAX_OBJECTIVES];
+    size_t nobj;
+    /* alerting */
+    bool alerting;
+    char *alert_name;
+    json_t *alert_labels;      /* owned */
+    json_t *alert_annotations; /* owned */
+    slo_policy page, ticket;
+    int64_t absent_for_ms; /* 0 = no absent alert */
+} slo_def;
+
+struct eqops_slo_set {
+    char *service;
+    json_t *labels; /* service labels (owned) */
+    slo_def *slos;
+    size_t n;
+    /* flattened (slo, objective) index */
+    struct {
+        size_t slo, obj;
+    } * units;
+    size_t nunits;
+};
+
+/* Build the model from a JSON value of the eqops spec format (spec.c). */
+int eqops__slo_set_from_json(eqops_slo_set **out, const json_t *doc, eqops_error *err);
+/* Translate OpenSLO v1 documents (an array) into the eqops spec format (openslo.c). */
+int eqops__slo_openslo_to_spec(json_t **out, const json_t *docs, eqops_error *err);
+
+/* ---- rules (rules.c), shared with the test-file generator (rules_test.c) ---------------- */
+
+typedef struct eqops__rules_ctx {
+    const eqops_slo_set *set;
+    eqops_slo_naming naming;
+    int64_t interval_ms, step_ms;
+    char interval[48], step[48];
+    eqops_error *err;
+} eqops__rules_ctx;
+
+/* Options checked and defaults filled. */
+int eqops__slo_rules_ctx(eqops__rules_ctx *c, const eqops_slo_set *set,
+                         const eqops_slo_rules_options *opts, eqops_error *err);
+/* The PromQL of an SLI part ("bad", "good", "total") in events per second over `window`. */
+int eqops__slo_expr(eqops_buf *out, const slo_def *d, const char *part, const char *window);
+/* Bad events per second over `window`; a missing error series counts as none. */
+void eqops__slo_bad_expr(eqops_buf *out, const slo_def *d, const char *window);
+/* factor x (1 - target) as an exact decimal when the inputs are short decimals */
+double eqops__slo_threshold(double factor, const slo_objective *o);
+/* The labels every series and alert of an objective carries (new reference). */
+json_t *eqops__slo_identity(const eqops__rules_ctx *c, const slo_def *d, const slo_objective *o);
+/* The labels of an alert of policy `p` for window `w` (NULL for the absent alert). */
+json_t *eqops__slo_alert_labels(const eqops__rules_ctx *c, const slo_def *d, const slo_objective *o,
+                                const slo_policy *p, const eqops_slo_alert_window *w);
+
+/* Counter samples from CSV or JSON text (series_file.c). */
+int eqops__slo_series_parse(eqops_slo_series_data **out, const char *text, size_t len,
+                            eqops_error *err);
+
+/* Exact decimal helpers (spec.c): shortest form and product rounded to the inputs' places. */
+int eqops__decimal_places(double v);
+double eqops__decimal_round(double v, int places);
+
+#endif /* EQOPS_SLO_INTERNAL_H */

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Every generated rule file passes `promtool check rules`, and every generated test file
+# passes `promtool test rules`: the page and ticket alerts fire just above their burn rates,
+# stay silent just below, a quiet service keeps its budget, a missing metric raises the
+# absent alert. Run for each example spec, and once with Sloth-compatible names.
+# usage: promtool_rules.sh path/to/eqops examples/slo
+set -u
+eqops=$1
+specs=$2
+command -v promtool >/dev/null || { echo "promtool is not installed (scripts/setup)"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+n=0
+run() { # spec naming
+  local spec=$1 naming=$2 base
+  base=$(basename "$spec" | tr . -)-$naming
+  n=$((n + 1))
+  if ! "$eqops" slo rules "$spec" --naming "$naming" --rules-name "$base.rules.yml" \
+       --test-out "$tmp/$base.test.yml" >"$tmp/$base.rules.yml" 2>"$tmp/$base.err"; then
+    echo "FAIL: eqops slo rules $spec"; cat "$tmp/$base.err"; fails=$((fails + 1)); return
+  fi
+  if ! promtool check rules "$tmp/$base.rules.yml" >"$tmp/$base.check" 2>&1; then
+    echo "FAIL: promtool check rules ($spec, $naming)"; cat "$tmp/$base.check"
+    fails=$((fails + 1)); return
+  fi
+  if ! (cd "$tmp" && promtool test rules "$base.test.yml") >"$tmp/$base.test" 2>&1; then
+    echo "FAIL: promtool test rules ($spec, $naming)"; head -60 "$tmp/$base.test"
+    fails=$((fails + 1)); return
+  fi
+  echo "ok: $spec ($naming): $(grep -o '[0-9]* rules found' "$tmp/$base.check"), $(grep -c \
+    'eval_time' "$tmp/$base.test.yml") alert/expression checks"
+}
+for spec in "$specs"/*.json "$specs"/openslo.yaml; do  # billing-api.yaml = .json
+  run "$spec" eqops
+done
+run "$specs/billing-api.json" sloth
+echo "promtool: $((n - fails))/$n rule sets pass check and test"
+[ $fails -eq 0 ]

@@ -1,0 +1,363 @@
+/*
+ * eqops slo - validate SLO specs, generate Prometheus rules, compute budgets, report.
+ */
+#include "cli.h"
+
+#include <eqops/slo.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void slo_usage(void)
+{
+    printf("Usage: eqops slo COMMAND [ARGS]\n\n"
+           "Commands:\n"
+           "  validate SPEC                       check a spec; -o json prints it normalised\n"
+           "  rules SPEC [--test-out FILE]        Prometheus rules (YAML) on stdout, and a\n"
+           "                                      promtool test file next to them\n"
+           "  budget --target T --window W --good G --total N\n"
+           "                                      error budget of a window from event counts\n"
+           "  report SPEC --prometheus URL        current SLI, budget, burn and alerts, live\n"
+           "  report SPEC --series FILE           the same from a CSV/JSON series file\n"
+           "\nSPEC is an eqops SLO spec in JSON or YAML, or OpenSLO v1 YAML.\n");
+}
+
+static int load(cli *c, const char *path, eqops_slo_set **set)
+{
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc = eqops_slo_set_load(set, path, &e);
+    if (rc != 0)
+        rc = cli_fail(c, &e);
+    eqops_error_clear(&e);
+    return rc;
+}
+
+static int slo_validate(cli *c, int argc, char **argv)
+{
+    bool help = false;
+    const cli_flag flags[] = {{"help", 'h', CLI_FLAG_BOOL, &help, "show this help"}, {0}};
+    const char *pos[1];
+    int npos, rc = cli_parse(c, "slo validate", flags, argc, argv, pos, 1, &npos);
+    if (rc != CLI_OK)
+        return rc;
+    if (help || npos != 1) {
+        printf("Usage: eqops slo validate SPEC [-o json]\n\nFlags:\n");
+        cli_print_flags(flags);
+        return help ? CLI_OK : CLI_USAGE;
+    }
+    eqops_slo_set *set = NULL;
+    if ((rc = load(c, pos[0], &set)) != CLI_OK)
+        return rc;
+    if (c->output == CLI_JSON) {
+        char *json = NULL;
+        eqops_error e = EQOPS_ERROR_INIT;
+        if (eqops_slo_set_to_json(&json, set, &e) != 0)
+            rc = cli_fail(c, &e);
+        else
+            printf("%s\n", json);
+        eqops_free(json);
+        eqops_error_clear(&e);
+    } else {
+        printf("%s: valid, %zu objective(s):", pos[0], eqops_slo_set_count(set));
+        for (size_t i = 0; i < eqops_slo_set_count(set); i++)
+            printf(" %s", eqops_slo_set_id(set, i));
+        printf("\n");
+    }
+    eqops_slo_set_free(set);
+    return rc;
+}
+
+static int parse_ms(cli *c, const char *cmd, const char *flag, const char *v, int64_t *out)
+{
+    eqops_error e = EQOPS_ERROR_INIT;
+    if (eqops_duration_parse(out, v, &e) != 0) {
+        eqops_error_clear(&e);
+        return cli_usage(c, cmd, "--%s: '%s' is not a duration like 5m or 30d", flag, v);
+    }
+    return CLI_OK;
+}
+
+static int write_file(cli *c, const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
+        eqops_error e = EQOPS_ERROR_INIT;
+        snprintf(e.message, sizeof(e.message), "%s: %s", path, strerror(errno));
+        e.code = EQOPS_EIO;
+        if (f != NULL)
+            fclose(f);
+        return cli_fail(c, &e);
+    }
+    return CLI_OK;
+}
+
+static int slo_rules(cli *c, int argc, char **argv)
+{
+    bool help = false;
+    const char *test_out = NULL, *naming = "eqops", *interval = NULL, *step = NULL,
+               *rules_name = "rules.yml";
+    const cli_flag flags[] = {
+        {"test-out", 0, CLI_FLAG_STRING, &test_out, "also write a promtool test file here"},
+        {"rules-name", 0, CLI_FLAG_STRING, &rules_name,
+         "the rules file the test loads, relative to it (default rules.yml)"},
+        {"naming", 0, CLI_FLAG_STRING, &naming, "eqops (default) or sloth (Sloth's series names)"},
+        {"interval", 0, CLI_FLAG_STRING, &interval, "alert evaluation interval (default 1m)"},
+        {"step", 0, CLI_FLAG_STRING, &step, "interval of the recorded increases (default 5m)"},
+        {"help", 'h', CLI_FLAG_BOOL, &help, "show this help"},
+        {0}};
+    const char *pos[1];
+    int npos, rc = cli_parse(c, "slo rules", flags, argc, argv, pos, 1, &npos);
+    if (rc != CLI_OK)
+        return rc;
+    if (help || npos != 1) {
+        printf("Usage: eqops slo rules SPEC [--test-out FILE] [--naming eqops|sloth]\n\n"
+               "Prometheus recording and alerting rules on stdout.\n\nFlags:\n");
+        cli_print_flags(flags);
+        return help ? CLI_OK : CLI_USAGE;
+    }
+    eqops_slo_rules_options o = EQOPS_SLO_RULES_OPTIONS_INIT;
+    if (strcmp(naming, "sloth") == 0)
+        o.naming = EQOPS_SLO_NAMING_SLOTH;
+    else if (strcmp(naming, "eqops") != 0)
+        return cli_usage(c, "slo rules", "--naming must be eqops or sloth");
+    if ((interval && (rc = parse_ms(c, "slo rules", "interval", interval, &o.interval_ms))) ||
+        (step && (rc = parse_ms(c, "slo rules", "step", step, &o.step_ms))))
+        return rc;
+    eqops_slo_set *set = NULL;
+    if ((rc = load(c, pos[0], &set)) != CLI_OK)
+        return rc;
+    char *rules = NULL, *test = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    o.rules_file = rules_name;
+    if (eqops_slo_rules(&rules, set, &o, &e) != 0 ||
+        (test_out && eqops_slo_rules_test(&test, set, &o, &e) != 0)) {
+        rc = cli_fail(c, &e);
+    } else {
+        fputs(rules, stdout);
+        if (test_out)
+            rc = write_file(c, test_out, test);
+        fprintf(stderr, "eqops: %zu recorded series for %zu objective(s)\n",
+                eqops_slo_recorded_series(set, &o), eqops_slo_set_count(set));
+    }
+    eqops_free(rules);
+    eqops_free(test);
+    eqops_error_clear(&e);
+    eqops_slo_set_free(set);
+    return rc;
+}
+
+static int number(cli *c, const char *flag, const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(v, &end);
+    if (errno || *end || !isfinite(*out))
+        return cli_usage(c, "slo budget", "--%s: '%s' is not a number", flag, v);
+    return CLI_OK;
+}
+
+static int slo_budget(cli *c, int argc, char **argv)
+{
+    bool help = false;
+    const char *target = NULL, *window = "30d", *good = NULL, *bad = NULL, *total = NULL,
+               *min_events = "1";
+    const cli_flag flags[] = {
+        {"target", 0, CLI_FLAG_STRING, &target, "objective in percent (99.9)"},
+        {"window", 0, CLI_FLAG_STRING, &window, "SLO window (default 30d)"},
+        {"good", 0, CLI_FLAG_STRING, &good, "good events in the window"},
+        {"bad", 0, CLI_FLAG_STRING, &bad, "bad events in the window (instead of --good)"},
+        {"total", 0, CLI_FLAG_STRING, &total, "all events in the window"},
+        {"min-events", 0, CLI_FLAG_STRING, &min_events, "low-traffic floor (default 1)"},
+        {"help", 'h', CLI_FLAG_BOOL, &help, "show this help"},
+        {0}};
+    const char *pos[1];
+    int npos, rc = cli_parse(c, "slo budget", flags, argc, argv, pos, 0, &npos);
+    if (rc != CLI_OK)
+        return rc;
+    if (help) {
+        printf("Usage: eqops slo budget --target 99.9 --window 30d --good G --total N\n\n"
+               "Error budget of a window from event counts.\n\nFlags:\n");
+        cli_print_flags(flags);
+        return CLI_OK;
+    }
+    if (target == NULL || total == NULL || (good == NULL) == (bad == NULL))
+        return cli_usage(c, "slo budget", "needs --target, --total and one of --good, --bad");
+    double t, g = 0, b = 0, n, m;
+    int64_t period;
+    if ((rc = number(c, "target", target, &t)) || (rc = number(c, "total", total, &n)) ||
+        (good && (rc = number(c, "good", good, &g))) || (bad && (rc = number(c, "bad", bad, &b))) ||
+        (rc = number(c, "min-events", min_events, &m)) ||
+        (rc = parse_ms(c, "slo budget", "window", window, &period)))
+        return rc;
+    if (good)
+        b = n - g;
+    eqops_slo_budget out;
+    eqops_error e = EQOPS_ERROR_INIT;
+    int64_t left = 0;
+    int exhausts = 0;
+    double frac = t > 1 ? t / 100 : t; /* accept 99.9 or 0.999 */
+    if (eqops_slo_budget_from_counts(&out, frac, b, n, m, &e) != 0 ||
+        eqops_slo_time_to_exhaustion(&left, &exhausts, out.remaining, out.burn_rate, period, &e) !=
+            0) {
+        rc = cli_fail(c, &e);
+        eqops_error_clear(&e);
+        return rc;
+    }
+    char *left_text = NULL;
+    if (exhausts && eqops_duration_format(&left_text, left, &e) != 0)
+        left_text = NULL;
+    if (c->output == CLI_JSON) {
+        json_t *j = json_pack("{s:f, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b}", "target",
+                              out.target, "window", window, "bad", out.bad, "total", out.total,
+                              "allowed_bad", out.allowed_bad, "error_ratio", out.error_ratio, "sli",
+                              1 - out.error_ratio, "burn_rate", out.burn_rate, "consumed",
+                              out.consumed, "remaining", out.remaining, "exhausts", exhausts);
+        if (j != NULL && left_text != NULL)
+            json_object_set_new(j, "exhausted_in", json_string(left_text));
+        rc = cli_print_json(c, j);
+    } else {
+        printf("target %.10g%% over %s: %.10g bad of %.10g events (SLI %.6f%%)\n", frac * 100,
+               window, out.bad, out.total, 100 * (1 - out.error_ratio));
+        printf("budget: %.10g bad events allowed, %.2f%% consumed, %.2f%% remaining\n",
+               out.allowed_bad, 100 * out.consumed, 100 * out.remaining);
+        printf("burn rate: %.4g", out.burn_rate);
+        if (exhausts && out.remaining > 0)
+            printf(" (a full window at this rate empties the budget in %s)\n", left_text);
+        else if (exhausts)
+            printf(" (the budget is spent)\n");
+        else
+            printf(" (the budget never runs out)\n");
+    }
+    eqops_free(left_text);
+    eqops_error_clear(&e);
+    return rc;
+}
+
+static void print_report_text(json_t *doc)
+{
+    size_t i;
+    json_t *o;
+    printf("%s at %s (%s)\n", json_string_value(json_object_get(doc, "service")),
+           json_string_value(json_object_get(doc, "at")),
+           json_string_value(json_object_get(doc, "source")));
+    json_array_foreach(json_object_get(doc, "objectives"), i, o)
+    {
+        json_t *b = json_object_get(o, "budget");
+        printf("\n%s: objective %s%% over %s (from %s)\n",
+               json_string_value(json_object_get(o, "id")),
+               json_string_value(json_object_get(o, "objective")),
+               json_string_value(json_object_get(o, "window")),
+               json_string_value(json_object_get(o, "from")));
+        printf("  SLI %.6f%%, budget %.2f%% remaining (%.10g bad of %.10g)\n",
+               100 * json_number_value(json_object_get(o, "sli")),
+               100 * json_number_value(json_object_get(b, "remaining")),
+               json_number_value(json_object_get(b, "bad")),
+               json_number_value(json_object_get(b, "total")));
+        size_t k;
+        json_t *w;
+        printf("  burn:");
+        json_array_foreach(json_object_get(o, "burn"), k, w)
+        {
+            printf(" %s=%.3g", json_string_value(json_object_get(w, "window")),
+                   json_number_value(json_object_get(w, "burn_rate")));
+        }
+        printf("\n");
+        json_array_foreach(json_object_get(o, "alerts"), k, w)
+        {
+            printf("  %-6s %s/%s x%.4g: %s\n", json_string_value(json_object_get(w, "severity")),
+                   json_string_value(json_object_get(w, "long")),
+                   json_string_value(json_object_get(w, "short")),
+                   json_number_value(json_object_get(w, "factor")),
+                   json_is_true(json_object_get(w, "firing")) ? "FIRING" : "ok");
+        }
+        json_t *ex = json_object_get(o, "exhaustion");
+        if (json_is_true(json_object_get(ex, "exhausts")))
+            printf("  budget gone in %s at the current burn (%.3g)\n",
+                   json_string_value(json_object_get(ex, "in")),
+                   json_number_value(json_object_get(ex, "burn_rate")));
+        else
+            printf("  budget not burning\n");
+    }
+}
+
+static int slo_report(cli *c, int argc, char **argv)
+{
+    bool help = false;
+    const char *prom = NULL, *series = NULL, *ca = NULL, *at = NULL;
+    const cli_flag flags[] = {
+        {"prometheus", 0, CLI_FLAG_STRING, &prom, "Prometheus base URL (http://host:9090)"},
+        {"series", 0, CLI_FLAG_STRING, &series, "CSV or JSON file of counter samples"},
+        {"ca-file", 0, CLI_FLAG_STRING, &ca, "CA bundle for an https Prometheus"},
+        {"at", 0, CLI_FLAG_STRING, &at, "evaluation time, Unix seconds (default now / last)"},
+        {"help", 'h', CLI_FLAG_BOOL, &help, "show this help"},
+        {0}};
+    const char *pos[1];
+    int npos, rc = cli_parse(c, "slo report", flags, argc, argv, pos, 1, &npos);
+    if (rc != CLI_OK)
+        return rc;
+    if (help || npos != 1 || (prom == NULL) == (series == NULL)) {
+        printf("Usage: eqops slo report SPEC (--prometheus URL | --series FILE)\n\nFlags:\n");
+        cli_print_flags(flags);
+        return help ? CLI_OK : CLI_USAGE;
+    }
+    eqops_slo_report_options o = EQOPS_SLO_REPORT_OPTIONS_INIT;
+    o.prometheus_url = prom;
+    o.ca_file = ca;
+    o.bearer_token = getenv("EQOPS_PROMETHEUS_TOKEN");
+    if (at != NULL) {
+        double v;
+        if ((rc = number(c, "at", at, &v)) != CLI_OK)
+            return rc;
+        o.at_ms = (int64_t)llround(v * 1000);
+    }
+    eqops_slo_set *set = NULL;
+    eqops_slo_series_data *data = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    char *out = NULL;
+    if ((rc = load(c, pos[0], &set)) != CLI_OK)
+        return rc;
+    if (series != NULL && eqops_slo_series_load(&data, series, &e) != 0) {
+        rc = cli_fail(c, &e);
+        goto done;
+    }
+    o.series = eqops_slo_series_view(data);
+    if (eqops_slo_report(&out, set, &o, &e) != 0) {
+        rc = cli_fail(c, &e);
+        goto done;
+    }
+    if (c->output == CLI_JSON) {
+        printf("%s\n", out);
+    } else {
+        json_t *doc = json_loads(out, 0, NULL);
+        print_report_text(doc);
+        json_decref(doc);
+    }
+done:
+    eqops_free(out);
+    eqops_slo_series_data_free(data);
+    eqops_slo_set_free(set);
+    eqops_error_clear(&e);
+    return rc;
+}
+
+int cmd_slo(cli *c, int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        slo_usage();
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    static const struct {
+        const char *name;
+        cli_run_fn run;
+    } subs[] = {{"validate", slo_validate},
+                {"rules", slo_rules},
+                {"budget", slo_budget},
+                {"report", slo_report}};
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+        if (strcmp(argv[1], subs[i].name) == 0)
+            return subs[i].run(c, argc - 1, argv + 1);
+    return cli_usage(c, "slo", "unknown command '%s'", argv[1]);
+}
