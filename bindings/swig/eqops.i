@@ -9,6 +9,9 @@
  *                      package, which passes its own eqops_error and returns a Go error.
  *   char **out         a new string handed back to the caller and released with eqops_free().
  *   int64_t *out_ms    an integer result.
+ *   eqops_error *perr  the error of a function that returns a pointer (NULL on failure).
+ *
+ * Each module has its own file (slo.i, ...), included at the end.
  *
  * C-only hooks (the allocator, and the raw log callback, which each language wraps in its own
  * way) are not wrapped.
@@ -19,6 +22,8 @@
 #include <string.h>
 %}
 
+/* libeqops targets LP64 platforms (x86-64, arm64): int64_t is long there */
+#define SWIGWORDSIZE64
 %include <stdint.i>
 
 %ignore eqops_set_allocator;
@@ -116,6 +121,23 @@ static PyObject *eqops_py_drop_status(PyObject *result)
     eqops_error_clear($1);
 }
 
+/* functions returning a pointer report failure through `perr` (NULL result) */
+%typemap(in, numinputs=0) eqops_error *perr (eqops_error temp) {
+    eqops_error_init(&temp);
+    $1 = &temp;
+}
+%typemap(argout) eqops_error *perr {
+    if ($1->code != 0) {
+        Py_XDECREF($result);
+        $result = NULL;
+        eqops_py_raise($1);
+        SWIG_fail;
+    }
+}
+%typemap(freearg) eqops_error *perr {
+    eqops_error_clear($1);
+}
+
 %typemap(in, numinputs=0) char **out (char *temp = NULL) {
     $1 = &temp;
 }
@@ -171,3 +193,5 @@ static PyObject *eqops_py_drop_status(PyObject *result)
 #endif /* SWIGGO */
 
 %include "eqops/common.h"
+
+%include "eqops/swig/slo.i"
