@@ -146,7 +146,7 @@ int eqops__slo_ratio_series(double *out, const eqops_slo_series *s, int64_t wind
     for (size_t i = 0; i < s->n; i++) {
         const int64_t ti = t[i];
         const double ci = cnt[i], vi = tot[i];
-        if (!isfinite(ci) || !isfinite(vi))
+        if (!isfinite((ci - ci) + (vi - vi))) /* NaN unless both are finite */
             return eqops__err_field(err, EQOPS_EINVAL,
                                     isfinite(vi) ? "series.counted" : "series.total",
                                     "value %zu is not a finite number", i);
@@ -165,9 +165,12 @@ int eqops__slo_ratio_series(double *out, const eqops_slo_series *s, int64_t wind
         }
         const int64_t start = ti - window_ms;
         while (t[a] < start) {
-            /* the reset between a and a+1 leaves the window with sample a */
-            reset_drop(&rc, cnt, a + 1);
-            reset_drop(&rt, tot, a + 1);
+            /* the reset between a and a+1 leaves the window with sample a (resets are rare:
+             * look only while the window holds one) */
+            if (rc.count | rt.count) {
+                reset_drop(&rc, cnt, a + 1);
+                reset_drop(&rt, tot, a + 1);
+            }
             a++;
         }
         if (i == a) {
