@@ -1,0 +1,611 @@
+/*
+ * conn.c - the admin connection: conninfo handling, connecting with retries, statements with
+ * SQLSTATE-classified retries, advisory locks and identifier/literal escaping.
+ */
+#include "pg_internal.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+
+#define MOD "pg"
+
+/* ---- SQLSTATE classification ------------------------------------------------------------ */
+
+typedef enum retry_class { RETRY_NONE, RETRY_RECONNECT, RETRY_TXN, RETRY_BACKOFF } retry_class;
+
+static bool starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static retry_class classify(const char *sqlstate, const char *message)
+{
+    if (starts(sqlstate, "08") || !strcmp(sqlstate, "57P01") || !strcmp(sqlstate, "57P02") ||
+        !strcmp(sqlstate, "57P03") || !strcmp(sqlstate, "25006"))
+        return RETRY_RECONNECT; /* connection lost, shutdown, starting up, demoted primary */
+    if (!strcmp(sqlstate, "40001") || !strcmp(sqlstate, "40P01"))
+        return RETRY_TXN; /* serialization failure, deadlock */
+    if (!strcmp(sqlstate, "55P03") || !strcmp(sqlstate, "55006"))
+        return RETRY_BACKOFF; /* lock timeout, object in use (a busy template) */
+    if (!strcmp(sqlstate, "XX000") && strstr(message, "tuple concurrently updated") != NULL)
+        return RETRY_BACKOFF; /* concurrent GRANT/REVOKE on one shared object */
+    return RETRY_NONE;
+}
+
+bool eqops__pg_transient(const eqops_error *err)
+{
+    return err != NULL && classify(err->reason, err->message) != RETRY_NONE;
+}
+
+int eqops__pg_sqlstate_code(const char *sqlstate)
+{
+    static const struct {
+        const char *state;
+        int code;
+    } map[] = {
+        {"42P04", EQOPS_EEXISTS},      {"42710", EQOPS_EEXISTS},    {"3D000", EQOPS_ENOTFOUND},
+        {"42704", EQOPS_ENOTFOUND},    {"42P01", EQOPS_ENOTFOUND},  {"28P01", EQOPS_EAUTH},
+        {"28000", EQOPS_EAUTH},        {"42501", EQOPS_EFORBIDDEN}, {"57014", EQOPS_ETIMEOUT},
+        {"55P03", EQOPS_EBUSY},        {"55006", EQOPS_EBUSY},      {"53300", EQOPS_EUNAVAILABLE},
+        {"40001", EQOPS_ECONFLICT},    {"40P01", EQOPS_ECONFLICT},  {"2BP01", EQOPS_ECONFLICT},
+        {"23505", EQOPS_ECONFLICT},    {"22023", EQOPS_EINVAL},     {"42601", EQOPS_EINVAL},
+        {"53100", EQOPS_EUNAVAILABLE}, {"53200", EQOPS_ENOMEM},
+    };
+    for (size_t i = 0; i < EQOPS__ARRAY_LEN(map); i++)
+        if (!strcmp(sqlstate, map[i].state))
+            return map[i].code;
+    if (starts(sqlstate, "08") || starts(sqlstate, "57P"))
+        return EQOPS_EUNAVAILABLE;
+    if (starts(sqlstate, "22") || starts(sqlstate, "42"))
+        return EQOPS_EINVAL;
+    return EQOPS_EUNAVAILABLE;
+}
+
+/* ---- statements --------------------------------------------------------------------------- */
+
+static int result_error(PGconn *c, PGresult *r, const char *what, eqops_error *err)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    if (state == NULL) /* no answer from the server: the connection broke */
+        state = PQstatus(c) == CONNECTION_BAD ? "08006" : "08000";
+    if (primary == NULL) {
+        primary = PQerrorMessage(c);
+        if (primary == NULL || *primary == '\0')
+            primary = "the connection to the server was lost";
+    }
+    int code = eqops__pg_sqlstate_code(state);
+    eqops__err(err, code, "%s: %s%s%s", what, primary, detail ? " (" : "", detail ? detail : "");
+    if (detail && err && strlen(err->message) < sizeof(err->message) - 1)
+        snprintf(err->message + strlen(err->message), sizeof(err->message) - strlen(err->message),
+                 ")");
+    eqops__err_upstream(err, 0, state, 0);
+    return code;
+}
+
+int eqops__pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
+                   const char *const *params, PGresult **res, eqops_error *err)
+{
+    if (res)
+        *res = NULL;
+    PGresult *r = nparams > 0 || res != NULL
+                      ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
+                      : PQexec(c, sql);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (res)
+            *res = r;
+        else
+            PQclear(r);
+        return 0;
+    }
+    int rc = result_error(c, r, what, err);
+    PQclear(r);
+    return rc;
+}
+
+int eqops__pg_ident(eqops_buf *b, PGconn *c, const char *name)
+{
+    char *q = PQescapeIdentifier(c, name, strlen(name));
+    if (q == NULL)
+        return EQOPS_ENOMEM;
+    eqops__buf_puts(b, q);
+    PQfreemem(q);
+    return eqops__buf_ok(b);
+}
+
+int eqops__pg_literal(eqops_buf *b, PGconn *c, const char *text)
+{
+    char *q = PQescapeLiteral(c, text, strlen(text));
+    if (q == NULL)
+        return EQOPS_ENOMEM;
+    eqops__buf_puts(b, q);
+    /* a literal may be a password verifier: wipe libpq's copy */
+    eqops__wipe(q, strlen(q));
+    PQfreemem(q);
+    return eqops__buf_ok(b);
+}
+
+/* ---- conninfo ------------------------------------------------------------------------------ */
+
+static int add_param(eqops_pg *pg, int *n, const char *kw, const char *val)
+{
+    if (*n >= PG_MAX_PARAMS)
+        return EQOPS_EINVAL;
+    pg->keywords[*n] = eqops__strdup(kw);
+    pg->values[*n] = eqops__strdup(val);
+    if (!pg->keywords[*n] || !pg->values[*n]) {
+        eqops__free(pg->keywords[*n]);
+        eqops__secret_free(pg->values[*n]);
+        pg->keywords[*n] = pg->values[*n] = NULL;
+        return EQOPS_ENOMEM;
+    }
+    (*n)++;
+    return 0;
+}
+
+const char *eqops__pg_param(const eqops_pg *pg, const char *keyword)
+{
+    for (int i = 0; pg->keywords[i]; i++)
+        if (!strcmp(pg->keywords[i], keyword))
+            return pg->values[i];
+    return NULL;
+}
+
+static int parse_conninfo(eqops_pg *pg, const char *conninfo, long connect_timeout,
+                          eqops_error *err)
+{
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+    if (opts == NULL) {
+        bool oom = msg == NULL;
+        /* libpq's message may quote parts of the string, which can hold a password */
+        PQfreemem(msg);
+        return oom ? eqops__err(err, EQOPS_ENOMEM, "conninfo: out of memory")
+                   : eqops__err_field(err, EQOPS_EINVAL, "conninfo",
+                                      "not a valid libpq connection string or URI (the text "
+                                      "is not repeated here: it may hold a password)");
+    }
+    int n = 0, rc = 0;
+    bool have_timeout = false, have_app = false, have_tsa = false, have_db = false;
+    for (PQconninfoOption *o = opts; o->keyword && rc == 0; o++) {
+        if (o->val == NULL || o->val[0] == '\0')
+            continue;
+        if (!strcmp(o->keyword, "connect_timeout"))
+            have_timeout = true;
+        else if (!strcmp(o->keyword, "application_name"))
+            have_app = true;
+        else if (!strcmp(o->keyword, "target_session_attrs"))
+            have_tsa = true;
+        else if (!strcmp(o->keyword, "dbname"))
+            have_db = true;
+        rc = add_param(pg, &n, o->keyword, o->val);
+    }
+    /* wipe the parsed values (the password is among them) before libpq frees them */
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (o->val)
+            eqops__wipe(o->val, strlen(o->val));
+    PQconninfoFree(opts);
+    char num[32];
+    snprintf(num, sizeof(num), "%ld", connect_timeout);
+    if (rc == 0 && !have_timeout)
+        rc = add_param(pg, &n, "connect_timeout", num);
+    if (rc == 0 && !have_app)
+        rc = add_param(pg, &n, "application_name", "eqops");
+    if (rc == 0 && !have_tsa)
+        rc = add_param(pg, &n, "target_session_attrs", "read-write");
+    if (rc == 0 && !have_db)
+        rc = add_param(pg, &n, "dbname", "postgres");
+    if (rc == EQOPS_EINVAL)
+        return eqops__err_field(err, rc, "conninfo", "more than %d parameters", PG_MAX_PARAMS);
+    if (rc != 0)
+        return eqops__err(err, rc, "conninfo: out of memory");
+    for (int i = 0; i < n; i++)
+        if (!strcmp(pg->keywords[i], "dbname"))
+            pg->dbname_index = i;
+    return 0;
+}
+
+/* ---- connecting ---------------------------------------------------------------------------- */
+
+static void notice_log(void *arg, const char *message)
+{
+    (void)arg;
+    if (eqops__log_enabled(EQOPS_LOG_DEBUG)) {
+        size_t n = strlen(message);
+        eqops__log(EQOPS_LOG_DEBUG, MOD, "server notice: %.*s",
+                   (int)(n && message[n - 1] == '\n' ? n - 1 : n), message);
+    }
+}
+
+/* Classify a failed connection attempt by libpq's message (there is no SQLSTATE). */
+static int connect_error(PGconn *c, const char *db, eqops_error *err, bool *transient)
+{
+    const char *m = c ? PQerrorMessage(c) : "out of memory";
+    char msg[200];
+    snprintf(msg, sizeof(msg), "%s", m ? m : "");
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == ' ')
+        msg[--n] = '\0';
+    int code = EQOPS_EUNAVAILABLE;
+    const char *state = "08001";
+    *transient = false;
+    if (c == NULL) {
+        code = EQOPS_ENOMEM;
+    } else if (strstr(m, "password authentication failed") || strstr(m, "no password supplied") ||
+               strstr(m, "SCRAM") || strstr(m, "authentication failed")) {
+        code = EQOPS_EAUTH;
+        state = "28P01";
+    } else if (strstr(m, "permission denied for database")) {
+        code = EQOPS_EFORBIDDEN;
+        state = "42501";
+    } else if (strstr(m, "database \"") && strstr(m, "does not exist")) {
+        code = EQOPS_ENOTFOUND;
+        state = "3D000";
+    } else if (strstr(m, "timeout expired")) {
+        code = EQOPS_ETIMEOUT;
+        *transient = true;
+    } else if (strstr(m, "too many connections") || strstr(m, "remaining connection slots")) {
+        code = EQOPS_EUNAVAILABLE;
+        state = "53300";
+        *transient = true;
+    } else if (strstr(m, "is not accepting connections")) {
+        code = EQOPS_EUNAVAILABLE; /* ALLOW_CONNECTIONS false: being dropped */
+        state = "55000";
+    } else {
+        *transient = true; /* refused, reset, starting up, read-only, shutting down */
+    }
+    eqops__err(err, code, "connect to database %s: %s", db, msg);
+    eqops__err_upstream(err, 0, state, 0);
+    return code;
+}
+
+static int session_setup(eqops_pg *pg, PGconn *c, eqops_error *err)
+{
+    char st[32], lt[32];
+    snprintf(st, sizeof(st), "%ld", pg->statement_timeout_ms);
+    snprintf(lt, sizeof(lt), "%ld", pg->lock_timeout_ms);
+    const char *params[] = {st, lt};
+    PQsetNoticeProcessor(c, notice_log, NULL);
+    return eqops__pg_exec(c, "session settings",
+                          "SELECT set_config('statement_timeout', $1, false), "
+                          "set_config('lock_timeout', $2, false), "
+                          "set_config('client_min_messages', 'warning', false)",
+                          2, params, NULL, err);
+}
+
+long eqops__pg_backoff_ms(int attempt)
+{
+    long base = 200L << (attempt < 5 ? attempt : 5); /* 200, 400, 800, 1600, 3200, 6400 */
+    return base / 2 + (long)(eqops__random_unit() * (double)base / 2);
+}
+
+int eqops__pg_connect_db(eqops_pg *pg, PGconn **out, const char *db, eqops_error *err)
+{
+    *out = NULL;
+    const char *values[PG_MAX_PARAMS + 1];
+    for (int i = 0; i <= PG_MAX_PARAMS; i++)
+        values[i] = pg->values[i];
+    values[pg->dbname_index] = db;
+    for (int attempt = 0;; attempt++) {
+        PGconn *c = PQconnectdbParams((const char *const *)pg->keywords, values, 0);
+        bool transient = false;
+        int rc;
+        if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+            rc = session_setup(pg, c, err);
+            if (rc == 0) {
+                *out = c;
+                return 0;
+            }
+            transient =
+                classify(err ? err->reason : "", err ? err->message : "") == RETRY_RECONNECT;
+        } else {
+            rc = connect_error(c, db, err, &transient);
+        }
+        PQfinish(c);
+        if (!transient || attempt >= pg->max_retries)
+            return rc;
+        long wait = eqops__pg_backoff_ms(attempt);
+        eqops__log(EQOPS_LOG_WARN, MOD, "%s; retrying in %ld ms (attempt %d of %d)",
+                   err ? err->message : "connect failed", wait, attempt + 1, pg->max_retries);
+        eqops__sleep_ms(wait);
+    }
+}
+
+int eqops__pg_run(eqops_pg *pg, PGconn **conn, const char *db, const char *what,
+                  eqops__pg_step step, void *ctx, eqops_error *err)
+{
+    eqops_error local = EQOPS_ERROR_INIT;
+    int rc = 0;
+    const char *target = db ? db : pg->maintenance_db;
+    for (int attempt = 0;; attempt++) {
+        if (*conn != NULL && PQstatus(*conn) != CONNECTION_OK) {
+            PQfinish(*conn);
+            *conn = NULL;
+        }
+        if (*conn == NULL)
+            rc = eqops__pg_connect_db(pg, conn, target, &local);
+        if (*conn != NULL) {
+            eqops_error_clear(&local);
+            rc = step(*conn, ctx, &local);
+        }
+        if (rc == 0)
+            break;
+        retry_class cls = classify(local.reason, local.message);
+        if (*conn == NULL && cls == RETRY_NONE)
+            break; /* connect_db already retried */
+        if (cls == RETRY_NONE || attempt >= pg->max_retries)
+            break;
+        if (*conn != NULL) {
+            if (cls == RETRY_RECONNECT) {
+                PQfinish(*conn);
+                *conn = NULL;
+            } else if (PQtransactionStatus(*conn) != PQTRANS_IDLE) {
+                PGresult *r = PQexec(*conn, "ROLLBACK");
+                PQclear(r);
+            }
+        }
+        long wait = cls == RETRY_TXN ? 10 + (long)(eqops__random_unit() * 90)
+                                     : eqops__pg_backoff_ms(attempt);
+        eqops__log(EQOPS_LOG_WARN, MOD, "%s: %s [%s]; retrying in %ld ms (attempt %d of %d)", what,
+                   local.message, local.reason, wait, attempt + 1, pg->max_retries);
+        eqops__sleep_ms(wait);
+    }
+    if (rc != 0 && *conn != NULL && PQstatus(*conn) == CONNECTION_OK &&
+        PQtransactionStatus(*conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(*conn, "ROLLBACK");
+        PQclear(r);
+    }
+    if (err != NULL) {
+        eqops_error_clear(err);
+        unsigned v = err->version;
+        *err = local;
+        err->version = v ? v : EQOPS_ERROR_VERSION;
+    } else {
+        eqops_error_clear(&local);
+    }
+    return rc;
+}
+
+/* ---- advisory locks ------------------------------------------------------------------------- */
+
+int eqops__pg_try_lock(PGconn *c, const char *key, bool shared, long wait_ms, const char *what,
+                       eqops_error *err)
+{
+    const char *params[] = {key};
+    const char *sql = shared ? "SELECT pg_try_advisory_lock_shared(hashtextextended($1, 0))"
+                             : "SELECT pg_try_advisory_lock(hashtextextended($1, 0))";
+    int64_t deadline = eqops__mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+    long sleep = 50;
+    for (;;) {
+        PGresult *r = NULL;
+        int rc = eqops__pg_exec(c, what, sql, 1, params, &r, err);
+        if (rc != 0)
+            return rc;
+        bool got = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "t");
+        PQclear(r);
+        if (got)
+            return 0;
+        int64_t now = eqops__mono_ms();
+        if (now >= deadline)
+            break;
+        eqops__sleep_ms(now + sleep > deadline ? deadline - now : sleep);
+        if (sleep < 1000)
+            sleep *= 2;
+    }
+    /* who holds it, for the message (other roles' session details are hidden; the pid is not) */
+    char holder[64] = "";
+    PGresult *r = NULL;
+    if (eqops__pg_exec(c, what,
+                       "SELECT string_agg(l.pid::text, ',') FROM pg_locks l "
+                       "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                       "AND l.database = (SELECT oid FROM pg_database "
+                       "WHERE datname = current_database()) "
+                       "AND ((l.classid::bigint << 32) | l.objid::bigint) = "
+                       "hashtextextended($1, 0)",
+                       1, params, &r, NULL) == 0 &&
+        PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        snprintf(holder, sizeof(holder), " (held by backend %s)", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    eqops__err(err, EQOPS_EBUSY, "%s: another operation holds the lock %s%s; gave up after %ld ms",
+               what, key, holder, wait_ms);
+    eqops__err_upstream(err, 0, "55P03", 0);
+    return EQOPS_EBUSY;
+}
+
+int eqops__pg_unlock(PGconn *c, const char *key, bool shared)
+{
+    const char *params[] = {key};
+    return eqops__pg_exec(c, "unlock",
+                          shared ? "SELECT pg_advisory_unlock_shared(hashtextextended($1, 0))"
+                                 : "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+                          1, params, NULL, NULL);
+}
+
+/* ---- connect / close ------------------------------------------------------------------------- */
+
+static int check_name_option(const char *value, const char *field, size_t max, eqops_error *err)
+{
+    size_t n = strlen(value);
+    if (n == 0 || n > max)
+        return eqops__err_field(err, EQOPS_EINVAL, field, "must be 1 to %zu characters", max);
+    for (size_t i = 0; i < n; i++) {
+        char ch = value[i];
+        if (!((ch >= 'a' && ch <= 'z') || ch == '_' || (i > 0 && ch >= '0' && ch <= '9')))
+            return eqops__err_field(err, EQOPS_EINVAL, field,
+                                    "only lowercase letters, digits and '_' (not first)");
+    }
+    return 0;
+}
+
+void eqops_pg_close(eqops_pg *pg)
+{
+    if (pg == NULL)
+        return;
+    PQfinish(pg->conn);
+    for (int i = 0; i < PG_MAX_PARAMS; i++) {
+        eqops__free(pg->keywords[i]);
+        eqops__secret_free(pg->values[i]);
+    }
+    eqops__free(pg->control_db);
+    eqops__free(pg->template_db);
+    eqops__free(pg->prefix);
+    eqops__free(pg);
+}
+
+int eqops_pg_connect(eqops_pg **out, const char *conninfo, const eqops_pg_options *opts,
+                     eqops_error *err)
+{
+    eqops_error_clear(err);
+    if (out == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, "out", "must not be NULL");
+    *out = NULL;
+    if (conninfo == NULL)
+        conninfo = "";
+    eqops_pg_options defaults = EQOPS_PG_OPTIONS_INIT;
+    if (opts == NULL)
+        opts = &defaults;
+    if (opts->version != 1)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
+    if (opts->connect_timeout_s < 0 || opts->connect_timeout_s > 3600 ||
+        opts->statement_timeout_ms < 0 || opts->lock_timeout_ms < 0 || opts->max_retries < 0 ||
+        opts->max_retries > 20)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts",
+                                "timeouts must be >= 0 (connect at most 3600 s), max_retries "
+                                "0 to 20");
+    const char *control = opts->control_db ? opts->control_db : "eqops_control";
+    const char *tmpl = opts->template_db ? opts->template_db : "eqops_template";
+    const char *prefix = opts->db_prefix ? opts->db_prefix : "tenant_";
+    int rc;
+    if ((rc = check_name_option(control, "opts.control_db", 63, err)) != 0 ||
+        (rc = check_name_option(tmpl, "opts.template_db", 63, err)) != 0 ||
+        (rc = check_name_option(prefix, "opts.db_prefix", 20, err)) != 0)
+        return rc;
+    if (!strcmp(control, tmpl))
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.template_db",
+                                "must differ from the control database");
+    if (!strncmp(control, prefix, strlen(prefix)) || !strncmp(tmpl, prefix, strlen(prefix)))
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.db_prefix",
+                                "the template and control databases must not start with it");
+    eqops_pg *pg = eqops__calloc(1, sizeof(*pg));
+    if (pg == NULL)
+        return eqops__err(err, EQOPS_ENOMEM, "pg connect: out of memory");
+    pg->statement_timeout_ms = opts->statement_timeout_ms ? opts->statement_timeout_ms : 60000;
+    pg->lock_timeout_ms = opts->lock_timeout_ms ? opts->lock_timeout_ms : 5000;
+    pg->max_retries = opts->max_retries ? opts->max_retries : 4;
+    pg->control_db = eqops__strdup(control);
+    pg->template_db = eqops__strdup(tmpl);
+    pg->prefix = eqops__strdup(prefix);
+    if (!pg->control_db || !pg->template_db || !pg->prefix) {
+        eqops_pg_close(pg);
+        return eqops__err(err, EQOPS_ENOMEM, "pg connect: out of memory");
+    }
+    rc = parse_conninfo(pg, conninfo, opts->connect_timeout_s ? opts->connect_timeout_s : 10, err);
+    if (rc == 0) {
+        pg->maintenance_db = pg->values[pg->dbname_index];
+        if (check_name_option(pg->maintenance_db, "conninfo.dbname", 63, NULL) == 0 &&
+            !strncmp(pg->maintenance_db, prefix, strlen(prefix)))
+            rc = eqops__err_field(err, EQOPS_EINVAL, "conninfo.dbname",
+                                  "connect to a maintenance database (postgres), not a tenant's");
+    }
+    if (rc == 0)
+        rc = eqops__pg_connect_db(pg, &pg->conn, pg->maintenance_db, err);
+    if (rc != 0) {
+        eqops_pg_close(pg);
+        return rc;
+    }
+    eqops__log(EQOPS_LOG_INFO, MOD, "connected to %s on %s:%s as %s", pg->maintenance_db,
+               PQhost(pg->conn), PQport(pg->conn), PQuser(pg->conn));
+    *out = pg;
+    return 0;
+}
+
+/* ---- small shared helpers -------------------------------------------------------------------- */
+
+int eqops__pg_random_password(char out[48])
+{
+    unsigned char raw[32];
+    unsigned char b64[48];
+    if (eqops__random_bytes(raw, sizeof(raw)) != 0)
+        return EQOPS_EINTERNAL;
+    int n = EVP_EncodeBlock(b64, raw, (int)sizeof(raw)); /* 44 chars with one '=' */
+    eqops__wipe(raw, sizeof(raw));
+    int j = 0;
+    for (int i = 0; i < n; i++) {
+        char ch = (char)b64[i];
+        if (ch == '=')
+            continue;
+        out[j++] = ch == '+' ? '-' : ch == '/' ? '_' : ch; /* base64url */
+    }
+    out[j] = '\0';
+    eqops__wipe(b64, sizeof(b64));
+    return 0;
+}
+
+static int control_step(PGconn *c, void *ctx, eqops_error *err)
+{
+    eqops_pg *pg = ctx;
+    const char *params[] = {pg->control_db};
+    PGresult *r = NULL;
+    int rc = eqops__pg_exec(c, "find control database",
+                            "SELECT 1 FROM pg_database WHERE datname = $1", 1, params, &r, err);
+    if (rc != 0)
+        return rc;
+    bool exists = PQntuples(r) > 0;
+    PQclear(r);
+    eqops_buf sql = EQOPS_BUF_INIT;
+    if (!exists) {
+        eqops__buf_puts(&sql, "CREATE DATABASE ");
+        eqops__pg_ident(&sql, c, pg->control_db);
+        eqops__buf_puts(&sql, " TEMPLATE template0");
+        if ((rc = eqops__buf_ok(&sql)) != 0) {
+            eqops__buf_free(&sql);
+            return eqops__err(err, rc, "control database: out of memory");
+        }
+        rc =
+            eqops__pg_exec(c, "create control database", eqops__buf_cstr(&sql), 0, NULL, NULL, err);
+        if (rc == EQOPS_EEXISTS)
+            rc = 0;
+        eqops__buf_truncate(&sql, 0);
+    }
+    if (rc == 0) {
+        eqops__buf_puts(&sql, "REVOKE ALL ON DATABASE ");
+        eqops__pg_ident(&sql, c, pg->control_db);
+        eqops__buf_puts(&sql, " FROM PUBLIC");
+        rc = eqops__buf_ok(&sql) ? eqops__err(err, EQOPS_ENOMEM, "out of memory")
+                                 : eqops__pg_exec(c, "isolate control database",
+                                                  eqops__buf_cstr(&sql), 0, NULL, NULL, err);
+    }
+    eqops__buf_free(&sql);
+    return rc;
+}
+
+int eqops__pg_control_ensure(eqops_pg *pg, eqops_error *err)
+{
+    if (pg->control_ready)
+        return 0;
+    int rc = eqops__pg_run(pg, &pg->conn, NULL, "control database", control_step, pg, err);
+    if (rc == 0)
+        pg->control_ready = true;
+    return rc;
+}
+
+int eqops__pg_lock_open(eqops_pg *pg, PGconn **out, const char *key, bool shared, long wait_ms,
+                        const char *what, eqops_error *err)
+{
+    int rc = eqops__pg_control_ensure(pg, err);
+    if (rc == 0)
+        rc = eqops__pg_connect_db(pg, out, pg->control_db, err);
+    if (rc == 0) {
+        rc = eqops__pg_try_lock(*out, key, shared, wait_ms, what, err);
+        if (rc != 0) {
+            PQfinish(*out);
+            *out = NULL;
+        }
+    }
+    return rc;
+}
