@@ -11,7 +11,7 @@
  *   int64_t *out_ms    an integer result.
  *   eqops_error *perr  the error of a function that returns a pointer (NULL on failure).
  *
- * Each module has its own file (slo.i, ...), included at the end.
+ * Each module has its own file (slo.i, pg.i, ...), included at the end.
  *
  * C-only hooks (the allocator, and the raw log callback, which each language wraps in its own
  * way) are not wrapped.
@@ -195,3 +195,4 @@ static PyObject *eqops_py_drop_status(PyObject *result)
 %include "eqops/common.h"
 
 %include "eqops/swig/slo.i"
+%include "eqops/swig/pg.i"

@@ -411,10 +411,10 @@ int eqops__pg_try_lock(PGconn *c, const char *key, bool shared, long wait_ms, co
         PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
         snprintf(holder, sizeof(holder), " (held by backend %s)", PQgetvalue(r, 0, 0));
     PQclear(r);
-    eqops__err(err, EQOPS_EBUSY, "%s: another operation holds the lock %s%s; gave up after %ld ms",
-               what, key, holder, wait_ms);
-    eqops__err_upstream(err, 0, "55P03", 0);
-    return EQOPS_EBUSY;
+    /* no SQLSTATE: the wait is over, retrying would only wait again */
+    return eqops__err(err, EQOPS_EBUSY,
+                      "%s: another operation holds the lock %s%s; gave up after %ld ms", what, key,
+                      holder, wait_ms);
 }
 
 int eqops__pg_unlock(PGconn *c, const char *key, bool shared)

@@ -182,15 +182,28 @@ int eqops__pg_targets_make(eqops_pg *pg, bool with_template, const char *const *
     return rc;
 }
 
+typedef struct exists_ctx {
+    const char *db;
+    bool exists;
+} exists_ctx;
+
+static int exists_step(PGconn *c, void *arg, eqops_error *err)
+{
+    exists_ctx *x = arg;
+    const char *params[] = {x->db};
+    PGresult *r = NULL;
+    int rc = eqops__pg_exec(c, "find database", "SELECT 1 FROM pg_database WHERE datname = $1", 1,
+                            params, &r, err);
+    x->exists = rc == 0 && PQntuples(r) == 1;
+    PQclear(r);
+    return rc;
+}
+
 bool eqops__pg_template_exists(eqops_pg *pg, eqops_error *err, int *rc)
 {
-    const char *params[] = {pg->template_db};
-    PGresult *r = NULL;
-    *rc = eqops__pg_exec(pg->conn, "find template", "SELECT 1 FROM pg_database WHERE datname = $1",
-                         1, params, &r, err);
-    bool exists = *rc == 0 && PQntuples(r) == 1;
-    PQclear(r);
-    return exists;
+    exists_ctx x = {pg->template_db, false};
+    *rc = eqops__pg_run(pg, &pg->conn, NULL, "find template", exists_step, &x, err);
+    return *rc == 0 && x.exists;
 }
 
 /* ---- migrate ------------------------------------------------------------------------------- */
@@ -265,8 +278,11 @@ int eqops_pg_migrate(char **out, size_t *failed, eqops_pg *pg, const eqops_pg_mi
             eqops__pg_migrate_db(pg, tr->database, &ms, &cfg, tr);
         }
         done++;
-        if (opts->progress && opts->progress(tr->database, tr->status, done, total, opts->payload))
+        if (opts->progress &&
+            opts->progress(tr->database, tr->status, done, total, opts->payload)) {
             stopped = true;
+            rc = eqops__err(err, EQOPS_ECANCELED, "stopped by the progress callback");
+        }
         if (tr->rc != 0)
             stopped = true; /* tenants are not touched when the template fails */
     }
@@ -279,7 +295,7 @@ int eqops_pg_migrate(char **out, size_t *failed, eqops_pg *pg, const eqops_pg_mi
                        pg,
                        &ms,
                        &cfg,
-                       t.r + first,
+                       t.r ? t.r + first : NULL,
                        canary,
                        opts->concurrency ? opts->concurrency : 4,
                        true,
@@ -295,7 +311,7 @@ int eqops_pg_migrate(char **out, size_t *failed, eqops_pg *pg, const eqops_pg_mi
         done += canary;
     }
     if (rc == 0 && !stopped && ntenants > canary) {
-        job.results = t.r + first + canary;
+        job.results = t.r ? t.r + first + canary : NULL;
         job.n = ntenants - canary;
         job.stop_on_error = !opts->continue_on_error;
         job.done_before = done;

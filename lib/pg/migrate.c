@@ -190,6 +190,8 @@ int eqops__pg_migrations_load(pg_migrations *out, const char *dir, eqops_error *
 static const pg_migration *find_version(const pg_migrations *ms, int64_t v)
 {
     pg_migration key = {.version = v};
+    if (ms->n == 0)
+        return NULL;
     return bsearch(&key, ms->m, ms->n, sizeof(ms->m[0]), cmp_version);
 }
 

@@ -137,7 +137,8 @@ static int registry_step(PGconn *conn, void *arg, eqops_error *err)
         json_t *value;
         size_t k = 0;
         json_object_foreach(found, key, value) items[k++] = value;
-        qsort(items, n, sizeof(*items), cmp_name);
+        if (n > 1)
+            qsort(items, n, sizeof(*items), cmp_name);
         for (size_t i = 0; i < n && rc == 0; i++)
             if (json_array_append(list, items[i]) != 0)
                 rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");

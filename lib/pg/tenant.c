@@ -21,6 +21,7 @@ typedef struct tenant_ctx {
     bool db_created;    /* this call created the database */
     bool from_template; /* cloned from the template */
     bool db_exists, role_exists;
+    bool was_ready;      /* the registry said "ready" before this call */
     char created_at[40]; /* from an existing registry comment */
 } tenant_ctx;
 
@@ -82,12 +83,26 @@ static int role_step(PGconn *c, void *arg, eqops_error *err)
     PGresult *r = NULL;
     int rc = eqops__pg_exec(c, "find role",
                             "SELECT shobj_description(oid, 'pg_authid'), rolsuper OR "
-                            "rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls "
-                            "FROM pg_roles WHERE rolname = $1",
+                            "rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls, "
+                            "(SELECT shobj_description(d.oid, 'pg_database') FROM pg_database d "
+                            "WHERE d.datname = $1) FROM pg_roles WHERE rolname = $1",
                             1, params, &r, err);
     if (rc != 0)
         return rc;
     bool exists = PQntuples(r) == 1;
+    json_t *db_comment = NULL;
+    if (exists && eqops__pg_comment_parse(PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2),
+                                          "tenant", t->name, &db_comment)) {
+        const char *state = json_string_value(json_object_get(db_comment, "state"));
+        t->was_ready = state && !strcmp(state, "ready");
+        json_decref(db_comment);
+    }
+    /* a create that never finished returned no password to anyone: set a new one */
+    if (exists && !t->was_ready && !t->want_password) {
+        t->want_password = true;
+        eqops__log(EQOPS_LOG_INFO, MOD, "finishing the unfinished create of %s: new password",
+                   t->object);
+    }
     json_t *comment = NULL;
     bool ours = exists && eqops__pg_comment_parse(PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0),
                                                   "tenant", t->name, &comment);
@@ -264,6 +279,10 @@ static int setting_check(const char *s, size_t k, size_t *name_len, eqops_error 
         return eqops__err_field(err, EQOPS_EINVAL, field, "the name must not end with '.'");
     if (strlen(eq + 1) > 1024)
         return eqops__err_field(err, EQOPS_EINVAL, field, "the value is longer than 1024 bytes");
+    for (const unsigned char *p = (const unsigned char *)eq + 1; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return eqops__err_field(err, EQOPS_EINVAL, field,
+                                    "the value must not contain control characters");
     *name_len = n;
     return 0;
 }
@@ -271,7 +290,8 @@ static int setting_check(const char *s, size_t k, size_t *name_len, eqops_error 
 static int isolate_step(PGconn *c, void *arg, eqops_error *err)
 {
     tenant_ctx *t = arg;
-    char *comment = eqops__pg_comment_make("tenant", t->name, "creating", t->created_at);
+    char *comment = eqops__pg_comment_make("tenant", t->name, t->was_ready ? "ready" : "creating",
+                                           t->created_at);
     if (comment == NULL)
         return oom(err);
     eqops_buf b = EQOPS_BUF_INIT;

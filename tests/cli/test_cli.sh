@@ -74,5 +74,22 @@ grep -q "budget not burning\|budget gone" "$tmp/out" || { echo "FAIL: report tex
 check "slo report needs a source" 2 "$eqops" slo report "$specs/billing-api.json"
 check "slo unknown subcommand" 2 "$eqops" slo frobnicate
 
+# eqops db: usage errors are found before connecting; a dead server is a failure (1)
+check "db without a command" 2 "$eqops" db
+check "db help" 0 "$eqops" db --help
+grep -q "drop NAME --confirm NAME" "$tmp/out" || { echo "FAIL: db help"; fails=$((fails + 1)); }
+check "db unknown command" 2 "$eqops" db frobnicate
+check "db create without a name" 2 "$eqops" db create
+check "db migrate without --migrations" 2 "$eqops" db migrate
+check "db migrate bad concurrency" 2 "$eqops" db migrate --migrations x --concurrency 0
+check "db migrate bad lock wait" 2 "$eqops" db migrate --migrations x --lock-wait soon
+check "db create bad connection limit" 2 "$eqops" db create acme --connection-limit lots
+check "db list, nothing listening" 1 "$eqops" -o json db list \
+  --conninfo "host=127.0.0.1 port=1 connect_timeout=1 password=hunter2"
+# log lines (retries) come first on stderr, the error object last
+python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read().splitlines()[-1])["error"]; assert e["code"] == "EQOPS_EUNAVAILABLE"' \
+  "$tmp/err" || { echo "FAIL: db error json"; cat "$tmp/err"; fails=$((fails + 1)); }
+! grep -q hunter2 "$tmp/err" || { echo "FAIL: password in the error"; fails=$((fails + 1)); }
+
 echo "cli: $((n - fails))/$n checks passed"
 [ $fails -eq 0 ]

@@ -80,7 +80,9 @@ void cli_print_flags(const cli_flag *flags)
         char left[64];
         snprintf(left, sizeof(left), "%s%c%s--%s%s", f->shorthand ? "-" : "",
                  f->shorthand ? f->shorthand : ' ', f->shorthand ? ", " : "  ", f->name,
-                 f->kind == CLI_FLAG_STRING ? " VALUE" : "");
+                 f->kind == CLI_FLAG_STRING ? " VALUE"
+                 : f->kind == CLI_FLAG_LIST ? " VALUE..."
+                                            : "");
         printf("  %-20s %s\n", f->shorthand ? left : left + 2, f->help);
     }
 }
@@ -150,6 +152,14 @@ int cli_parse(cli *c, const char *cmd, const cli_flag *flags, int argc, char **a
                 if (i + 1 >= argc)
                     return cli_usage(c, cmd, "flag --%s needs a value", f->name);
                 value = argv[++i];
+            }
+            if (f->kind == CLI_FLAG_LIST) {
+                cli_list *l = f->dest;
+                if (l->n >= CLI_LIST_MAX)
+                    return cli_usage(c, cmd, "flag --%s: at most %d values", f->name, CLI_LIST_MAX);
+                l->v[l->n++] = value;
+                l->v[l->n] = NULL;
+                continue;
             }
             *(const char **)f->dest = value;
             continue;

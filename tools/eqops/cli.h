@@ -28,13 +28,20 @@ typedef struct cli_command {
     cli_run_fn run;
 } cli_command;
 
-typedef enum cli_flag_kind { CLI_FLAG_BOOL, CLI_FLAG_STRING } cli_flag_kind;
+typedef enum cli_flag_kind { CLI_FLAG_BOOL, CLI_FLAG_STRING, CLI_FLAG_LIST } cli_flag_kind;
+
+/* Values of a repeatable flag (CLI_FLAG_LIST), NULL-terminated. */
+#define CLI_LIST_MAX 256
+typedef struct cli_list {
+    const char *v[CLI_LIST_MAX + 1];
+    int n;
+} cli_list;
 
 typedef struct cli_flag {
     const char *name; /* long name without dashes */
     char shorthand;   /* 0 if none */
     cli_flag_kind kind;
-    void *dest; /* bool * or const char ** */
+    void *dest; /* bool *, const char ** or cli_list * */
     const char *help;
 } cli_flag;
 
@@ -61,5 +68,6 @@ void cli_setup_log(cli *c);
 /* Subcommands (one file each). */
 int cmd_version(cli *c, int argc, char **argv);
 int cmd_slo(cli *c, int argc, char **argv);
+int cmd_db(cli *c, int argc, char **argv);
 
 #endif

@@ -46,3 +46,41 @@ void set_log_handler(PyObject *handler, int max_level)
     eqops_set_log(eqops_py_log, (eqops_log_level)max_level, NULL);
 }
 %}
+
+%{
+/* The fleet migration's progress, on the calling thread (which released the GIL). The
+ * callable is eqops.pg's wrapper: it never raises, and returns True to stop. */
+static int eqops_py_pg_progress(const char *database, const char *status, size_t done,
+                                size_t total, void *payload)
+{
+    PyGILState_STATE st = PyGILState_Ensure();
+    PyObject *db = eqops_py_str(database), *stat = eqops_py_str(status);
+    PyObject *r = db && stat ? PyObject_CallFunction((PyObject *)payload, "OOnn", db, stat,
+                                                     (Py_ssize_t)done, (Py_ssize_t)total)
+                             : NULL;
+    int stop = r == NULL || PyObject_IsTrue(r) == 1;
+    if (r == NULL)
+        PyErr_WriteUnraisable((PyObject *)payload);
+    Py_XDECREF(r);
+    Py_XDECREF(db);
+    Py_XDECREF(stat);
+    PyGILState_Release(st);
+    return stop;
+}
+%}
+
+%inline %{
+/* progress: None or a callable(database, status, done, total) -> stop */
+int eqops_bind_pg_migrate(char **out, eqops_pg *pg, const char *migrations_dir,
+                          int concurrency, int canary, int continue_on_error, int dry_run,
+                          int skip_template, const char *tenants, long lock_wait_ms,
+                          long lock_timeout_ms, long statement_timeout_ms, PyObject *progress,
+                          eqops_error *err)
+{
+    return eqops_bind_pg_migrate_fn(out, pg, migrations_dir, concurrency, canary,
+                                    continue_on_error, dry_run, skip_template, tenants,
+                                    lock_wait_ms, lock_timeout_ms, statement_timeout_ms,
+                                    progress == Py_None ? NULL : eqops_py_pg_progress, progress,
+                                    err);
+}
+%}

@@ -1,0 +1,41 @@
+"""eqops.pg without a server: names, connection errors, secrets kept out of repr. The tests
+against a real Postgres are in tests/integration/test_pg.py."""
+import pytest
+
+import eqops
+from eqops import pg
+
+
+def test_tenant_names():
+    pg.check_tenant_name("acme-power")
+    for bad, says in [("Acme", "lowercase"), ("a", "2 to 40"), ("acme;x", "';'"),
+                      ("select", "reserved"), ("acmé", "byte 0xc3")]:
+        with pytest.raises(eqops.InvalidArgument) as e:
+            pg.check_tenant_name(bad)
+        assert e.value.field == "name" and says in str(e.value)
+        assert isinstance(e.value, ValueError)
+
+
+def test_connect_errors_do_not_echo_the_conninfo():
+    with pytest.raises(eqops.InvalidArgument) as e:
+        pg.Cluster("host=x password=hunter2 =")
+    assert "hunter2" not in str(e.value) and e.value.field == "conninfo"
+    with pytest.raises(eqops.Unavailable):
+        pg.Cluster("host=127.0.0.1 port=1 connect_timeout=1", max_retries=1)
+    with pytest.raises(eqops.InvalidArgument) as e:
+        pg.Cluster("host=127.0.0.1 port=1", db_prefix="Bad")
+    assert e.value.field == "opts.db_prefix"
+
+
+def test_tenant_repr_hides_secrets():
+    t = pg.Tenant(name="a", database="tenant_a", role="tenant_a", state="ready", created=True,
+                  schema_version=3, size=1, conninfo="password='s3cret'", password="s3cret")
+    assert "s3cret" not in repr(t) and "s3cret" not in str(t)
+
+
+def test_closed_cluster():
+    c = pg.Cluster.__new__(pg.Cluster)
+    c._h = None
+    with pytest.raises(ValueError):
+        c.tenants()
+    c.close()
