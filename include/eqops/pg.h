@@ -16,7 +16,9 @@
  * tenant is a LOGIN role with a random password sent only as a SCRAM verifier, and a database
  * owned by the admin role, cloned from the template, with CONNECT revoked from PUBLIC and
  * granted to the tenant role, read/write privileges for the tenant role on the tables, a
- * connection limit, per-database settings, and a JSON comment that is the tenant registry.
+ * connection limit on the role (not the database: that one would lock the admin out too),
+ * per-database settings, and a JSON comment that is the tenant registry. Objects with a
+ * tenant's name that eqops did not make are refused (EQOPS_EEXISTS), never taken over.
  *
  * Connections follow failovers: multi-host conninfo is used with target_session_attrs=
  * read-write (added when absent); a lost connection, an admin shutdown or a read-only server
@@ -175,15 +177,18 @@ typedef struct eqops_pg_migrate_options {
  * Migrate the template and the tenants (or plan it), under a fleet-wide lock in the control
  * database. The template goes first (created when missing); when it fails no tenant is
  * touched. Then the canary tenants, one failure stopping the run; then the rest, a failure
- * stopping new starts unless continue_on_error. A database that fails stays exactly at its
- * previous version (an edited, missing or out-of-order migration fails it before anything
- * runs). `*out` is new JSON: {"dry_run", "target_version", "databases": [{"database",
- * "tenant", "from", "to", "applied": [versions], "status": "ok"|"failed"|"skipped"|"planned",
- * "ms", "error"}], "ok", "failed", "skipped"}; `*failed` counts the failed databases.
- * Per-database failures are results, not errors: the call returns 0 when the run itself ran.
- * Returns EQOPS_EINVAL (directory, file names, options), EQOPS_ENOTFOUND (a named tenant),
- * EQOPS_EBUSY (another fleet run), EQOPS_ECANCELED (the progress callback stopped it; `*out`
- * has the results so far).
+ * stopping new starts unless continue_on_error. A migration that fails leaves its database
+ * at the version before it (an edited, missing or out-of-order migration fails the database
+ * before anything runs; a no-transaction file that fails is not retried by itself, and an
+ * INVALID index it leaves fails the database). `*out` is new JSON: {"dry_run",
+ * "target_version", "databases": [{"database", "tenant", "from", "to", "applied": [versions],
+ * "status": "ok"|"failed"|"skipped"|"planned", "ms", "error"}], "ok", "failed", "skipped"};
+ * `*failed` counts the failed databases. Per-database failures are results, not errors: the
+ * call returns 0 when the run itself ran. Returns EQOPS_EINVAL (directory, file names,
+ * options, a tenant listed twice), EQOPS_ENOTFOUND (a named tenant, or one without its
+ * database yet), EQOPS_EBUSY (another fleet run), EQOPS_EUNAVAILABLE (the fleet lock's
+ * connection was lost between stages), EQOPS_ECANCELED (the progress callback stopped it;
+ * `*out` has the results so far).
  */
 EQOPS_API int eqops_pg_migrate(char **out, size_t *failed, eqops_pg *pg,
                                const eqops_pg_migrate_options *opts, eqops_error *err);

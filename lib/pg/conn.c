@@ -108,8 +108,10 @@ int eqops__pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
 int eqops__pg_ident(eqops_buf *b, PGconn *c, const char *name)
 {
     char *q = PQescapeIdentifier(c, name, strlen(name));
-    if (q == NULL)
+    if (q == NULL) { /* out of memory, or not valid in the client encoding */
+        b->oom = true;
         return EQOPS_ENOMEM;
+    }
     eqops__buf_puts(b, q);
     PQfreemem(q);
     return eqops__buf_ok(b);
@@ -118,8 +120,10 @@ int eqops__pg_ident(eqops_buf *b, PGconn *c, const char *name)
 int eqops__pg_literal(eqops_buf *b, PGconn *c, const char *text)
 {
     char *q = PQescapeLiteral(c, text, strlen(text));
-    if (q == NULL)
+    if (q == NULL) {
+        b->oom = true;
         return EQOPS_ENOMEM;
+    }
     eqops__buf_puts(b, q);
     /* a literal may be a password verifier: wipe libpq's copy */
     eqops__wipe(q, strlen(q));
@@ -168,7 +172,8 @@ static int parse_conninfo(eqops_pg *pg, const char *conninfo, long connect_timeo
                                       "is not repeated here: it may hold a password)");
     }
     int n = 0, rc = 0;
-    bool have_timeout = false, have_app = false, have_tsa = false, have_db = false;
+    bool have_timeout = false, have_app = false, have_tsa = false, have_db = false,
+         have_keepalive = false;
     for (PQconninfoOption *o = opts; o->keyword && rc == 0; o++) {
         if (o->val == NULL || o->val[0] == '\0')
             continue;
@@ -180,6 +185,8 @@ static int parse_conninfo(eqops_pg *pg, const char *conninfo, long connect_timeo
             have_tsa = true;
         else if (!strcmp(o->keyword, "dbname"))
             have_db = true;
+        else if (!strncmp(o->keyword, "keepalives", 10))
+            have_keepalive = true;
         rc = add_param(pg, &n, o->keyword, o->val);
     }
     /* wipe the parsed values (the password is among them) before libpq frees them */
@@ -197,6 +204,15 @@ static int parse_conninfo(eqops_pg *pg, const char *conninfo, long connect_timeo
         rc = add_param(pg, &n, "target_session_attrs", "read-write");
     if (rc == 0 && !have_db)
         rc = add_param(pg, &n, "dbname", "postgres");
+    /* notice a dead peer (failover, cut network) within a minute, not the kernel's 2 hours:
+     * the lock connections must not outlive their locks unnoticed */
+    if (rc == 0 && !have_keepalive) {
+        rc = add_param(pg, &n, "keepalives_idle", "30");
+        if (rc == 0)
+            rc = add_param(pg, &n, "keepalives_interval", "10");
+        if (rc == 0)
+            rc = add_param(pg, &n, "keepalives_count", "3");
+    }
     if (rc == EQOPS_EINVAL)
         return eqops__err_field(err, rc, "conninfo", "more than %d parameters", PG_MAX_PARAMS);
     if (rc != 0)
@@ -236,8 +252,9 @@ static int connect_error(PGconn *c, const char *db, eqops_error *err, bool *tran
     *transient = false;
     if (c == NULL) {
         code = EQOPS_ENOMEM;
-    } else if (strstr(m, "password authentication failed") || strstr(m, "no password supplied") ||
-               strstr(m, "SCRAM") || strstr(m, "authentication failed")) {
+    } else if (PQconnectionNeedsPassword(c) || strstr(m, "password authentication failed") ||
+               strstr(m, "no password supplied") || strstr(m, "SCRAM") ||
+               strstr(m, "authentication failed")) {
         code = EQOPS_EAUTH;
         state = "28P01";
     } else if (strstr(m, "permission denied for database")) {
@@ -264,7 +281,7 @@ static int connect_error(PGconn *c, const char *db, eqops_error *err, bool *tran
     return code;
 }
 
-static int session_setup(eqops_pg *pg, PGconn *c, eqops_error *err)
+int eqops__pg_session_setup(eqops_pg *pg, PGconn *c, eqops_error *err)
 {
     char st[32], lt[32];
     snprintf(st, sizeof(st), "%ld", pg->statement_timeout_ms);
@@ -296,7 +313,7 @@ int eqops__pg_connect_db(eqops_pg *pg, PGconn **out, const char *db, eqops_error
         bool transient = false;
         int rc;
         if (c != NULL && PQstatus(c) == CONNECTION_OK) {
-            rc = session_setup(pg, c, err);
+            rc = eqops__pg_session_setup(pg, c, err);
             if (rc == 0) {
                 *out = c;
                 return 0;
@@ -336,7 +353,7 @@ int eqops__pg_run(eqops_pg *pg, PGconn **conn, const char *db, const char *what,
         if (rc == 0)
             break;
         retry_class cls = classify(local.reason, local.message);
-        if (*conn == NULL && cls == RETRY_NONE)
+        if (*conn == NULL)
             break; /* connect_db already retried */
         if (cls == RETRY_NONE || attempt >= pg->max_retries)
             break;
@@ -608,4 +625,19 @@ int eqops__pg_lock_open(eqops_pg *pg, PGconn **out, const char *key, bool shared
         }
     }
     return rc;
+}
+
+int eqops__pg_lock_check(PGconn *lock, const char *what, eqops_error *err)
+{
+    if (lock == NULL)
+        return 0;
+    PGresult *r = PQstatus(lock) == CONNECTION_OK ? PQexec(lock, "SELECT 1") : NULL;
+    bool ok = r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    if (ok)
+        return 0;
+    /* the session that held the lock is gone, and the lock with it: stop rather than go on
+     * unprotected */
+    return eqops__err(err, EQOPS_EUNAVAILABLE,
+                      "%s: the connection holding the lock was lost; stopped (run again)", what);
 }

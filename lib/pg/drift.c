@@ -305,11 +305,12 @@ static void drift_work(pg_pool_job *job, size_t i)
     d->reports[i] = o;
 }
 
-static int isolation_check(eqops_pg *pg, json_t *report, eqops_error *err)
+static int isolation_step(PGconn *c, void *arg, eqops_error *err)
 {
+    json_t *report = arg;
     const char *params[] = {json_string_value(json_object_get(report, "database"))};
     PGresult *r = NULL;
-    int rc = eqops__pg_exec(pg->conn, "isolation check", isolation_sql, 1, params, &r, err);
+    int rc = eqops__pg_exec(c, "isolation check", isolation_sql, 1, params, &r, err);
     if (rc != 0)
         return rc;
     eqops_buf b = EQOPS_BUF_INIT;
@@ -356,7 +357,8 @@ int eqops_pg_drift(char **out, size_t *drifted, eqops_pg *pg, const char *const 
     for (size_t i = 0; rc == 0 && i < t.n; i++) {
         json_t *rep = d.reports[i];
         d.reports[i] = NULL;
-        if (rep == NULL || (rc = isolation_check(pg, rep, err)) != 0) {
+        if (rep == NULL || (rc = eqops__pg_run(pg, &pg->conn, NULL, "isolation check",
+                                               isolation_step, rep, err)) != 0) {
             json_decref(rep);
             rc = rc ? rc : eqops__err(err, EQOPS_ENOMEM, "out of memory");
             break;

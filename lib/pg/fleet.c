@@ -303,14 +303,16 @@ int eqops_pg_migrate(char **out, size_t *failed, eqops_pg *pg, const eqops_pg_mi
                        opts->payload,
                        done,
                        total};
-    if (rc == 0 && !stopped && canary > 0) {
+    if (rc == 0 && !stopped && (rc = eqops__pg_lock_check(lock, "fleet lock", err)) == 0 &&
+        canary > 0) {
         eqops__log(EQOPS_LOG_INFO, MOD, "canary stage: %zu tenant(s)", canary);
         rc = eqops__pg_pool_run(&job, err);
         for (size_t i = 0; i < canary; i++)
             stopped = stopped || t.r[first + i].rc != 0;
         done += canary;
     }
-    if (rc == 0 && !stopped && ntenants > canary) {
+    if (rc == 0 && !stopped && (rc = eqops__pg_lock_check(lock, "fleet lock", err)) == 0 &&
+        ntenants > canary) {
         job.results = t.r ? t.r + first + canary : NULL;
         job.n = ntenants - canary;
         job.stop_on_error = !opts->continue_on_error;

@@ -322,25 +322,59 @@ static int compare_history(PGconn *c, const pg_migrations *ms, pg_db_result *r, 
 
 /* ---- applying ------------------------------------------------------------------------------ */
 
-static int apply_one(PGconn *c, const pg_migration *m, const pg_migrate_cfg *cfg, eqops_error *err)
+/* Any index left INVALID by a failed CREATE INDEX CONCURRENTLY (IF NOT EXISTS would then skip
+ * it for good). */
+static int invalid_indexes(PGconn *c, const pg_migration *m, eqops_error *err)
 {
+    PGresult *r = NULL;
+    int rc = eqops__pg_exec(c, m->file,
+                            "SELECT string_agg(format('%I.%I', n.nspname, ic.relname), ', ') "
+                            "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
+                            "JOIN pg_namespace n ON n.oid = ic.relnamespace "
+                            "WHERE NOT i.indisvalid",
+                            0, NULL, &r, err);
+    if (rc == 0 && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        rc = eqops__err(err, EQOPS_EINVAL,
+                        "%s: invalid index %s (a failed concurrent build): drop it, then run "
+                        "again",
+                        m->file, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
+static int apply_one(eqops_pg *pg, PGconn *c, const pg_migration *m, const pg_migrate_cfg *cfg,
+                     eqops_error *err)
+{
+    /* a clean session for each migration: settings an earlier file changed are undone, ours
+     * set again */
+    int rc = eqops__pg_exec(c, m->file, "RESET ALL", 0, NULL, NULL, err);
+    if (rc == 0)
+        rc = eqops__pg_session_setup(pg, c, err);
     char prelude[160];
-    snprintf(prelude, sizeof(prelude),
-             "%sRESET ALL; SET %slock_timeout = %ld; SET %sstatement_timeout = %ld",
+    snprintf(prelude, sizeof(prelude), "%sSET %slock_timeout = %ld; SET %sstatement_timeout = %ld",
              m->no_transaction ? "" : "BEGIN; ", m->no_transaction ? "" : "LOCAL ",
              cfg->lock_timeout_ms, m->no_transaction ? "" : "LOCAL ", cfg->statement_timeout_ms);
-    int rc = eqops__pg_exec(c, m->file, prelude, 0, NULL, NULL, err);
+    if (rc == 0)
+        rc = eqops__pg_exec(c, m->file, prelude, 0, NULL, NULL, err);
     if (rc != 0)
         return rc;
     int64_t t0 = eqops__mono_ms();
     rc = eqops__pg_exec(c, m->file, m->sql, 0, NULL, NULL, err);
+    if (rc != 0 && m->no_transaction && err != NULL)
+        err->reason[0] = '\0'; /* it may have done part of its work: never retried by itself */
     if (rc != 0)
         return rc;
-    if (!m->no_transaction && PQtransactionStatus(c) != PQTRANS_INTRANS)
+    if (m->no_transaction) {
+        /* back to the admin timeouts for the bookkeeping */
+        if ((rc = eqops__pg_session_setup(pg, c, err)) != 0 ||
+            (rc = invalid_indexes(c, m, err)) != 0)
+            return rc;
+    } else if (PQtransactionStatus(c) != PQTRANS_INTRANS) {
         return eqops__err(err, EQOPS_EINVAL,
                           "%s: the file ended the migration's transaction (COMMIT or ROLLBACK "
                           "inside it); remove it, or mark the file '" NO_TXN_MARK "'",
                           m->file);
+    }
     char version[24], ms_text[24];
     snprintf(version, sizeof(version), "%" PRId64, m->version);
     snprintf(ms_text, sizeof(ms_text), "%" PRId64, eqops__mono_ms() - t0);
@@ -358,7 +392,7 @@ static int apply_one(PGconn *c, const pg_migration *m, const pg_migrate_cfg *cfg
 }
 
 static int migrate_once(eqops_pg *pg, PGconn *c, const pg_migrations *ms, const pg_migrate_cfg *cfg,
-                        pg_db_result *r, eqops_error *err)
+                        pg_db_result *r, bool first_attempt, eqops_error *err)
 {
     int rc = 0;
     bool locked = false;
@@ -369,14 +403,18 @@ static int migrate_once(eqops_pg *pg, PGconn *c, const pg_migrations *ms, const 
         locked = true;
         rc = eqops__pg_exec(c, "create history table", history_ddl, 0, NULL, NULL, err);
     }
-    /* the lists are rebuilt on each attempt */
-    json_array_clear(r->applied);
+    /* what is pending is read again on each attempt; what was applied adds up */
+    int64_t from = r->from;
+    if (cfg->mode != PG_MODE_APPLY)
+        json_array_clear(r->applied);
     json_array_clear(r->pending);
     json_array_clear(r->edited);
     json_array_clear(r->missing);
     char problem[224];
     if (rc == 0)
         rc = compare_history(c, ms, r, problem, sizeof(problem), err);
+    if (!first_attempt)
+        r->from = from;
     if (rc == 0 && cfg->mode != PG_MODE_INSPECT && problem[0])
         rc = eqops__err(err, EQOPS_EINVAL, "%s", problem);
     for (size_t i = 0; rc == 0 && cfg->mode != PG_MODE_INSPECT && i < json_array_size(r->pending);
@@ -384,22 +422,22 @@ static int migrate_once(eqops_pg *pg, PGconn *c, const pg_migrations *ms, const 
         int64_t v = json_integer_value(json_array_get(r->pending, i));
         const pg_migration *m = find_version(ms, v);
         if (cfg->mode == PG_MODE_APPLY)
-            rc = apply_one(c, m, cfg, err);
+            rc = apply_one(pg, c, m, cfg, err);
         if (rc == 0) {
             if (!append_version(r->applied, v))
                 rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
             r->to = v;
         }
     }
-    /* new tables in new schemas: the tenant role gets its privileges on them too */
-    if (rc == 0 && cfg->mode == PG_MODE_APPLY && r->tenant[0] && json_array_size(r->applied) > 0)
+    /* the tenant role's privileges on what the migrations made (new schemas, and tables the
+     * default privileges do not cover); idempotent, so also after a retry */
+    if (rc == 0 && cfg->mode == PG_MODE_APPLY && r->tenant[0])
         rc = eqops__pg_tenant_grants(c, r->database, err);
     if (locked && PQstatus(c) == CONNECTION_OK) {
         if (PQtransactionStatus(c) != PQTRANS_IDLE)
             PQclear(PQexec(c, "ROLLBACK"));
         eqops__pg_unlock(c, PG_LOCK_MIGRATE, false);
     }
-    (void)pg;
     return rc;
 }
 
@@ -412,8 +450,9 @@ int eqops__pg_migrate_db(eqops_pg *pg, const char *db, const pg_migrations *ms,
     for (int attempt = 0;; attempt++) {
         PGconn *c = NULL;
         rc = eqops__pg_connect_db(pg, &c, db, &e);
-        if (rc == 0)
-            rc = migrate_once(pg, c, ms, cfg, r, &e);
+        if (rc != 0)
+            break; /* connect_db retried already */
+        rc = migrate_once(pg, c, ms, cfg, r, attempt == 0, &e);
         PQfinish(c);
         if (rc == 0 || !eqops__pg_transient(&e) || attempt >= pg->max_retries)
             break;
@@ -451,14 +490,14 @@ static int template_step(PGconn *c, void *arg, eqops_error *err)
     int rc = eqops__pg_exec(c, "find template",
                             "SELECT shobj_description(oid, 'pg_database'), "
                             "datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
-                            "FROM pg_database WHERE datname = $1",
+                            "AND NOT datallowconn FROM pg_database WHERE datname = $1",
                             1, params, &r, err);
     if (rc != 0)
         return rc;
     bool exists = PQntuples(r) == 1;
     bool commented = exists && !PQgetisnull(r, 0, 0);
     bool ours = commented && strstr(PQgetvalue(r, 0, 0), "\"eqops\":\"template\"") != NULL;
-    /* created by us, crashed before the comment: adopt it */
+    /* created by us (ALLOW_CONNECTIONS false until registered), stopped before the comment */
     bool adopt = exists && !commented && !strcmp(PQgetvalue(r, 0, 1), "t");
     PQclear(r);
     if (ours)
@@ -472,7 +511,7 @@ static int template_step(PGconn *c, void *arg, eqops_error *err)
     if (!exists) {
         eqops__buf_puts(&sql, "CREATE DATABASE ");
         eqops__pg_ident(&sql, c, t->pg->template_db);
-        eqops__buf_puts(&sql, " TEMPLATE template0 STRATEGY WAL_LOG");
+        eqops__buf_puts(&sql, " TEMPLATE template0 STRATEGY WAL_LOG ALLOW_CONNECTIONS false");
         rc = eqops__buf_ok(&sql)
                  ? EQOPS_ENOMEM
                  : eqops__pg_exec(c, "create template", eqops__buf_cstr(&sql), 0, NULL, NULL, err);
@@ -487,7 +526,9 @@ static int template_step(PGconn *c, void *arg, eqops_error *err)
     eqops__pg_ident(&sql, c, t->pg->template_db);
     eqops__buf_puts(&sql, " FROM PUBLIC; COMMENT ON DATABASE ");
     eqops__pg_ident(&sql, c, t->pg->template_db);
-    eqops__buf_puts(&sql, " IS '{\"eqops\":\"template\"}'; COMMIT");
+    eqops__buf_puts(&sql, " IS '{\"eqops\":\"template\"}'; ALTER DATABASE ");
+    eqops__pg_ident(&sql, c, t->pg->template_db);
+    eqops__buf_puts(&sql, " WITH ALLOW_CONNECTIONS true; COMMIT");
     rc = eqops__buf_ok(&sql)
              ? eqops__err(err, EQOPS_ENOMEM, "out of memory")
              : eqops__pg_exec(c, "isolate template", eqops__buf_cstr(&sql), 0, NULL, NULL, err);

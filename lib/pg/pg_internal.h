@@ -80,6 +80,12 @@ int eqops__pg_try_lock(PGconn *c, const char *key, bool shared, long wait_ms, co
                        eqops_error *err);
 int eqops__pg_unlock(PGconn *c, const char *key, bool shared);
 
+/* Fail (EQOPS_EUNAVAILABLE) when the connection holding a lock is gone. NULL passes. */
+int eqops__pg_lock_check(PGconn *lock, const char *what, eqops_error *err);
+
+/* The admin session settings (statement and lock timeouts, quiet notices) on `c`. */
+int eqops__pg_session_setup(eqops_pg *pg, PGconn *c, eqops_error *err);
+
 /* Make sure the control database exists (once per handle). */
 int eqops__pg_control_ensure(eqops_pg *pg, eqops_error *err);
 

@@ -187,9 +187,19 @@ int eqops__pg_registry_select(json_t *registry, const char *const *names, json_t
             if (!strcmp(json_string_value(json_object_get(e, "name")), names[k]))
                 hit = e;
         }
-        if (hit == NULL) {
+        for (size_t j = 0; j < k && rc == 0; j++)
+            if (!strcmp(names[j], names[k]))
+                rc = eqops__err_field(err, EQOPS_EINVAL, field, "%s is listed twice", names[k]);
+        if (rc == 0 && hit == NULL)
+            rc = eqops__err_field(err, EQOPS_ENOTFOUND, field, "no tenant named %s", names[k]);
+        if (rc == 0 && !json_is_string(json_object_get(hit, "database")))
+            rc = eqops__err_field(err, EQOPS_ENOTFOUND, field,
+                                  "tenant %s has no database yet (a create that did not "
+                                  "finish): run create again",
+                                  names[k]);
+        if (rc != 0) {
             json_decref(sel);
-            return eqops__err_field(err, EQOPS_ENOTFOUND, field, "no tenant named %s", names[k]);
+            return rc;
         }
         if (json_array_append(sel, hit) != 0) {
             json_decref(sel);
@@ -328,6 +338,17 @@ int eqops__pg_tenant_new(eqops_pg *pg, const char *name, const char *object, con
                                        "connect_timeout",
                                        NULL};
     eqops_buf b = EQOPS_BUF_INIT;
+    /* room for everything up front: a buffer that grew would leave the password in freed
+     * memory (values are at most doubled by quoting) */
+    size_t need = 64 + 4 * strlen(object) + (password ? 2 * strlen(password) + 16 : 0);
+    for (size_t i = 0; keep[i]; i++) {
+        const char *v = eqops__pg_param(pg, keep[i]);
+        need += strlen(keep[i]) + 4 + (v ? 2 * strlen(v) : 0);
+    }
+    if (eqops__buf_reserve(&b, need) != 0) {
+        eqops_pg_tenant_free(t);
+        return EQOPS_ENOMEM;
+    }
     for (size_t i = 0; keep[i]; i++)
         conninfo_put(&b, keep[i], eqops__pg_param(pg, keep[i]));
     conninfo_put(&b, "dbname", object);

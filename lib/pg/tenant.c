@@ -22,6 +22,7 @@ typedef struct tenant_ctx {
     bool from_template; /* cloned from the template */
     bool db_exists, role_exists;
     bool was_ready;      /* the registry said "ready" before this call */
+    bool role_raced;     /* CREATE ROLE met a role created meanwhile */
     char created_at[40]; /* from an existing registry comment */
 } tenant_ctx;
 
@@ -126,6 +127,9 @@ static int role_step(PGconn *c, void *arg, eqops_error *err)
                           t->object);
     t->role_exists = exists;
     eqops_buf b = EQOPS_BUF_INIT;
+    /* room for everything up front: a buffer that grew would leave the verifier in freed memory */
+    if (eqops__buf_reserve(&b, 4096) != 0)
+        return oom(err);
     char *comment_text = eqops__pg_comment_make("tenant", t->name, NULL, t->created_at);
     if (comment_text == NULL)
         return oom(err);
@@ -166,8 +170,11 @@ static int role_step(PGconn *c, void *arg, eqops_error *err)
     }
     eqops__buf_wipe(&b);
     eqops__free(comment_text);
-    if (rc == EQOPS_EEXISTS && !exists) /* created meanwhile: look again */
+    if (rc == EQOPS_EEXISTS && !exists && !t->role_raced) { /* created meanwhile: look again */
+        PQclear(PQexec(c, "ROLLBACK"));
+        t->role_raced = true;
         return role_step(c, arg, err);
+    }
     if (rc == 0 && !exists)
         eqops__log(EQOPS_LOG_INFO, MOD, "created role %s", t->object);
     return rc;
@@ -182,8 +189,8 @@ static int find_database(PGconn *c, tenant_ctx *t, eqops_error *err)
     PGresult *r = NULL;
     int rc = eqops__pg_exec(c, "find database",
                             "SELECT shobj_description(oid, 'pg_database'), datdba = (SELECT oid "
-                            "FROM pg_roles WHERE rolname = current_user) FROM pg_database "
-                            "WHERE datname = $1",
+                            "FROM pg_roles WHERE rolname = current_user) AND NOT datallowconn "
+                            "FROM pg_database WHERE datname = $1",
                             1, params, &r, err);
     if (rc != 0)
         return rc;
@@ -195,7 +202,8 @@ static int find_database(PGconn *c, tenant_ctx *t, eqops_error *err)
     bool commented = !PQgetisnull(r, 0, 0);
     bool ours = eqops__pg_comment_parse(commented ? PQgetvalue(r, 0, 0) : NULL, "tenant", t->name,
                                         &comment);
-    /* created by an earlier run that stopped before registering it: owned by us */
+    /* created by an earlier run that stopped before registering it: ours, and still closed
+     * (clones are made ALLOW_CONNECTIONS false and opened with the registry comment) */
     bool adopt = !commented && !strcmp(PQgetvalue(r, 0, 1), "t");
     PQclear(r);
     if (comment) {
@@ -210,6 +218,13 @@ static int find_database(PGconn *c, tenant_ctx *t, eqops_error *err)
                           "comment or owner); refusing to touch it",
                           t->object);
     return 1;
+}
+
+/* Before anything is made: a database of that name that is not ours stops the create. */
+static int probe_step(PGconn *c, void *arg, eqops_error *err)
+{
+    int found = find_database(c, arg, err);
+    return found < 0 ? found : 0;
 }
 
 static int database_step(PGconn *c, void *arg, eqops_error *err)
@@ -235,8 +250,7 @@ static int database_step(PGconn *c, void *arg, eqops_error *err)
     eqops__pg_ident(&b, c, t->object);
     eqops__buf_puts(&b, " TEMPLATE ");
     eqops__pg_ident(&b, c, t->from_template ? t->pg->template_db : "template0");
-    eqops__buf_printf(&b, " STRATEGY WAL_LOG ALLOW_CONNECTIONS false CONNECTION LIMIT %d",
-                      t->connection_limit);
+    eqops__buf_puts(&b, " STRATEGY WAL_LOG ALLOW_CONNECTIONS false");
     rc = exec_buf(c, "create database", &b, err);
     if (rc == EQOPS_EEXISTS)
         return database_step(c, arg, err);
@@ -303,8 +317,8 @@ static int isolate_step(PGconn *c, void *arg, eqops_error *err)
     eqops__pg_ident(&b, c, t->object);
     eqops__buf_puts(&b, "; ALTER DATABASE ");
     eqops__pg_ident(&b, c, t->object);
-    eqops__buf_printf(&b, " WITH ALLOW_CONNECTIONS true CONNECTION LIMIT %d; ALTER DATABASE ",
-                      t->connection_limit);
+    /* the role's limit caps the tenant; one on the database would lock the admin out too */
+    eqops__buf_puts(&b, " WITH ALLOW_CONNECTIONS true CONNECTION LIMIT -1; ALTER DATABASE ");
     eqops__pg_ident(&b, c, t->object);
     eqops__buf_puts(&b, " RESET ALL");
     for (size_t k = 0; t->opts->settings && t->opts->settings[k]; k++) {
@@ -513,10 +527,12 @@ int eqops_pg_tenant_create(eqops_pg_tenant **out, eqops_pg *pg, const char *name
         rc =
             eqops__pg_try_lock(lock, PG_LOCK_TEMPLATE, true, PG_LOCK_WAIT_MS, "template lock", err);
     if (rc == 0)
+        rc = eqops__pg_run(pg, &pg->conn, NULL, "tenant database", probe_step, &t, err);
+    if (rc == 0)
         rc = eqops__pg_run(pg, &pg->conn, NULL, "tenant role", role_step, &t, err);
-    if (rc == 0)
+    if (rc == 0 && (rc = eqops__pg_lock_check(lock, "tenant lock", err)) == 0)
         rc = eqops__pg_run(pg, &pg->conn, NULL, "tenant database", database_step, &t, err);
-    if (rc == 0)
+    if (rc == 0 && (rc = eqops__pg_lock_check(lock, "tenant lock", err)) == 0)
         rc = eqops__pg_run(pg, &pg->conn, NULL, "tenant isolation", isolate_step, &t, err);
     if (rc == 0 && lock != NULL) /* the clone is done: let the fleet have the template */
         eqops__pg_unlock(lock, PG_LOCK_TEMPLATE, true);
@@ -534,12 +550,14 @@ int eqops_pg_tenant_create(eqops_pg_tenant **out, eqops_pg *pg, const char *name
     if (rc == 0)
         rc = eqops__pg_run(pg, &db, t.object, "tenant grants", grants_step, &g, err);
     PQfinish(db);
-    if (rc == 0)
+    if (rc == 0 && (rc = eqops__pg_lock_check(lock, "tenant lock", err)) == 0)
         rc = eqops__pg_run(pg, &pg->conn, NULL, "tenant registry", register_step, &t, err);
     PQfinish(lock);
     eqops__pg_migrations_free(&ms);
     eqops_pg_tenant *res = NULL;
-    if (rc == 0 && eqops__pg_tenant_new(pg, name, t.object, t.password, &res) != 0)
+    /* a verifier given as the password is not a password: nothing to hand back */
+    const char *pw = t.password && strncmp(t.password, "SCRAM-SHA-256$", 14) ? t.password : NULL;
+    if (rc == 0 && eqops__pg_tenant_new(pg, name, t.object, pw, &res) != 0)
         rc = oom(err);
     eqops__secret_free(t.password);
     if (rc != 0)
@@ -699,9 +717,15 @@ static int drop_step(PGconn *c, void *arg, eqops_error *err)
                                                "tenant", t->name, &doc);
     json_decref(doc);
     PQclear(r);
-    int found = find_database(c, t, err);
-    if (found < 0)
+    eqops_error foreign = EQOPS_ERROR_INIT;
+    int found = find_database(c, t, &foreign);
+    if (found < 0 && found != EQOPS_EEXISTS) {
+        if (err)
+            *err = foreign;
+        else
+            eqops_error_clear(&foreign);
         return found;
+    }
     eqops_buf b = EQOPS_BUF_INIT;
     if (found == 1) {
         /* no new sessions, then end the open ones with the drop */
@@ -734,6 +758,15 @@ static int drop_step(PGconn *c, void *arg, eqops_error *err)
         if ((rc = exec_buf(c, "drop role", &b, err)) != 0)
             return rc;
         eqops__log(EQOPS_LOG_INFO, MOD, "dropped role %s", t->object);
+    }
+    if (found == EQOPS_EEXISTS) { /* someone else's database: left alone, and said so */
+        if (err) {
+            eqops_error_clear(err);
+            *err = foreign;
+        } else {
+            eqops_error_clear(&foreign);
+        }
+        return EQOPS_EEXISTS;
     }
     return 0;
 }

@@ -41,17 +41,15 @@ static eqops_pg *connect_admin(const char *tmpl)
     return pg;
 }
 
-/* Run SQL as the superuser (setting up hand-made changes); returns the first value or "". */
-static char *super_sql(const char *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *super_sql(const char *db, const char *fmt, ...)
+/* Run SQL as `who` (a conninfo); returns the first value or "". */
+static char *sql_as(const char *who, const char *db, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static char *sql_as(const char *who, const char *db, const char *fmt, va_list ap)
 {
     static char value[512];
     char sql[2048], dsn[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    snprintf(dsn, sizeof(dsn), "%s dbname=%s", super_dsn, db ? db : "postgres");
+    snprintf(dsn, sizeof(dsn), "%s dbname=%s", who, db ? db : "postgres");
     PGconn *c = PQconnectdb(dsn);
     if (PQstatus(c) != CONNECTION_OK)
         fail_msg("super connect: %s", PQerrorMessage(c));
@@ -64,6 +62,27 @@ static char *super_sql(const char *db, const char *fmt, ...)
     PQclear(r);
     PQfinish(c);
     return value;
+}
+
+/* As the superuser (hand-made changes) or as the admin role. */
+static char *super_sql(const char *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *super_sql(const char *db, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *v = sql_as(super_dsn, db, fmt, ap);
+    va_end(ap);
+    return v;
+}
+
+static char *admin_sql(const char *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *admin_sql(const char *db, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *v = sql_as(admin_dsn, db, fmt, ap);
+    va_end(ap);
+    return v;
 }
 
 /* Connect with a tenant's conninfo, optionally to another database. */
@@ -175,9 +194,12 @@ static void test_lifecycle(void **state)
     assert_string_equal(PQgetvalue(r, 0, 1), "Europe/Berlin");
     PQclear(r);
     PQfinish(c);
+    /* the limit is the role's: the database has none, so the admin is never locked out */
+    assert_string_equal(
+        super_sql(NULL, "SELECT rolconnlimit FROM pg_roles WHERE rolname = 'ct_life_cycle'"), "7");
     assert_string_equal(
         super_sql(NULL, "SELECT datconnlimit FROM pg_database WHERE datname = 'ct_life_cycle'"),
-        "7");
+        "-1");
 
     /* again: converges, keeps the password (none returned), database not re-created */
     eqops_pg_tenant *again = create(pg, "life-cycle", &o);
@@ -362,6 +384,14 @@ static void test_foreign_objects(void **state)
                         "1");
     super_sql(NULL, "DROP DATABASE ct_not_ours");
     drop(pg, "not-ours"); /* the role that create made */
+    /* made by the admin by hand (open, no comment): not adopted either */
+    admin_sql(NULL, "CREATE DATABASE ct_by_hand");
+    assert_int_equal(eqops_pg_tenant_create(&t, pg, "by-hand", NULL, &e), EQOPS_EEXISTS);
+    assert_int_equal(eqops_pg_tenant_drop(pg, "by-hand", "by-hand", &e), EQOPS_EEXISTS);
+    assert_string_equal(admin_sql(NULL, "SELECT count(*) FROM pg_database WHERE datname = "
+                                        "'ct_by_hand'"),
+                        "1");
+    admin_sql(NULL, "DROP DATABASE ct_by_hand");
     super_sql(NULL, "DROP ROLE IF EXISTS ct_squatter");
     super_sql(NULL, "CREATE ROLE ct_squatter LOGIN");
     assert_int_equal(eqops_pg_tenant_create(&t, pg, "squatter", NULL, &e), EQOPS_EEXISTS);
@@ -831,6 +861,67 @@ static void test_locks_and_progress(void **state)
     eqops_pg_close(pg);
 }
 
+/* ---- a busy tenant, a failed concurrent index ------------------------------------------ */
+
+static void test_busy_tenant_and_concurrent_index(void **state)
+{
+    (void)state;
+    NEED_ENV();
+    eqops_pg *pg = connect_admin(NULL);
+    eqops_pg_tenant_options to = EQOPS_PG_TENANT_OPTIONS_INIT;
+    to.connection_limit = 1;
+    eqops_pg_tenant *t = create(pg, "nt-a", &to);
+    /* the tenant uses its one connection: the admin still gets in */
+    PGconn *c = tenant_conn(t, NULL);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    assert_true(exec_ok(c, "INSERT INTO sites (name, region) VALUES ('a', 'eu'), ('b', 'eu')"));
+    eqops_pg_tenant *shown = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    assert_int_equal(eqops_pg_tenant_show(&shown, pg, "nt-a", &e), 0);
+    assert_int_equal(eqops_pg_tenant_schema_version(shown), 4);
+    eqops_pg_tenant_free(shown);
+
+    /* a unique index built concurrently fails on the duplicates, leaving an INVALID index */
+    const char *dir = migrations_upto(4);
+    add_migration("V5__unique_region.sql", "-- eqops:no-transaction\n"
+                                           "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "
+                                           "sites_region ON sites (region);\n");
+    eqops_pg_migrate_options o = EQOPS_PG_MIGRATE_OPTIONS_INIT;
+    o.migrations_dir = dir;
+    o.skip_template = 1;
+    const char *only[] = {"nt-a", NULL};
+    o.tenants = only;
+    size_t failed = 0;
+    json_t *doc = migrate(pg, &o, 0, &failed);
+    assert_int_equal(failed, 1);
+    json_decref(doc);
+    assert_int_equal(version_of("ct_nt_a"), 4);
+    /* the duplicates gone, IF NOT EXISTS would skip the invalid index: it is reported */
+    assert_true(exec_ok(c, "DELETE FROM sites WHERE name = 'b'"));
+    doc = migrate(pg, &o, 0, &failed);
+    assert_int_equal(failed, 1);
+    assert_non_null(strstr(json_string_value(json_object_get(result_of(doc, "ct_nt_a"), "error")),
+                           "invalid index public.sites_region"));
+    json_decref(doc);
+    assert_int_equal(version_of("ct_nt_a"), 4);
+    admin_sql("ct_nt_a", "DROP INDEX sites_region");
+    doc = migrate(pg, &o, 0, &failed);
+    assert_int_equal(failed, 0);
+    json_decref(doc);
+    assert_int_equal(version_of("ct_nt_a"), 5);
+    /* a tenant named twice is refused */
+    const char *twice[] = {"nt-a", "nt-a", NULL};
+    o.tenants = twice;
+    assert_null(migrate(pg, &o, EQOPS_EINVAL, &failed));
+    PQfinish(c);
+    eqops_pg_tenant_free(t);
+    drop(pg, "nt-a");
+    eqops_pg_close(pg);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ---- connections --------------------------------------------------------------------------------
  */
 
@@ -874,12 +965,18 @@ int main(void)
 {
     eqops_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_connect_errors),      cmocka_unit_test(test_lifecycle),
-        cmocka_unit_test(test_isolation),           cmocka_unit_test(test_hostile_names),
-        cmocka_unit_test(test_foreign_objects),     cmocka_unit_test(test_resume_create),
-        cmocka_unit_test(test_concurrent_creates),  cmocka_unit_test(test_drop_with_sessions),
-        cmocka_unit_test(test_password_not_logged), cmocka_unit_test(test_fleet_migrate),
+        cmocka_unit_test(test_connect_errors),
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_isolation),
+        cmocka_unit_test(test_hostile_names),
+        cmocka_unit_test(test_foreign_objects),
+        cmocka_unit_test(test_resume_create),
+        cmocka_unit_test(test_concurrent_creates),
+        cmocka_unit_test(test_drop_with_sessions),
+        cmocka_unit_test(test_password_not_logged),
+        cmocka_unit_test(test_fleet_migrate),
         cmocka_unit_test(test_locks_and_progress),
+        cmocka_unit_test(test_busy_tenant_and_concurrent_index),
     };
     int rc = cmocka_run_group_tests(tests, setup, NULL);
     eqops_cleanup();
