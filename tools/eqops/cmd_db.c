@@ -380,7 +380,7 @@ static int db_migrate(cli *c, int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     eqops_pg_migrate_options o = EQOPS_PG_MIGRATE_OPTIONS_INIT;
-    long n;
+    long n = 0;
     o.migrations_dir = migrations;
     o.dry_run = dry_run;
     o.continue_on_error = keep_going;
