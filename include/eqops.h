@@ -8,6 +8,7 @@
 #define EQOPS_H
 
 #include "eqops/common.h"
+#include "eqops/aws.h"
 #include "eqops/pg.h"
 #include "eqops/slo.h"
 

@@ -148,6 +148,10 @@ EQOPS_API int eqops_set_allocator(const eqops_allocator *allocator);
 /* Release memory that a libeqops function documented as "free with eqops_free()". NULL-safe. */
 EQOPS_API void eqops_free(void *ptr);
 
+/* Release a string that holds a secret (a password, a secret value): its bytes are overwritten
+ * first, so the secret does not linger in freed memory. NULL-safe. */
+EQOPS_API void eqops_free_secret(char *secret);
+
 /* Log levels, most to least severe. */
 typedef enum eqops_log_level {
     EQOPS_LOG_NONE = 0,

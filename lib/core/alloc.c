@@ -112,6 +112,11 @@ void eqops__secret_free(char *s)
         eqops__wipe_free(s, strlen(s));
 }
 
+void eqops_free_secret(char *secret)
+{
+    eqops__secret_free(secret);
+}
+
 /* jansson takes malloc and free only; it never reallocates through the hook. */
 static void *jansson_malloc(size_t size)
 {

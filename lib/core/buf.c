@@ -29,7 +29,7 @@ fail:
     return EQOPS_ENOMEM;
 }
 
-int eqops__buf_put(eqops_buf *b, const void *data, size_t len)
+int eqops__buf_put_grow(eqops_buf *b, const void *data, size_t len)
 {
     if (eqops__buf_reserve(b, len) != 0)
         return EQOPS_ENOMEM;
@@ -38,16 +38,6 @@ int eqops__buf_put(eqops_buf *b, const void *data, size_t len)
     b->len += len;
     b->data[b->len] = '\0';
     return 0;
-}
-
-int eqops__buf_puts(eqops_buf *b, const char *s)
-{
-    return eqops__buf_put(b, s, strlen(s));
-}
-
-int eqops__buf_putc(eqops_buf *b, char c)
-{
-    return eqops__buf_put(b, &c, 1);
 }
 
 int eqops__buf_vprintf(eqops_buf *b, const char *fmt, va_list ap)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define EQOPS__PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define EQOPS__NODISCARD         __attribute__((warn_unused_result))
@@ -55,6 +56,9 @@ void eqops__err_upstream(eqops_error *err, int http_status, const char *reason, 
 void eqops__err_body(eqops_error *err, const char *body, size_t len);
 /* Map errno to an EQOPS_E* code. */
 int eqops__errno_code(int errnum);
+/* Hand the detail of `from` (a scratch error) to `err` (which may be NULL); `from` is left
+ * empty. Returns from's code. */
+int eqops__err_move(eqops_error *err, eqops_error *from);
 /* Map an HTTP status (>= 400) to an EQOPS_E* code. */
 int eqops__http_status_code(long status);
 
@@ -83,9 +87,30 @@ typedef struct eqops_buf {
     }
 
 int eqops__buf_reserve(eqops_buf *b, size_t extra);
-int eqops__buf_put(eqops_buf *b, const void *data, size_t len);
-int eqops__buf_puts(eqops_buf *b, const char *s);
-int eqops__buf_putc(eqops_buf *b, char c);
+/* Append, growing the buffer (the slow path of eqops__buf_put). */
+int eqops__buf_put_grow(eqops_buf *b, const void *data, size_t len);
+
+/* Appends. Inline: when the bytes fit (the usual case in a reused buffer) they cost a copy. */
+static inline int eqops__buf_put(eqops_buf *b, const void *data, size_t len)
+{
+    if (b->data != NULL && !b->oom && len < b->cap - b->len) {
+        memcpy(b->data + b->len, data, len);
+        b->len += len;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return eqops__buf_put_grow(b, data, len);
+}
+
+static inline int eqops__buf_puts(eqops_buf *b, const char *s)
+{
+    return eqops__buf_put(b, s, strlen(s));
+}
+
+static inline int eqops__buf_putc(eqops_buf *b, char c)
+{
+    return eqops__buf_put(b, &c, 1);
+}
 int eqops__buf_printf(eqops_buf *b, const char *fmt, ...) EQOPS__PRINTF(2, 3);
 int eqops__buf_vprintf(eqops_buf *b, const char *fmt, va_list ap) EQOPS__PRINTF(2, 0);
 /* 0, or EQOPS_ENOMEM when any append failed. */

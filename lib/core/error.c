@@ -194,6 +194,19 @@ void eqops__err_upstream(eqops_error *err, int http_status, const char *reason, 
     err->retry_after = retry_after;
 }
 
+int eqops__err_move(eqops_error *err, eqops_error *from)
+{
+    int code = from->code;
+    if (err != NULL) {
+        eqops_error_clear(err);
+        *err = *from;
+        eqops_error_init(from);
+    } else {
+        eqops_error_clear(from);
+    }
+    return code;
+}
+
 void eqops__err_body(eqops_error *err, const char *body, size_t len)
 {
     if (err == NULL || body == NULL)

@@ -91,5 +91,34 @@ python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read().splitlines()[
   "$tmp/err" || { echo "FAIL: db error json"; cat "$tmp/err"; fails=$((fails + 1)); }
 ! grep -q hunter2 "$tmp/err" || { echo "FAIL: password in the error"; fails=$((fails + 1)); }
 
+# eqops aws: usage errors before any request; the EKS token and presigning need no network
+awsenv=(env -i PATH="$PATH" HOME="$tmp" AWS_EC2_METADATA_DISABLED=true AWS_REGION=eu-west-1
+  AWS_ACCESS_KEY_ID=AKIDCLITEST AWS_SECRET_ACCESS_KEY=cli-secret-value)
+check "aws without a command" 2 "$eqops" aws
+check "aws help" 0 "$eqops" aws --help
+grep -q "eks-token --cluster NAME" "$tmp/out" || { echo "FAIL: aws help"; fails=$((fails + 1)); }
+check "aws unknown command" 2 "$eqops" aws frobnicate
+check "aws eks-token without a cluster" 2 "${awsenv[@]}" "$eqops" aws eks-token
+check "aws secret get without a name" 2 "${awsenv[@]}" "$eqops" aws secret get
+check "aws secret create without a value" 2 "${awsenv[@]}" "$eqops" aws secret create x
+check "aws metric put without a value" 2 "${awsenv[@]}" "$eqops" aws metric put --namespace N --name M
+check "aws eks-token" 0 "${awsenv[@]}" "$eqops" aws eks-token --cluster prod-eu --region eu-west-1
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["kind"] == "ExecCredential" and d["status"]["token"].startswith("k8s-aws-v1.")' \
+  "$tmp/out" || { echo "FAIL: eks-token json"; fails=$((fails + 1)); }
+check "aws eks-token bad cluster name" 1 "${awsenv[@]}" "$eqops" aws eks-token --cluster "a b"
+check "aws presign" 0 "${awsenv[@]}" "$eqops" aws presign \
+  "https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15" --expires 60
+grep -q "X-Amz-Credential=AKIDCLITEST%2F" "$tmp/out" || { echo "FAIL: presign"; fails=$((fails + 1)); }
+check "aws presign bad expiry" 2 "${awsenv[@]}" "$eqops" aws presign "https://x.amazonaws.com/" \
+  --expires soon
+check "aws whoami, nothing listening" 1 "${awsenv[@]}" AWS_ENDPOINT_URL=http://127.0.0.1:1 \
+  AWS_MAX_ATTEMPTS=1 "$eqops" -o json aws whoami
+python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read().splitlines()[-1])["error"]; assert e["code"] == "EQOPS_EUNAVAILABLE"' \
+  "$tmp/err" || { echo "FAIL: aws error json"; cat "$tmp/err"; fails=$((fails + 1)); }
+! grep -q cli-secret-value "$tmp/out" "$tmp/err" || { echo "FAIL: secret printed"; fails=$((fails + 1)); }
+check "aws without credentials" 1 env -i PATH="$PATH" HOME="$tmp" AWS_EC2_METADATA_DISABLED=true \
+  AWS_REGION=eu-west-1 "$eqops" aws eks-token --cluster prod
+grep -qi "credentials" "$tmp/err" || { echo "FAIL: no-credentials message"; fails=$((fails + 1)); }
+
 echo "cli: $((n - fails))/$n checks passed"
 [ $fails -eq 0 ]

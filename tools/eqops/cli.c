@@ -42,7 +42,7 @@ int cli_fail(cli *c, const eqops_error *e)
         }
     }
     fprintf(stderr, "eqops: error: %s", e->message[0] ? e->message : eqops_strerror(e->code));
-    if (e->reason[0])
+    if (e->reason[0] && strstr(e->message, e->reason) == NULL)
         fprintf(stderr, " (%s)", e->reason);
     fputc('\n', stderr);
     return CLI_FAIL;

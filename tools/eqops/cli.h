@@ -69,5 +69,6 @@ void cli_setup_log(cli *c);
 int cmd_version(cli *c, int argc, char **argv);
 int cmd_slo(cli *c, int argc, char **argv);
 int cmd_db(cli *c, int argc, char **argv);
+int cmd_aws(cli *c, int argc, char **argv);
 
 #endif
