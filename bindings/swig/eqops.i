@@ -8,6 +8,7 @@
  *                      (eqops.Error hierarchy) or, in Go, is read back by the hand-written
  *                      package, which passes its own eqops_error and returns a Go error.
  *   char **out         a new string handed back to the caller and released with eqops_free().
+ *   char **secret_out  the same for a secret: the C copy is wiped (eqops_free_secret()).
  *   int64_t *out_ms    an integer result.
  *   eqops_error *perr  the error of a function that returns a pointer (NULL on failure).
  *
@@ -138,10 +139,10 @@ static PyObject *eqops_py_drop_status(PyObject *result)
     eqops_error_clear($1);
 }
 
-%typemap(in, numinputs=0) char **out (char *temp = NULL) {
+%typemap(in, numinputs=0) char **out (char *temp = NULL), char **secret_out (char *temp = NULL) {
     $1 = &temp;
 }
-%typemap(argout) char **out {
+%typemap(argout) char **out, char **secret_out {
     if (*$1 != NULL) {
         PyObject *str = eqops_py_str(*$1);
         if (str == NULL)
@@ -151,6 +152,9 @@ static PyObject *eqops_py_drop_status(PyObject *result)
 }
 %typemap(freearg) char **out {
     eqops_free(*$1);
+}
+%typemap(freearg) char **secret_out {
+    eqops_free_secret(*$1);
 }
 
 %typemap(in, numinputs=0) int64_t *out_ms (int64_t temp = 0) {
@@ -167,24 +171,27 @@ static PyObject *eqops_py_drop_status(PyObject *result)
 
 /* The Go string is cleared first, then set only to a C-allocated copy that goargout moves
  * into Go memory, so Go memory never reaches free(). Pass a pointer to an empty string. */
-%typemap(gotype) char **out "*string"
-%typemap(imtype) char **out "*string"
-%typemap(in) char **out (char *temp = NULL) {
+%typemap(gotype) char **out, char **secret_out "*string"
+%typemap(imtype) char **out, char **secret_out "*string"
+%typemap(in) char **out (char *temp = NULL), char **secret_out (char *temp = NULL) {
     $input->p = NULL;
     $input->n = 0;
     $1 = &temp;
 }
-%typemap(argout, fragment="AllocateString") char **out {
+%typemap(argout, fragment="AllocateString") char **out, char **secret_out {
     if (temp$argnum != NULL && temp$argnum[0] != '\0')
         *$input = Swig_AllocateString(temp$argnum, strlen(temp$argnum));
 }
-%typemap(goargout, fragment="CopyString") char **out {
+%typemap(goargout, fragment="CopyString") char **out, char **secret_out {
     if $input != nil && *$input != "" {
         *$input = swigCopyString(*$input)
     }
 }
 %typemap(freearg) char **out {
     eqops_free(temp$argnum);
+}
+%typemap(freearg) char **secret_out {
+    eqops_free_secret(temp$argnum);
 }
 
 %include <typemaps.i>
@@ -196,3 +203,4 @@ static PyObject *eqops_py_drop_status(PyObject *result)
 
 %include "eqops/swig/slo.i"
 %include "eqops/swig/pg.i"
+%include "eqops/swig/aws.i"
