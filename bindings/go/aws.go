@@ -98,6 +98,13 @@ type SignedRequest struct {
 	Signature        string
 }
 
+// String describes the signed request by its signature only: a presigned URL, the headers
+// and the canonical request can carry the session token.
+func (r SignedRequest) String() string { return "signed request, signature " + r.Signature }
+
+// GoString is String for %#v.
+func (r SignedRequest) GoString() string { return "eqops." + r.String() }
+
 // Signer signs requests with SigV4, caching the signing key for the day. Its methods may be
 // called from several goroutines (they take turns). Close it when done; a finalizer closes it
 // otherwise.

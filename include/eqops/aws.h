@@ -103,7 +103,8 @@ EQOPS_API const char *eqops_aws_signer_header_name(const eqops_aws_signer *s, si
 EQOPS_API const char *eqops_aws_signer_header_value(const eqops_aws_signer *s, size_t i);
 /* The URL to send: the presigned URL, or the URL as given in header mode. */
 EQOPS_API const char *eqops_aws_signer_url(const eqops_aws_signer *s);
-/* The intermediate texts and the signature (hex), for debugging and tests. */
+/* The intermediate texts and the signature (hex), for debugging and tests. With a session
+ * token, the canonical request, the headers and a presigned URL contain it. */
 EQOPS_API const char *eqops_aws_signer_canonical_request(const eqops_aws_signer *s);
 EQOPS_API const char *eqops_aws_signer_string_to_sign(const eqops_aws_signer *s);
 EQOPS_API const char *eqops_aws_signer_signature(const eqops_aws_signer *s);
@@ -181,14 +182,15 @@ EQOPS_API int eqops_aws_eks_describe_cluster(char **out, eqops_aws *aws, const c
  * The token the cluster's API server accepts for these credentials: "k8s-aws-v1." and the
  * unpadded base64url of a presigned STS GetCallerIdentity URL that signs the header
  * x-k8s-aws-id: <cluster>. Valid 15 minutes; `*expires_ms` is 14 minutes from now (as the AWS
- * CLI says). No request is made.
+ * CLI says). No request is made. The token is a bearer credential: release it with
+ * eqops_free_secret().
  */
-EQOPS_API int eqops_aws_eks_token(char **out, int64_t *expires_ms, eqops_aws *aws,
+EQOPS_API int eqops_aws_eks_token(char **secret_out, int64_t *expires_ms, eqops_aws *aws,
                                   const char *cluster, eqops_error *err);
 
 /* The token as the ExecCredential JSON a kubeconfig exec plugin prints (`aws eks get-token`);
  * api_version "client.authentication.k8s.io/v1beta1" (default) or ".../v1". */
-EQOPS_API int eqops_aws_eks_exec_credential(char **out, eqops_aws *aws, const char *cluster,
+EQOPS_API int eqops_aws_eks_exec_credential(char **secret_out, eqops_aws *aws, const char *cluster,
                                             const char *api_version, eqops_error *err);
 
 /* ---- Secrets Manager --------------------------------------------------------------------------

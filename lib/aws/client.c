@@ -316,14 +316,28 @@ int eqops__aws_code_of(const char *type, long status)
     return status >= 400 ? eqops__http_status_code(status) : EQOPS_EPROTO;
 }
 
+/* Overwrite the text of every node (parsed without a dictionary, so the text is the node's
+ * own) before the tree is freed. */
+static void wipe_text(xmlNodePtr n, int depth)
+{
+    for (; n != NULL && depth < 256; n = n->next) {
+        if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) && n->content &&
+            (n->doc == NULL || n->doc->dict == NULL || !xmlDictOwns(n->doc->dict, n->content)))
+            eqops__wipe(n->content, (size_t)xmlStrlen(n->content));
+        if (n->type == XML_ELEMENT_NODE)
+            wipe_text(n->children, depth + 1);
+    }
+}
+
 int eqops__aws_xml_text(char **out, const char *xml, size_t len, const char *name)
 {
     *out = NULL;
     if (len > INT32_MAX)
         return EQOPS_ETOOBIG;
     /* no network, no entities, no DTD loading: an answer is data */
-    xmlDocPtr doc = xmlReadMemory(xml, (int)len, NULL, NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlDocPtr doc =
+        xmlReadMemory(xml, (int)len, NULL, NULL,
+                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NODICT);
     if (doc == NULL)
         return EQOPS_EPROTO;
     int rc = EQOPS_ENOTFOUND;
@@ -349,6 +363,7 @@ int eqops__aws_xml_text(char **out, const char *xml, size_t len, const char *nam
                 stack[depth++] = n->children;
         }
     }
+    wipe_text(xmlDocGetRootElement(doc), 0); /* STS answers hold secret keys */
     xmlFreeDoc(doc);
     return rc;
 }
@@ -584,7 +599,8 @@ int eqops_aws_presign(char **out, eqops_aws *aws, const char *method, const char
     eqops_aws_signer *s = NULL;
     rc = eqops_aws_signer_new(&s, creds, &o, err);
     if (rc == 0)
-        rc = eqops_aws_signer_sign(s, method ? method : "GET", url, NULL, NULL, 0, 0, err);
+        rc = eqops_aws_signer_sign(s, method && *method ? method : "GET", url, NULL, NULL, 0, 0,
+                                   err);
     if (rc == 0 && (*out = eqops__strdup(eqops_aws_signer_url(s))) == NULL)
         rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     eqops_aws_signer_free(s);

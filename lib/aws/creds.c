@@ -5,14 +5,12 @@
  */
 #include "aws_internal.h"
 
+#include <curl/curl.h>
+#include <strings.h>
+
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,8 +19,6 @@
 #define MANDATORY_MS       (10 * 60 * 1000)
 #define PROCESS_TIMEOUT_MS 60000
 #define PROCESS_OUTPUT_MAX (64 * 1024)
-
-extern char **environ;
 
 /* ---- small helpers -----------------------------------------------------------------------------
  */
@@ -144,6 +140,15 @@ static void default_session(char out[64])
 }
 
 /* AssumeRole signed with `source` (NULL: the chain's credentials). */
+/* Release an answer that held credentials, wiping them, and its client. */
+static void secret_response_free(eqops_http_response *resp, eqops_http *h)
+{
+    if (resp->body.data)
+        eqops__wipe(resp->body.data, resp->body.len);
+    eqops__http_response_clear(resp);
+    eqops__http_free(h);
+}
+
 static int assume_role(eqops_aws_credentials **out, eqops_aws *aws,
                        const eqops_aws_credentials *source, const char *role_arn,
                        const char *session, int duration_s, const char *external_id,
@@ -165,8 +170,10 @@ static int assume_role(eqops_aws_credentials **out, eqops_aws *aws,
     eqops__buf_printf(&body, "&DurationSeconds=%d", duration_s ? duration_s : 3600);
     if (external_id)
         form_put(&body, "ExternalId", external_id);
-    if (eqops__buf_ok(&body) != 0)
+    if (eqops__buf_ok(&body) != 0) {
+        eqops__buf_free(&body);
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    }
     aws_call call = {
         AWS_STS, "POST",           "/",      "application/x-www-form-urlencoded; charset=utf-8",
         NULL,    body.data,        body.len, false,
@@ -176,7 +183,7 @@ static int assume_role(eqops_aws_credentials **out, eqops_aws *aws,
     if (rc == 0)
         rc = eqops__aws_sts_credentials(out, eqops__buf_cstr(&resp.body), resp.body.len,
                                         "assume-role", "sts AssumeRole", err);
-    eqops__http_response_clear(&resp);
+    secret_response_free(&resp, NULL);
     eqops__buf_free(&body);
     return rc;
 }
@@ -204,8 +211,10 @@ static int assume_web_identity(eqops_aws_credentials **out, eqops_aws *aws, cons
     form_put(&body, "WebIdentityToken", token);
     if (duration_s)
         eqops__buf_printf(&body, "&DurationSeconds=%d", duration_s);
-    if (eqops__buf_ok(&body) != 0)
+    if (eqops__buf_ok(&body) != 0) {
+        eqops__buf_wipe(&body);
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    }
     aws_call call = {AWS_STS,  "POST",
                      "/",      "application/x-www-form-urlencoded; charset=utf-8",
                      NULL,     body.data,
@@ -217,7 +226,7 @@ static int assume_web_identity(eqops_aws_credentials **out, eqops_aws *aws, cons
     if (rc == 0)
         rc = eqops__aws_sts_credentials(out, eqops__buf_cstr(&resp.body), resp.body.len,
                                         "web-identity", "sts AssumeRoleWithWebIdentity", err);
-    eqops__http_response_clear(&resp);
+    secret_response_free(&resp, NULL);
     eqops__buf_wipe(&body);
     return rc;
 }
@@ -337,76 +346,9 @@ static int process_credentials(eqops_aws_credentials **out, const char *cmd, eqo
     int rc = split_command(cmd, &argv, err);
     if (rc != 0)
         return rc;
-    int fds[2];
-    if (pipe(fds) != 0) {
-        rc = eqops__err(err, EQOPS_EIO, "credential_process: pipe: %s", strerror(errno));
-        goto done;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    pid_t pid;
-    int sp = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (sp != 0) {
-        close(fds[0]);
-        rc = eqops__err(err, EQOPS_EIO, "credential_process: cannot run %s: %s", argv[0],
-                        strerror(sp));
-        goto done;
-    }
     eqops_buf outbuf = EQOPS_BUF_INIT;
-    int64_t deadline = eqops__mono_ms() + PROCESS_TIMEOUT_MS;
-    bool timed_out = false, too_big = false;
-    for (;;) {
-        int64_t left = deadline - eqops__mono_ms();
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        struct pollfd pfd = {fds[0], POLLIN, 0};
-        int pr = poll(&pfd, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0) {
-            timed_out = pr == 0;
-            break;
-        }
-        char chunk[4096];
-        ssize_t r = read(fds[0], chunk, sizeof(chunk));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        if (outbuf.len + (size_t)r > PROCESS_OUTPUT_MAX) {
-            too_big = true;
-            break;
-        }
-        eqops__buf_put(&outbuf, chunk, (size_t)r);
-    }
-    close(fds[0]);
-    if (timed_out || too_big)
-        kill(pid, SIGKILL);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (timed_out)
-        rc = eqops__err(err, EQOPS_ETIMEOUT, "credential_process: %s did not finish in %d s",
-                        argv[0], PROCESS_TIMEOUT_MS / 1000);
-    else if (too_big)
-        rc = eqops__err(err, EQOPS_ETOOBIG, "credential_process: more than %d bytes of output",
-                        PROCESS_OUTPUT_MAX);
-    else if (WIFEXITED(status) && WEXITSTATUS(status) == 127) /* exec failed in the child */
-        rc = eqops__err(err, EQOPS_EIO,
-                        "credential_process: cannot run %s (exit 127: not "
-                        "found or not executable)",
-                        argv[0]);
-    else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        rc = eqops__err(err, EQOPS_EIO, "credential_process: %s failed (exit %d)", argv[0],
-                        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    else if (eqops__buf_ok(&outbuf) != 0)
-        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    rc = eqops__run(&outbuf, (const char *const *)argv, NULL, PROCESS_TIMEOUT_MS,
+                    PROCESS_OUTPUT_MAX, "credential_process", err);
     if (rc == 0) {
         json_t *doc = json_loadb(outbuf.data ? outbuf.data : "", outbuf.len, 0, NULL);
         json_int_t version = json_integer_value(json_object_get(doc, "Version"));
@@ -419,7 +361,6 @@ static int process_credentials(eqops_aws_credentials **out, const char *cmd, eqo
                                                   "credential_process", err);
     }
     eqops__buf_wipe(&outbuf);
-done:
     for (size_t i = 0; argv[i]; i++)
         eqops__free(argv[i]);
     eqops__free(argv);
@@ -438,13 +379,28 @@ static int meta_http(eqops_http **out, long timeout_ms, eqops_error *err)
 }
 
 /* Container credentials: ECS task roles and EKS Pod Identity. */
-/* Release an answer that held credentials, wiping them, and its client. */
-static void secret_response_free(eqops_http_response *resp, eqops_http *h)
+static bool container_url_allowed(const char *text)
 {
-    if (resp->body.data)
-        eqops__wipe(resp->body.data, resp->body.len);
-    eqops__http_response_clear(resp);
-    eqops__http_free(h);
+    static const char *const hosts[] = {
+        "127.0.0.1",      "localhost",      "[::1]", "169.254.170.2",
+        "169.254.170.23", "[fd00:ec2::23]", NULL};
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, text, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
+              curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_NO_PASSWORD &&
+              (!strcmp(scheme, "http") || !strcmp(scheme, "https"));
+    bool listed = false;
+    for (size_t i = 0; ok && hosts[i] && !listed; i++)
+        listed = !strcasecmp(host, hosts[i]);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_free(password);
+    curl_url_cleanup(u);
+    return ok && listed;
 }
 
 static int container_credentials(eqops_aws_credentials **out, eqops_error *err)
@@ -453,28 +409,23 @@ static int container_credentials(eqops_aws_credentials **out, eqops_error *err)
     const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
     eqops_buf url = EQOPS_BUF_INIT;
     if (rel) {
+        if (rel[0] != '/')
+            return eqops__err_field(err, EQOPS_EINVAL, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                    "must be a path starting with '/'");
         eqops__buf_printf(&url, "http://169.254.170.2%s", rel);
     } else {
-        /* only the link-local agents and loopback may receive the authorization token */
-        static const char *const allowed[] = {"http://127.0.0.1",
-                                              "http://localhost",
-                                              "http://[::1]",
-                                              "http://169.254.170.2",
-                                              "http://169.254.170.23",
-                                              "http://[fd00:ec2::23]",
-                                              "https://",
-                                              NULL};
-        bool ok = false;
-        for (size_t i = 0; allowed[i] && !ok; i++) {
-            size_t n = strlen(allowed[i]);
-            ok = !strncmp(full, allowed[i], n) &&
-                 (allowed[i][n - 1] == '/' || full[n] == '/' || full[n] == ':' || full[n] == '\0');
-        }
-        if (!ok)
-            return eqops__err_field(err, EQOPS_EINVAL, "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                                    "must be https, loopback or the container agent "
-                                    "(169.254.170.2 / .23)");
         eqops__buf_puts(&url, full);
+    }
+    /* only loopback and the link-local agents may receive the authorization token: the URL
+     * is parsed by libcurl, as it will be when fetched, and the host compared exactly */
+    if (!container_url_allowed(eqops__buf_cstr(&url))) {
+        eqops__buf_free(&url);
+        return eqops__err_field(err, EQOPS_EINVAL,
+                                rel ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+                                    : "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                "must be http(s) to loopback or the container agent "
+                                "(169.254.170.2, 169.254.170.23, fd00:ec2::23), without user "
+                                "information");
     }
     /* the token file is read for each fetch: the agent rotates it */
     char *token = NULL;
@@ -737,32 +688,33 @@ static int chain(eqops_aws_credentials **out, eqops_aws *aws, eqops_error *err)
                    : eqops__err(err, EQOPS_ENOMEM, "out of memory");
     }
     snprintf(tried, sizeof(tried), "%s", aws->profile_explicit ? "" : "environment");
-    /* 2-5. the profile (roles, web identity file, keys, credential_process) */
+    /* 2. the profile's role (source_profile, credential_source, web_identity_token_file).
+     * Once a profile sets up credentials, any failure is final: falling through to the
+     * node's role would silently act as someone else. */
     bool have_profile = json_object_get(aws->profiles, aws->profile) != NULL;
-    if (have_profile) {
-        eqops_error e = EQOPS_ERROR_INIT;
-        int rc = profile_credentials(out, aws, aws->profile, 0, &e);
-        if (rc != EQOPS_ENOTFOUND) {
-            eqops__err_move(err, &e);
-            return rc;
-        }
-        eqops_error_clear(&e);
-    } else if (aws->profile_explicit) {
+    if (!have_profile && aws->profile_explicit)
         return eqops__err(err, EQOPS_ENOTFOUND, "profile %s is not in the config files",
                           aws->profile);
-    }
-    snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%sprofile %.60s",
-             tried[0] ? ", " : "", aws->profile);
+    if (have_profile && eqops__aws_profile_get(aws->profiles, aws->profile, "role_arn"))
+        return profile_credentials(out, aws, aws->profile, 0, err);
     /* 3. web identity from the environment (EKS IRSA) */
     const char *wif = env("AWS_WEB_IDENTITY_TOKEN_FILE"), *role = env("AWS_ROLE_ARN");
     if (wif && role)
         return web_identity_file(out, aws, role, wif, env("AWS_ROLE_SESSION_NAME"), err);
+    /* 4. the profile's keys, then its credential_process */
+    static const char *const settings[] = {"aws_access_key_id", "aws_secret_access_key",
+                                           "aws_session_token", "credential_process", NULL};
+    for (size_t i = 0; have_profile && settings[i]; i++)
+        if (eqops__aws_profile_get(aws->profiles, aws->profile, settings[i]))
+            return profile_credentials(out, aws, aws->profile, 0, err);
+    snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%sprofile %.60s",
+             tried[0] ? ", " : "", aws->profile);
     snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), ", web identity");
-    /* 4. container (ECS, EKS Pod Identity) */
+    /* 5. container (ECS, EKS Pod Identity) */
     if (env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || env("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
         return container_credentials(out, err);
     snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), ", container");
-    /* 5. instance metadata */
+    /* 6. instance metadata */
     const char *off = env("AWS_EC2_METADATA_DISABLED");
     if (!(off && !strcasecmp(off, "true"))) {
         eqops_error e = EQOPS_ERROR_INIT;

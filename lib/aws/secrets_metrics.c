@@ -129,6 +129,8 @@ int eqops_aws_secret_create(char **out, eqops_aws *aws, const char *name, const 
         return rc;
     /* the request token makes a retried create idempotent */
     json_t *doc = json_object();
+    if (doc == NULL)
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
     eqops__jset(doc, "Name", json_string(name));
     eqops__jset(doc, "SecretString", json_string(value));
     eqops__jset(doc, "ClientRequestToken", json_string(token));
@@ -193,6 +195,8 @@ int eqops_aws_secret_put(char **out, eqops_aws *aws, const char *secret_id, cons
     if (rc != 0)
         return rc;
     json_t *doc = json_object();
+    if (doc == NULL)
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
     eqops__jset(doc, "SecretId", json_string(secret_id));
     eqops__jset(doc, "SecretString", json_string(value));
     eqops__jset(doc, "ClientRequestToken", json_string(token));
@@ -371,6 +375,10 @@ int eqops_aws_metrics_put(eqops_aws *aws, const char *ns, const eqops_aws_metric
     size_t i = 0, requests = 0;
     while (rc == 0 && i < n) {
         json_t *data = json_array();
+        if (data == NULL) {
+            rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+            break;
+        }
         size_t bytes = 64 + strlen(ns);
         for (; i < n && json_array_size(data) < METRICS_PER_REQUEST; i++) {
             json_t *m = metric_json(&metrics[i]);
@@ -450,6 +458,10 @@ int eqops_aws_metrics_get(char **out, eqops_aws *aws, const char *queries, int64
         if (next == NULL)
             break;
     }
+    if (rc == 0 && next != NULL) /* never a silent partial answer */
+        rc = eqops__err_field(err, EQOPS_ETOOBIG, "queries",
+                              "GetMetricData: more than 100 pages; ask for a shorter time "
+                              "range or fewer queries");
     eqops__free(next);
     json_decref(q);
     if (rc == 0 && (*out = eqops__json_dump(results, JSON_INDENT(2))) == NULL)

@@ -160,7 +160,7 @@ void eqops_aws_credentials_free(eqops_aws_credentials *c)
 /* ---- the signer ------------------------------------------------------------------------------ */
 
 typedef struct sv_header {
-    char name[64];     /* lowercased; longer names are refused */
+    char name[256];    /* lowercased; longer names are refused */
     const char *value; /* into the caller's string */
     size_t value_len;
     size_t order; /* input position: duplicates keep their order */
@@ -523,7 +523,7 @@ static int add_header(eqops_aws_signer *s, const char *name, size_t name_len, co
     sv_header *h = &s->headers[s->nheaders];
     if (name_len == 0 || name_len >= sizeof(h->name))
         return eqops__err_field(err, EQOPS_EINVAL, "headers",
-                                "a header name must be 1 to 63 characters");
+                                "a header name must be 1 to 255 characters");
     for (size_t i = 0; i < name_len; i++) {
         unsigned char c = (unsigned char)name[i];
         if (c <= 0x20 || c >= 0x7f || c == ':')

@@ -4,6 +4,7 @@
 #include "core_internal.h"
 
 #include <jansson.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,13 @@ void eqops_free_secret(char *secret)
     eqops__secret_free(secret);
 }
 
-/* jansson takes malloc and free only; it never reallocates through the hook. */
+/*
+ * jansson takes malloc and free only; it never reallocates through the hook. With the default
+ * allocator its blocks are wiped when freed (their size from the C library): parsed documents
+ * hold tokens, secret keys and passwords, in strings and in the lexer's and dumper's buffers.
+ * The blocks stay plain malloc blocks, so JSON values the host made before eqops_init() are
+ * still freed correctly.
+ */
 static void *jansson_malloc(size_t size)
 {
     return eqops__malloc(size);
@@ -125,6 +132,11 @@ static void *jansson_malloc(size_t size)
 
 static void jansson_free(void *ptr)
 {
+    if (ptr != NULL && current.free_fn == default_free) {
+        OPENSSL_cleanse(ptr, malloc_usable_size(ptr));
+        free(ptr);
+        return;
+    }
     eqops__free(ptr);
 }
 

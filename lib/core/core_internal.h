@@ -125,6 +125,25 @@ void eqops__buf_free(eqops_buf *b);
 /* Wipe then free: for buffers that held secrets. */
 void eqops__buf_wipe(eqops_buf *b);
 
+/* ---- helper programs (proc.c) ------------------------------------------------------------ */
+
+/*
+ * Run argv[0] (searched in PATH when it has no '/'; no shell) with `envp` (NULL: this
+ * process's environment) and stdin from /dev/null, collecting its standard output into `out`
+ * (at most `max_out` bytes, within `timeout_ms`; the child is killed otherwise). Its standard
+ * error is this process's. Returns 0 when it exited with 0, else EQOPS_ETIMEOUT, EQOPS_ETOOBIG,
+ * EQOPS_EIO (could not run, non-zero exit) with `what` in the message.
+ */
+int eqops__run(eqops_buf *out, const char *const *argv, const char *const *envp, int64_t timeout_ms,
+               size_t max_out, const char *what, eqops_error *err);
+
+/* Decode base64 (whitespace and line breaks allowed) with OpenSSL. Returns 0, or
+ * EQOPS_EINVAL naming `what` when it is not base64. */
+int eqops__base64_decode(eqops_buf *out, const char *in, size_t len, const char *what,
+                         eqops_error *err);
+/* Append standard base64 (with padding, one line). 0 or EQOPS_ENOMEM. */
+int eqops__base64_encode(eqops_buf *out, const void *in, size_t len);
+
 /* ---- time (time.c) --------------------------------------------------------------------- */
 
 /* Wall clock in milliseconds since the Unix epoch (replaceable in tests). */

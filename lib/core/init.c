@@ -4,6 +4,7 @@
 #include "core_internal.h"
 
 #include <curl/curl.h>
+#include <libxml/parser.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 
@@ -31,6 +32,7 @@ int eqops_init(void)
         return 0;
     }
     eqops__alloc_install_jansson();
+    xmlInitParser(); /* before any thread parses (never cleaned up: the host may use it too) */
     uint32_t seed = 0;
     if (eqops__random_bytes(&seed, sizeof(seed)) != 0)
         return EQOPS_EINTERNAL;

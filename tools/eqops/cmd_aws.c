@@ -157,7 +157,13 @@ static int aws_eks_token(cli *c, int argc, char **argv)
     char *out = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
     rc = eqops_aws_eks_exec_credential(&out, aws, cluster, version, &e);
-    rc = print_doc(c, out, &e, rc);
+    if (rc != 0) {
+        rc = fail(c, &e);
+    } else {
+        printf("%s\n", out);
+        eqops_free_secret(out); /* a bearer token */
+        rc = CLI_OK;
+    }
     json_decref(ji);
     eqops_aws_free(aws);
     return rc;
@@ -233,6 +239,9 @@ static int aws_secret(cli *c, int argc, char **argv)
               "       eqops aws secret create|put NAME VALUE   (VALUE '-' reads stdin)",
               known && npos == (needs_value ? 3 : 2));
     const char *name = pos[1];
+    if (needs_value && strcmp(pos[2], "-") != 0)
+        fprintf(stderr, "eqops: warning: a secret value on the command line is visible to other "
+                        "users (ps, shell history); pass '-' and give it on stdin\n");
     char *value = needs_value ? read_value(pos[2]) : NULL;
     char *out = NULL;
     eqops_error e = EQOPS_ERROR_INIT;

@@ -16,7 +16,7 @@ repr().
 """
 import datetime
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import raw as _raw
 from .slo import ms as _ms
@@ -41,6 +41,16 @@ def _epoch_ms(t):
 
 def _from_ms(v):
     return datetime.datetime.fromtimestamp(v / 1000, datetime.timezone.utc) if v else None
+
+
+def _ms_of_seconds(d):
+    """Milliseconds from None (0: the default), seconds (int or float), a duration string or a
+    timedelta."""
+    if d is None:
+        return 0
+    if isinstance(d, (int, float)) and not isinstance(d, bool):
+        return int(d * 1000)
+    return _ms(d)
 
 
 def _seconds(d):
@@ -113,11 +123,12 @@ class Credentials:
 @dataclass(frozen=True)
 class SignedRequest:
     """What a signature produced: the URL to send (presigned or as given), the headers to add,
-    and the intermediate texts."""
-    url: str
-    headers: tuple
-    canonical_request: str
-    string_to_sign: str
+    and the intermediate texts. A presigned URL, the headers and the canonical request can
+    carry the session token: repr() shows only the signature."""
+    url: str = field(repr=False)
+    headers: tuple = field(repr=False)
+    canonical_request: str = field(repr=False)
+    string_to_sign: str = field(repr=False)
     signature: str
 
 
@@ -207,8 +218,8 @@ class Client:
                  config_file=None, credentials_file=None, imds_endpoint=None):
         self._h = _raw.eqops_bind_aws_new(
             region or "", profile or "", credentials._h if credentials else None,
-            endpoint_url or "", int(max_attempts), _ms(connect_timeout) if connect_timeout else 0,
-            _ms(timeout) if timeout else 0, str(ca_file or ""), str(config_file or ""),
+            endpoint_url or "", int(max_attempts), _ms_of_seconds(connect_timeout),
+            _ms_of_seconds(timeout), str(ca_file or ""), str(config_file or ""),
             str(credentials_file or ""), imds_endpoint or "")
 
     def close(self):

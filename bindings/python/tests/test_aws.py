@@ -66,6 +66,7 @@ def test_presigned_url_and_session_token():
     assert q["X-Amz-Security-Token"] == ["session-token/+="]
     assert q["X-Amz-Signature"] == [r.signature]
     assert r.headers == ()
+    assert "session-token" not in repr(r) and r.signature in repr(r)
 
 
 def test_signer_options_change_the_canonical_request(creds):

@@ -241,6 +241,12 @@ static void test_profile_chain(void **state)
     assert_non_null(strstr(str(who, "arn"), "assumed-role/tenant-operator/"));
     json_decref(who);
     eqops_aws_free(aws);
+    /* IRSA comes before a profile's static keys, as in the SDKs */
+    aws = client_with(NULL, "base");
+    assert_int_equal(eqops_aws_credentials_resolve(&c, aws, &e), 0);
+    assert_string_equal(eqops_aws_credentials_source(c), "web-identity");
+    eqops_aws_credentials_free(c);
+    eqops_aws_free(aws);
     unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
     unsetenv("AWS_ROLE_ARN");
     setenv("AWS_ACCESS_KEY_ID", saved_key, 1);

@@ -517,12 +517,17 @@ static void test_chain(void **state)
                "\"S\", \"SessionToken\": \"T\", \"Expiration\": \"2099-01-01T00:00:00Z\"}'\n",
                0700);
     write_file("bad.sh", "#!/bin/sh\necho '{\"Version\": 2}'\n", 0700);
-    char cfg[1024];
+    char cfg[2048];
     snprintf(cfg, sizeof(cfg),
              "[profile proc]\ncredential_process = %s/proc.sh \"arg with space\"\n"
              "[profile badproc]\ncredential_process = %s/bad.sh\n"
              "[profile failproc]\ncredential_process = %s/proc.sh wrong\n"
-             "[profile missing]\ncredential_process = /nonexistent/tool\n",
+             "[profile missing]\ncredential_process = /nonexistent/tool\n"
+             "[profile badwif]\nrole_arn = arn:aws:iam::123456789012:role/x\n"
+             "web_identity_token_file = /nonexistent/token\n"
+             "[profile typo]\nrole_arn = arn:aws:iam::123456789012:role/x\n"
+             "source_profile = no-such-profile\n"
+             "[profile regiononly]\nregion = eu-west-1\n",
              tmp, tmp, tmp);
     write_file("config", cfg, 0600);
     eqops_aws_options o = EQOPS_AWS_OPTIONS_INIT;
@@ -556,15 +561,54 @@ static void test_chain(void **state)
     assert_string_equal(eqops_aws_credentials_access_key_id(c), "PODAKID");
     eqops_aws_credentials_free(c);
     eqops_aws_free(aws);
+    /* a profile that sets up credentials but is broken fails; it never falls through to the
+     * container's (or the node's) role. A profile without credentials does fall through. */
+    const char *broken[] = {"badwif", "typo"};
+    for (size_t i = 0; i < 2; i++) {
+        eqops_aws_options po = EQOPS_AWS_OPTIONS_INIT;
+        po.profile = broken[i];
+        aws = client(&po);
+        eqops_error pe = EQOPS_ERROR_INIT;
+        c = NULL;
+        if (eqops_aws_credentials_resolve(&c, aws, &pe) == 0)
+            fail_msg("profile %s resolved to %s", broken[i], eqops_aws_credentials_source(c));
+        eqops_error_clear(&pe);
+        eqops_aws_free(aws);
+    }
+    eqops_aws_options ro = EQOPS_AWS_OPTIONS_INIT;
+    ro.profile = "regiononly";
+    aws = client(&ro);
+    c = resolve(aws, 0);
+    assert_string_equal(eqops_aws_credentials_source(c), "container");
+    eqops_aws_credentials_free(c);
+    eqops_aws_free(aws);
     write_file("pod-token", "Bearer rotated-wrong\n", 0600);
     aws = client(NULL);
     resolve(aws, EQOPS_EAUTH);
     eqops_aws_free(aws);
-    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.1.2.3/creds", 1);
-    aws = client(NULL);
-    resolve(aws, EQOPS_EINVAL); /* not loopback or the agent: the token is not sent */
-    eqops_aws_free(aws);
+    /* not loopback or the agent, however it is dressed up: the token is not sent */
+    snprintf(path, sizeof(path), "http://127.0.0.1:1@127.0.0.2:%ld/container/creds",
+             ts_int(&fake, "port"));
+    const char *hostile[] = {"http://10.1.2.3/creds",
+                             "https://evil.example/creds",
+                             path,
+                             "http://127.0.0.1.evil.example/creds",
+                             "ftp://127.0.0.1/creds",
+                             "http://user@169.254.170.2/creds"};
+    long container_calls = fake_count("container");
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", hostile[i], 1);
+        aws = client(NULL);
+        resolve(aws, EQOPS_EINVAL);
+        eqops_aws_free(aws);
+    }
     unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "@127.0.0.2/creds", 1);
+    aws = client(NULL);
+    resolve(aws, EQOPS_EINVAL);
+    eqops_aws_free(aws);
+    unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    assert_int_equal(fake_count("container"), container_calls);
     unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     /* IMDSv2 */
     setenv("AWS_EC2_METADATA_DISABLED", "false", 1);

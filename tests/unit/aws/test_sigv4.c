@@ -17,9 +17,9 @@
 
 #define SUITE EQOPS_TEST_DATA_DIR "/aws-sigv4-v4"
 
-static char *slurp(const char *dir, const char *name)
+__attribute__((noinline)) static char *slurp(const char *dir, const char *name)
 {
-    char path[512];
+    char path[1024];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     char *text = NULL;
     size_t len = 0;
