@@ -9,6 +9,7 @@
 
 #include "eqops/common.h"
 #include "eqops/aws.h"
+#include "eqops/k8s.h"
 #include "eqops/pg.h"
 #include "eqops/slo.h"
 

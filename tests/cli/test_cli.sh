@@ -120,5 +120,20 @@ check "aws without credentials" 1 env -i PATH="$PATH" HOME="$tmp" AWS_EC2_METADA
   AWS_REGION=eu-west-1 "$eqops" aws eks-token --cluster prod
 grep -qi "credentials" "$tmp/err" || { echo "FAIL: no-credentials message"; fails=$((fails + 1)); }
 
+# eqops k8s: usage errors before any request; a missing kubeconfig is a failure
+check "k8s without a command" 2 "$eqops" k8s
+check "k8s help" 0 "$eqops" k8s --help
+grep -q "apply -f FILE" "$tmp/out" || { echo "FAIL: k8s help"; fails=$((fails + 1)); }
+check "k8s unknown command" 2 "$eqops" k8s frobnicate
+check "k8s get without a kind" 2 "$eqops" k8s get --kubeconfig "$tmp/none"
+check "k8s apply without -f" 2 "$eqops" k8s apply --kubeconfig "$tmp/none"
+check "k8s delete without a name" 2 "$eqops" k8s delete configmap --kubeconfig "$tmp/none"
+check "k8s delete bad cascade" 2 "$eqops" k8s delete configmap x --cascade sideways
+check "k8s watch bad timeout" 2 "$eqops" k8s watch configmap --timeout soon
+check "k8s bad qps" 2 "$eqops" k8s get configmap --qps lots --kubeconfig "$tmp/none"
+check "k8s missing kubeconfig" 1 "$eqops" -o json k8s get configmap --kubeconfig "$tmp/none"
+python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read().splitlines()[-1])["error"]; assert e["code"] == "EQOPS_ENOTFOUND"' \
+  "$tmp/err" || { echo "FAIL: k8s error json"; cat "$tmp/err"; fails=$((fails + 1)); }
+
 echo "cli: $((n - fails))/$n checks passed"
 [ $fails -eq 0 ]

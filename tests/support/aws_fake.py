@@ -17,13 +17,13 @@ Routes:
   POST /imds-v1only/...                   (not a route: set "v1only" with /mode?v1only=1)
   GET  /mode?v1only=0|1&hang=0|1          IMDS behaviour: refuse the token PUT (405), or hang it
 """
-import argparse
 import json
-import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from fakeserver import serve
 
 counts = {}
 mode = {"v1only": False, "hang": False}
@@ -120,22 +120,5 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = handle_any
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", required=False)
-    ap.parse_args()
-    srv = Server(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    sys.stdout.write(json.dumps({"port": srv.server_address[1]}) + "\n")
-    sys.stdout.flush()
-    while True:
-        time.sleep(3600)
-
-
 if __name__ == "__main__":
-    main()
+    serve(Handler)

@@ -3,6 +3,8 @@
  */
 #include "testserver.h"
 
+#include "net/http.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
@@ -151,4 +153,25 @@ char *ts_read_file(const char *path, size_t *len)
             *len = n;
     }
     return buf;
+}
+
+long ts_get_number(const char *base, const char *path, const char *arg)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "%s%s%s", base, path, arg ? arg : "");
+    eqops_http *h = NULL;
+    eqops_http_options ho = EQOPS_HTTP_OPTIONS_INIT;
+    eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
+    eqops_http_request req = {0};
+    req.method = "GET";
+    req.url = url;
+    if (eqops__http_new(&h, &ho, NULL) != 0 || eqops__http_do(h, &req, &resp, NULL) != 0 ||
+        resp.status != 200) {
+        fprintf(stderr, "testserver: GET %s failed\n", url);
+        abort();
+    }
+    long n = atol(eqops__buf_cstr(&resp.body));
+    eqops__http_response_clear(&resp);
+    eqops__http_free(h);
+    return n;
 }

@@ -21,6 +21,9 @@ void ts_stop(ts_server *s);
 int ts_start_support(ts_server *s, const char *script);
 
 /* Integer / string member of the JSON line (strings copied into out). */
+/* GET base + path + arg (plain HTTP) and read the answer as a number: the stand-in servers'
+ * /count and /mode routes. Fails the test when the server does not answer. */
+long ts_get_number(const char *base, const char *path, const char *arg);
 long ts_int(const ts_server *s, const char *key);
 const char *ts_str(const ts_server *s, const char *key, char *out, size_t out_len);
 

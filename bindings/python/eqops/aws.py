@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, field
 
 from . import raw as _raw
+from ._handle import Owned
 from .slo import ms as _ms
 
 __all__ = ["Credentials", "Signer", "SignedRequest", "Client"]
@@ -208,10 +209,13 @@ def _metric_batch(metrics):
         raise
 
 
-class Client:
+class Client(Owned):
     """A client for one region. Credentials come from `credentials` or the default chain
     (resolved at the first request, cached, refreshed before they expire). Use one Client per
     thread (or lock around it)."""
+
+    _free = staticmethod(_raw.eqops_aws_free)
+    _what = "Client"
 
     def __init__(self, region=None, *, profile=None, credentials=None, endpoint_url=None,
                  max_attempts=0, connect_timeout=None, timeout=None, ca_file=None,
@@ -221,26 +225,6 @@ class Client:
             endpoint_url or "", int(max_attempts), _ms_of_seconds(connect_timeout),
             _ms_of_seconds(timeout), str(ca_file or ""), str(config_file or ""),
             str(credentials_file or ""), imds_endpoint or "")
-
-    def close(self):
-        """Release the client (also done by `with` and when collected)."""
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None:
-            _raw.eqops_aws_free(h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
-    def _handle(self):
-        if self._h is None:
-            raise ValueError("the Client is closed")
-        return self._h
 
     @property
     def region(self):

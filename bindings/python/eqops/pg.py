@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from . import raw as _raw
+from ._handle import Owned
 from .slo import ms as _ms
 
 __all__ = ["Cluster", "Tenant", "check_tenant_name"]
@@ -74,8 +75,12 @@ def _opt_ms(d):
     return 0 if d is None else _ms(d)
 
 
-class Cluster:
-    """An admin connection to the cluster. Use one Cluster per thread (or lock around it)."""
+class Cluster(Owned):
+    """An admin connection to the cluster. Use one Cluster per thread (or lock around it).
+    close() (or `with`) closes it."""
+
+    _free = staticmethod(_raw.eqops_pg_close)
+    _what = "Cluster"
 
     def __init__(self, conninfo="", *, connect_timeout=None, statement_timeout=None,
                  lock_timeout=None, max_retries=0, control_db=None, template_db=None,
@@ -84,26 +89,6 @@ class Cluster:
             conninfo or "", int(connect_timeout or 0), _opt_ms(statement_timeout),
             _opt_ms(lock_timeout), int(max_retries), control_db or "", template_db or "",
             db_prefix or "")
-
-    def close(self):
-        """Close the connection (also done by `with` and when collected)."""
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None:
-            _raw.eqops_pg_close(h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
-    def _handle(self):
-        if self._h is None:
-            raise ValueError("the Cluster is closed")
-        return self._h
 
     # ---- tenants ----------------------------------------------------------------------------
     def create_tenant(self, name, *, connection_limit=0, settings=None, password=None,

@@ -84,3 +84,36 @@ int eqops_bind_pg_migrate(char **out, eqops_pg *pg, const char *migrations_dir,
                                     err);
 }
 %}
+
+%{
+/* A watch event, on the calling thread (which released the GIL). The callable is
+ * eqops.k8s's wrapper: it never raises, and returns True to stop. */
+static int eqops_py_k8s_event(const char *type, const char *object, void *payload)
+{
+    PyGILState_STATE st = PyGILState_Ensure();
+    PyObject *t = eqops_py_str(type), *o = eqops_py_str(object);
+    PyObject *r = t && o ? PyObject_CallFunction((PyObject *)payload, "OO", t, o) : NULL;
+    int stop = r == NULL || PyObject_IsTrue(r) == 1;
+    if (r == NULL)
+        PyErr_WriteUnraisable((PyObject *)payload);
+    Py_XDECREF(r);
+    Py_XDECREF(t);
+    Py_XDECREF(o);
+    PyGILState_Release(st);
+    return stop;
+}
+%}
+
+%inline %{
+/* fn: a callable(type, object) -> stop */
+int eqops_bind_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind,
+                         const char *ns, const char *label_selector,
+                         const char *field_selector, int all_namespaces,
+                         const char *resource_version, int bookmarks, long idle_timeout_ms,
+                         long duration_ms, PyObject *fn, eqops_error *err)
+{
+    return eqops_bind_k8s_watch_fn(k, api_version, kind, ns, label_selector, field_selector,
+                                   all_namespaces, resource_version, bookmarks, idle_timeout_ms,
+                                   duration_ms, eqops_py_k8s_event, fn, err);
+}
+%}

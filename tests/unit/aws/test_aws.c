@@ -98,23 +98,9 @@ static eqops_aws *client(const eqops_aws_options *o)
     return aws;
 }
 
-/* GET base + path + arg from the fake server; the body as a number. */
 static long fake_get(const char *path, const char *arg)
 {
-    char url[512];
-    snprintf(url, sizeof(url), "%s%s%s", base, path, arg);
-    eqops_http *h = NULL;
-    eqops_http_options ho = EQOPS_HTTP_OPTIONS_INIT;
-    assert_int_equal(eqops__http_new(&h, &ho, NULL), 0);
-    eqops_http_request req = {0};
-    req.method = "GET";
-    req.url = url;
-    eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
-    assert_int_equal(eqops__http_do(h, &req, &resp, NULL), 0);
-    long n = atol(eqops__buf_cstr(&resp.body));
-    eqops__http_response_clear(&resp);
-    eqops__http_free(h);
-    return n;
+    return ts_get_number(base, path, arg);
 }
 
 /* how many requests the fake server counted under `key` */

@@ -1,0 +1,113 @@
+package eqops
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestK8sConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := NewK8s(K8sOptions{Kubeconfig: filepath.Join(dir, "missing")}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing kubeconfig: %v", err)
+	}
+	kc := filepath.Join(dir, "config")
+	text := `{"clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+"users": [{"name": "u", "user": {"token": "t"}}],
+"contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": "ns1"}}],
+"current-context": "x"}`
+	if err := os.WriteFile(kc, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewK8s(K8sOptions{Kubeconfig: kc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if k.Server() != "https://127.0.0.1:1" || k.Context() != "x" || k.Namespace() != "ns1" {
+		t.Fatalf("%s %s %s", k.Server(), k.Context(), k.Namespace())
+	}
+	ctx, err := K8sContexts(kc)
+	if err != nil || ctx["current"] != "x" {
+		t.Fatalf("contexts %v %v", ctx, err)
+	}
+	if _, err := NewK8s(K8sOptions{Kubeconfig: kc, Context: "nope"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown context: %v", err)
+	}
+	if _, err := k.Get("v1", "ConfigMap", "", "../x"); !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("bad name: %v", err)
+	}
+}
+
+func k8sAdmin(t *testing.T) *K8s {
+	t.Helper()
+	kc := os.Getenv("EQOPS_TEST_K8S_KUBECONFIG")
+	if kc == "" {
+		if os.Getenv("EQOPS_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("EQOPS_TEST_K8S_KUBECONFIG is not set: scripts/testenv up k8s")
+		}
+		t.Skip("no test cluster: scripts/testenv up k8s; eval \"$(scripts/testenv env)\"")
+	}
+	k, err := NewK8s(K8sOptions{Kubeconfig: kc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	return k
+}
+
+func TestServiceK8s(t *testing.T) {
+	k := k8sAdmin(t)
+	ns := fmt.Sprintf("go-%d", time.Now().UnixNano()%1000000000)
+	if _, err := k.Apply(Object{"apiVersion": "v1", "kind": "Namespace",
+		"metadata": Object{"name": ns}}, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer k.Delete("v1", "Namespace", "", ns, DeleteOptions{})
+	objs := []Object{}
+	for i := 0; i < 12; i++ {
+		objs = append(objs, Object{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": Object{"name": fmt.Sprintf("c%02d", i), "namespace": ns,
+				"labels": Object{"go": "yes"}}, "data": Object{"v": "1"}})
+	}
+	applied, err := k.ApplyManifest(objs, WriteOptions{Concurrency: 3})
+	if err != nil || len(applied) != 12 {
+		t.Fatalf("manifest %d %v", len(applied), err)
+	}
+	pages := 0
+	if err := k.Pages("v1", "ConfigMap", ns, ListOptions{LabelSelector: "go=yes", Limit: 5},
+		func(Object) bool { pages++; return true }); err != nil || pages != 3 {
+		t.Fatalf("pages %d %v", pages, err)
+	}
+	list, err := k.List("v1", "ConfigMap", ns, ListOptions{LabelSelector: "go=yes"})
+	if err != nil || len(list) != 12 {
+		t.Fatalf("list %d %v", len(list), err)
+	}
+	_, err = k.Apply(Object{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": Object{"name": "c00", "namespace": ns}, "data": Object{"v": "2"}},
+		WriteOptions{FieldManager: "other"})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeConflict || e.Field != ".data.v" {
+		t.Fatalf("conflict: %v", err)
+	}
+	if _, err := k.Patch("v1", "ConfigMap", ns, "c00", Object{"data": Object{"w": "x"}}, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	events := 0
+	if err := k.Watch("v1", "ConfigMap", ns, WatchOptions{LabelSelector: "go=yes", Duration: 30 * time.Second},
+		func(eventType string, obj Object) bool {
+			events++
+			return events < 12 // stop after the existing ones
+		}); err != nil || events != 12 {
+		t.Fatalf("watch %d %v", events, err)
+	}
+	if err := k.Delete("v1", "ConfigMap", ns, "c00", DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Get("v1", "ConfigMap", ns, "c00"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get deleted: %v", err)
+	}
+}

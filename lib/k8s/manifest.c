@@ -1,0 +1,282 @@
+/*
+ * manifest.c - server-side apply of a whole manifest: cluster-scoped objects first, then the
+ * namespaced ones, each group sent by a few workers over their own connections.
+ */
+#include "k8s_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_CONCURRENCY 8
+#define MAX_CONCURRENCY     64
+
+typedef struct item {
+    json_t *obj;    /* borrowed from the object list */
+    eqops_buf path; /* with its query */
+    char *body;     /* the object as JSON */
+    char what[300]; /* "apply Kind ns/name" */
+    char *result;   /* the server's answer */
+    eqops_error err;
+    int rc;
+    bool cluster; /* cluster-scoped: the first group */
+} item;
+
+typedef struct pool {
+    eqops_k8s *k;
+    item *items;
+    size_t *order; /* the indexes of this group */
+    size_t n, next;
+    double qps;  /* each worker's share */
+    bool failed; /* stop taking new work */
+    pthread_mutex_t mu;
+    const char *const *headers;
+} pool;
+
+/* The objects of a manifest, in order: documents, and the items of List kinds. */
+static int collect(json_t *into, json_t *doc, int depth, eqops_error *err)
+{
+    if (json_is_null(doc))
+        return 0; /* an empty document ("---" at the end) */
+    if (json_is_array(doc) && depth == 0) {
+        size_t i;
+        json_t *d;
+        json_array_foreach(doc, i, d)
+        {
+            int rc = collect(into, d, 1, err);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    }
+    if (!json_is_object(doc))
+        return eqops__err_field(err, EQOPS_EINVAL, "manifest",
+                                "manifest: document %zu is not an object", json_array_size(into));
+    const char *kind = json_string_value(json_object_get(doc, "kind"));
+    const json_t *items = json_object_get(doc, "items");
+    size_t n = kind ? strlen(kind) : 0;
+    if (n >= 4 && !strcmp(kind + n - 4, "List") && json_is_array(items) && depth < 2) {
+        size_t i;
+        json_t *d;
+        json_array_foreach(items, i, d)
+        {
+            int rc = collect(into, d, 2, err);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    }
+    return eqops__jappend(into, json_incref(doc)) ? 0
+                                                  : eqops__err(err, EQOPS_ENOMEM, "out of memory");
+}
+
+/* The apply path of an object (discovery on this thread, before the workers start). */
+static int prepare(eqops_k8s *k, item *it, size_t index, const eqops_k8s_write_options *o,
+                   eqops_error *err)
+{
+    const json_t *meta = json_object_get(it->obj, "metadata");
+    const char *api = json_string_value(json_object_get(it->obj, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(it->obj, "kind"));
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    snprintf(it->what, sizeof(it->what), "manifest object %zu: apply %s %s%s%s", index,
+             kind ? kind : "?", ns ? ns : "", ns ? "/" : "", name ? name : "?");
+    if (api == NULL || kind == NULL || name == NULL || *name == '\0')
+        return eqops__err_field(err, EQOPS_EINVAL,
+                                api == NULL    ? "apiVersion"
+                                : kind == NULL ? "kind"
+                                               : "metadata.name",
+                                "%s: apiVersion, kind and metadata.name are required", it->what);
+    int rc = eqops__k8s_path(&it->path, k, api, kind, ns, false, name, err);
+    if (rc != 0) {
+        eqops__err_prefix(err, "%s: ", it->what);
+        return rc;
+    }
+    if (o->dry_run)
+        eqops__k8s_query(&it->path, "dryRun", "All");
+    eqops__k8s_query(&it->path, "fieldManager",
+                     o->field_manager ? o->field_manager : k->field_manager);
+    if (o->force)
+        eqops__k8s_query(&it->path, "force", "true");
+    it->body = eqops__json_dump(it->obj, JSON_COMPACT);
+    if (it->body == NULL || eqops__buf_ok(&it->path) != 0)
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    return 0;
+}
+
+static void *worker(void *arg)
+{
+    pool *p = arg;
+    eqops_http *h = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    int hrc = eqops__k8s_http_new(p->k, p->qps, &h, &e);
+    eqops_buf url = EQOPS_BUF_INIT;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->next < p->n && !p->failed ? p->order[p->next++] : SIZE_MAX;
+        pthread_mutex_unlock(&p->mu);
+        if (i == SIZE_MAX)
+            break;
+        item *it = &p->items[i];
+        if (hrc != 0) {
+            it->rc = hrc;
+            eqops__err(&it->err, hrc, "%s: %s", it->what, e.message);
+        } else {
+            eqops__buf_truncate(&url, 0);
+            eqops__buf_puts(&url, p->k->cfg.server);
+            eqops__buf_put(&url, it->path.data, it->path.len);
+            eqops_http_request req = {0};
+            req.method = "PATCH";
+            req.url = eqops__buf_cstr(&url);
+            req.headers = p->headers;
+            req.body = it->body;
+            req.body_len = strlen(it->body);
+            /* apply is idempotent: safe to repeat after a lost connection or a 429/5xx */
+            req.retry = EQOPS_HTTP_RETRY_ALWAYS;
+            eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
+            it->rc = eqops__http_do(h, &req, &resp, &it->err);
+            if (it->rc != 0)
+                eqops__err_prefix(&it->err, "%s: ", it->what);
+            else if (resp.status >= 200 && resp.status < 300)
+                it->result = eqops__buf_detach(&resp.body);
+            else
+                it->rc = eqops__k8s_status_error(resp.body.data, resp.body.len, resp.status,
+                                                 resp.retry_after, it->what, &it->err);
+            if (it->rc == 0 && it->result == NULL)
+                it->rc = eqops__err(&it->err, EQOPS_ENOMEM, "out of memory");
+            eqops__http_response_clear(&resp);
+        }
+        if (it->rc != 0) {
+            pthread_mutex_lock(&p->mu);
+            p->failed = true;
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+    eqops__buf_free(&url);
+    eqops_error_clear(&e);
+    eqops__http_free(h);
+    return NULL;
+}
+
+/* Send one group with `workers` threads (1: on this thread). */
+static void run_group(eqops_k8s *k, item *items, size_t *order, size_t n, int workers,
+                      const char *const *headers)
+{
+    if (n == 0)
+        return;
+    pool p;
+    memset(&p, 0, sizeof(p));
+    p.k = k;
+    p.items = items;
+    p.order = order;
+    p.n = n;
+    p.headers = headers;
+    double qps = k->hopts.qps;
+    size_t w = (size_t)workers < n ? (size_t)workers : n;
+    p.qps = qps > 0 ? qps / (double)w : -1; /* the client's rate, shared */
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_t threads[MAX_CONCURRENCY];
+    size_t started = 0;
+    for (size_t i = 1; i < w; i++)
+        if (pthread_create(&threads[started], NULL, worker, &p) == 0)
+            started++;
+    worker(&p);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    pthread_mutex_destroy(&p.mu);
+}
+
+int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
+                             const eqops_k8s_write_options *opts, eqops_error *err)
+{
+    if (out == NULL || k == NULL || manifest == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, out ? "manifest" : "out", "required");
+    *out = NULL;
+    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
+    const eqops_k8s_write_options *o = opts ? opts : &defaults;
+    if (o->version != 1 || o->concurrency < 0 || o->concurrency > MAX_CONCURRENCY)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts", "version 1, concurrency 0 to 64");
+    int workers = o->concurrency ? o->concurrency : DEFAULT_CONCURRENCY;
+    json_t *docs = NULL, *objects = json_array();
+    /* JSON is YAML: one parser for both */
+    int rc = objects ? eqops__yaml_parse(&docs, manifest, strlen(manifest), true, "manifest", err)
+                     : eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = collect(objects, docs, 0, err);
+    size_t n = json_array_size(objects);
+    item *items = rc == 0 ? eqops__calloc(n + 1, sizeof(item)) : NULL;
+    size_t *order = rc == 0 ? eqops__calloc(n + 1, sizeof(size_t)) : NULL;
+    if (rc == 0 && (items == NULL || order == NULL))
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        items[i].obj = json_array_get(objects, i);
+        eqops_error_init(&items[i].err);
+    }
+    /* credentials are made current once; the workers share the headers */
+    const char *headers[K8S_HEADERS_MAX];
+    char *auth = NULL, ct[128];
+    if (rc == 0 && (rc = eqops__k8s_auth(k, false, err)) == 0)
+        rc = eqops__k8s_headers(k, headers, &auth, ct, "application/apply-patch+yaml", true, err);
+    /* cluster-scoped kinds first (namespaces, CRDs): the others may need them. Kinds that
+     * discovery does not know yet (resources of a CRD of this manifest) wait for the second
+     * group. */
+    for (int group = 0; group < 2 && rc == 0; group++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            item *it = &items[i];
+            if (it->body)
+                continue; /* sent in the first group */
+            const json_t *meta = json_object_get(it->obj, "metadata");
+            bool has_ns = json_string_value(json_object_get(meta, "namespace")) != NULL;
+            if (group == 0) {
+                char *res = NULL;
+                eqops_error probe = EQOPS_ERROR_INIT;
+                const char *api = json_string_value(json_object_get(it->obj, "apiVersion"));
+                const char *kind = json_string_value(json_object_get(it->obj, "kind"));
+                bool cluster = false;
+                if (!has_ns && api && kind && eqops_k8s_resource(&res, k, api, kind, &probe) == 0) {
+                    json_t *r = json_loads(res, 0, NULL);
+                    cluster = !json_is_true(json_object_get(r, "namespaced"));
+                    json_decref(r);
+                }
+                eqops__free(res);
+                eqops_error_clear(&probe);
+                if (!cluster)
+                    continue;
+            }
+            if ((rc = prepare(k, it, i, o, err)) == 0)
+                order[m++] = i;
+        }
+        if (rc != 0)
+            break;
+        run_group(k, items, order, m, workers, headers);
+        for (size_t j = 0; j < m && rc == 0; j++) /* the first failure, in manifest order */
+            if (items[order[j]].rc != 0)
+                rc = eqops__err_move(err, &items[order[j]].err);
+        for (size_t j = 0; rc != 0 && j < m; j++) /* stopped: some never ran */
+            if (items[order[j]].result == NULL && items[order[j]].rc == 0)
+                items[order[j]].rc = EQOPS_ECANCELED;
+    }
+    eqops__secret_free(auth);
+    json_t *applied = rc == 0 ? json_array() : NULL;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        json_t *r = items[i].result ? json_loads(items[i].result, 0, NULL) : NULL;
+        if (r == NULL || !eqops__jappend(applied, r))
+            rc = eqops__err(err, EQOPS_EPROTO, "%s: unreadable answer", items[i].what);
+    }
+    if (rc == 0 && (*out = eqops__json_dump(applied, JSON_COMPACT)) == NULL)
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    json_decref(applied);
+    for (size_t i = 0; items && i < n; i++) {
+        eqops__buf_free(&items[i].path);
+        eqops__free(items[i].body);
+        eqops__free(items[i].result);
+        eqops_error_clear(&items[i].err);
+    }
+    eqops__free(items);
+    eqops__free(order);
+    json_decref(docs);
+    json_decref(objects);
+    return rc;
+}

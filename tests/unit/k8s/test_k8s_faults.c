@@ -1,0 +1,174 @@
+/*
+ * test_k8s_faults.c - the k8s client against a loopback API server that misbehaves on demand
+ * (tests/support/k8s_faults.py): 429 with Retry-After and 503 retried for reads, never for a
+ * create; a connection dropped mid-body retried; a stalled body reported as a timeout; a watch
+ * stream cut off resumed from the last resourceVersion. The real API server is used by the
+ * integration tests.
+ */
+#include "k8s/k8s_internal.h"
+#include "testserver.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static ts_server fake;
+static char base[128], kubeconfig[300];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (ts_start_support(&fake, "k8s_faults.py") != 0)
+        return -1;
+    snprintf(base, sizeof(base), "http://127.0.0.1:%ld", ts_int(&fake, "port"));
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/config", fake.dir);
+    FILE *f = fopen(kubeconfig, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f,
+            "clusters: [{name: c, cluster: {server: '%s'}}]\n"
+            "users: [{name: u, user: {token: t}}]\n"
+            "contexts: [{name: x, context: {cluster: c, user: u, namespace: faults}}]\n"
+            "current-context: x\n",
+            base);
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ts_stop(&fake);
+    return 0;
+}
+
+static eqops_k8s *client(long timeout_ms)
+{
+    eqops_k8s_options o = EQOPS_K8S_OPTIONS_INIT;
+    o.kubeconfig = kubeconfig;
+    o.timeout_ms = timeout_ms;
+    eqops_k8s *k = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    if (eqops_k8s_new(&k, &o, &e) != 0)
+        fail_msg("k8s_new: %s", e.message);
+    return k;
+}
+
+static long fake_get(const char *path)
+{
+    return ts_get_number(base, path, NULL);
+}
+
+static void test_retries(void **state)
+{
+    (void)state;
+    eqops_k8s *k = client(0);
+    eqops_error e = EQOPS_ERROR_INIT;
+    char *out = NULL;
+    const char *faults[] = {"/mode?fault=429&times=1", "/mode?fault=503&times=2",
+                            "/mode?fault=drop&times=1"};
+    long before = fake_get("/count?key=get");
+    long want = before;
+    for (size_t i = 0; i < 3; i++) {
+        fake_get(faults[i]);
+        int64_t t0 = eqops__mono_ms();
+        if (eqops_k8s_get(&out, k, "v1", "ConfigMap", NULL, "a", &e) != 0)
+            fail_msg("%s: %s", faults[i], e.message);
+        eqops_free(out);
+        want += i == 1 ? 3 : 2;
+        assert_int_equal(fake_get("/count?key=get"), want);
+        if (i == 0) /* Retry-After: 1 was honoured */
+            assert_true(eqops__mono_ms() - t0 >= 900);
+    }
+    /* a create is not repeated: the 503 is the answer */
+    fake_get("/mode?fault=503&times=1");
+    long creates = fake_get("/count?key=create");
+    assert_int_equal(eqops_k8s_create(&out, k,
+                                      "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+                                      "\"metadata\": {\"name\": \"new\"}}",
+                                      NULL, &e),
+                     EQOPS_EUNAVAILABLE);
+    assert_string_equal(e.reason, "ServiceUnavailable");
+    assert_int_equal(e.http_status, 503);
+    eqops_error_clear(&e);
+    assert_int_equal(fake_get("/count?key=create"), creates + 1);
+    /* more 429s than retries: reported with the server's advice */
+    eqops_k8s_options o = EQOPS_K8S_OPTIONS_INIT;
+    o.kubeconfig = kubeconfig;
+    o.max_retries = -1;
+    eqops_k8s *once = NULL;
+    assert_int_equal(eqops_k8s_new(&once, &o, &e), 0);
+    fake_get("/mode?fault=429&times=1");
+    assert_int_equal(eqops_k8s_get(&out, once, "v1", "ConfigMap", NULL, "a", &e), EQOPS_ERATELIMIT);
+    assert_string_equal(e.reason, "TooManyRequests");
+    assert_true(e.retry_after >= 1.0);
+    eqops_error_clear(&e);
+    eqops_k8s_free(once);
+    eqops_k8s_free(k);
+}
+
+static void test_slow_body(void **state)
+{
+    (void)state;
+    eqops_k8s_options o = EQOPS_K8S_OPTIONS_INIT;
+    o.kubeconfig = kubeconfig;
+    o.timeout_ms = 1500;
+    o.max_retries = -1;
+    eqops_k8s *k = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    assert_int_equal(eqops_k8s_new(&k, &o, &e), 0);
+    fake_get("/mode?fault=slow&times=1");
+    int64_t t0 = eqops__mono_ms();
+    char *out = NULL;
+    assert_int_equal(eqops_k8s_get(&out, k, "v1", "ConfigMap", NULL, "a", &e), EQOPS_ETIMEOUT);
+    assert_true(eqops__mono_ms() - t0 < 10000);
+    assert_non_null(strstr(e.message, "get ConfigMap"));
+    eqops_error_clear(&e);
+    fake_get("/mode?fault=none&times=0");
+    eqops_k8s_free(k);
+}
+
+static char events[512];
+
+static int on_event(const char *type, const char *object, void *payload)
+{
+    (void)payload;
+    json_t *o = json_loads(object, 0, NULL);
+    size_t n = strlen(events);
+    snprintf(events + n, sizeof(events) - n, "%s %s;", type,
+             json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion")));
+    json_decref(o);
+    return strstr(events, "MODIFIED") != NULL; /* stop after the resumed event */
+}
+
+static void test_watch_resumes(void **state)
+{
+    (void)state;
+    eqops_k8s *k = client(0);
+    eqops_error e = EQOPS_ERROR_INIT;
+    eqops_k8s_watch_options o = EQOPS_K8S_WATCH_OPTIONS_INIT;
+    o.resource_version = "9";
+    o.duration_ms = 20000;
+    int rc = eqops_k8s_watch(k, "v1", "ConfigMap", NULL, &o, on_event, NULL, &e);
+    assert_int_equal(rc, EQOPS_ECANCELED); /* stopped by the callback */
+    eqops_error_clear(&e);
+    assert_string_equal(events, "ADDED 10;MODIFIED 11;");
+    assert_int_equal(fake_get("/count?key=watch"), 2);
+    eqops_k8s_free(k);
+}
+
+int main(void)
+{
+    eqops_init();
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_retries),
+                                       cmocka_unit_test(test_slow_body),
+                                       cmocka_unit_test(test_watch_resumes)};
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    eqops_cleanup();
+    return rc;
+}
