@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -104,10 +106,39 @@ func TestServiceK8s(t *testing.T) {
 		}); err != nil || events != 12 {
 		t.Fatalf("watch %d %v", events, err)
 	}
+	if v, err := k.Request("GET", "/version", "", ""); err != nil || !strings.Contains(v, "gitVersion") {
+		t.Fatalf("version %q %v", v, err)
+	}
+	if r, err := k.Resource("apps/v1", "Deployment"); err != nil || r["resource"] != "deployments" {
+		t.Fatalf("resource %v %v", r, err)
+	}
 	if err := k.Delete("v1", "ConfigMap", ns, "c00", DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := k.Get("v1", "ConfigMap", ns, "c00"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("get deleted: %v", err)
+	}
+}
+
+func TestServiceK8sEKS(t *testing.T) {
+	a := motoAWS(t)
+	name := fmt.Sprintf("go-k8s-%d", time.Now().UnixNano()%1000000000)
+	cmd := exec.Command("aws", "eks", "create-cluster", "--region", "eu-west-1", "--name", name,
+		"--role-arn", "arn:aws:iam::123456789012:role/eks", "--resources-vpc-config",
+		"subnetIds=subnet-1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("create-cluster: %v %s", err, out)
+	}
+	c, err := a.EKSDescribeCluster(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewEKSK8s(a, name, K8sOptions{Namespace: "tenants"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if k.Server() != c.Endpoint || k.Namespace() != "tenants" {
+		t.Fatalf("server %s namespace %s", k.Server(), k.Namespace())
 	}
 }

@@ -128,3 +128,23 @@ def test_cli(ns):
     assert r.returncode == 1 and "NotFound" in r.stderr
     r = sh(eq, "k8s", "apply", "-f", "-", "--kubeconfig", kc, input="{not yaml: [", check=False)
     assert r.returncode == 1 and "manifest" in r.stderr
+
+
+def test_request_resource_and_eks(admin):
+    version = json.loads(admin.request("GET", "/version"))
+    assert version["major"] == "1"
+    assert admin.resource("v1", "ConfigMap") == {"group": "", "version": "v1",
+                                                  "kind": "ConfigMap", "resource": "configmaps",
+                                                  "namespaced": True}
+    with pytest.raises(eqops.NotFound):
+        admin.resource("v1", "NoSuchKind")
+    moto = need_env("EQOPS_TEST_AWS_ENDPOINT")[0]
+    from eqops import aws
+    name = "py-k8s-" + uuid.uuid4().hex[:8]
+    sh("aws", "eks", "create-cluster", "--region", "eu-west-1", "--name", name, "--role-arn",
+       "arn:aws:iam::123456789012:role/eks", "--resources-vpc-config", "subnetIds=subnet-1")
+    with aws.Client("eu-west-1", endpoint_url=moto,
+                    credentials=aws.Credentials("testing", "testing")) as a:
+        described = a.eks_describe_cluster(name)
+        with k8s.Client.eks(a, name, namespace="tenants") as c:
+            assert c.server == described["endpoint"] and c.namespace == "tenants"

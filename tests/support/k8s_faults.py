@@ -9,7 +9,8 @@ It serves just enough of the API: discovery of /api/v1 (ConfigMap, namespaced) a
 
   GET  /mode?fault=F&times=N     the next N requests for objects get fault F:
                                  429 (Retry-After: 1), 503, drop (half a body, then close),
-                                 slow (a body trickling for 30 s), none
+                                 slow (a body trickling for 30 s), stall (a watch stream
+                                 that sends nothing after its headers), none
   GET  /count?key=K              requests seen: "get", "create", "watch"
   watch: the first watch stream sends one ADDED event (resourceVersion 10) and is cut; the
   next one must resume from resourceVersion=10, sends MODIFIED (11) and ends.
@@ -138,6 +139,15 @@ class Handler(BaseHTTPRequestHandler):
     def watch(self, q):
         self.count("watch")
         rv = q.get("resourceVersion", [""])[0]
+        if self.take_fault() == "stall":  # headers, then silence
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(30)
+            self.close_connection = True
+            return
         with lock:
             watch_rvs.append(rv)
             first = len(watch_rvs) == 1

@@ -766,6 +766,45 @@ static void test_watch(void **state)
     eqops_k8s_free(k);
 }
 
+/* ---- EKS ----------------------------------------------------------------------------------- */
+
+/* A client for an EKS cluster that moto describes: its endpoint and CA; nothing is sent to
+ * the endpoint (it is not on this machine). */
+static void test_eks(void **state)
+{
+    (void)state;
+    NEED_ENV();
+    const char *moto = getenv("EQOPS_TEST_AWS_ENDPOINT");
+    if (moto == NULL)
+        skip();
+    char name[64], cmd[512];
+    snprintf(name, sizeof(name), "eqops-k8s-%ld", (long)getpid());
+    snprintf(cmd, sizeof(cmd),
+             "aws eks create-cluster --region eu-west-1 --name %s --role-arn "
+             "arn:aws:iam::123456789012:role/eks --resources-vpc-config subnetIds=subnet-1 "
+             ">/dev/null",
+             name);
+    assert_int_equal(system(cmd), 0);
+    eqops_aws_options ao = EQOPS_AWS_OPTIONS_INIT;
+    ao.region = "eu-west-1";
+    ao.endpoint_url = moto;
+    eqops_aws *aws = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    assert_int_equal(eqops_aws_new(&aws, &ao, &e), 0);
+    char *desc = NULL;
+    assert_int_equal(eqops_aws_eks_describe_cluster(&desc, aws, name, &e), 0);
+    json_t *d = doc_of(desc);
+    eqops_k8s *k = NULL;
+    assert_int_equal(eqops_k8s_new_eks(&k, aws, name, NULL, &e), 0);
+    assert_string_equal(eqops_k8s_server(k), json_string_value(json_object_get(d, "endpoint")));
+    assert_string_equal(eqops_k8s_context(k), "");
+    eqops_k8s_free(k);
+    json_decref(d);
+    assert_int_equal(eqops_k8s_new_eks(&k, aws, "no-such-cluster", NULL, &e), EQOPS_ENOTFOUND);
+    eqops_error_clear(&e);
+    eqops_aws_free(aws);
+}
+
 /* ---- clean up ------------------------------------------------------------------------------ */
 
 static void test_cleanup(void **state)
@@ -799,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_crd),
         cmocka_unit_test(test_watch),
+        cmocka_unit_test(test_eks),
         cmocka_unit_test(test_cleanup),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

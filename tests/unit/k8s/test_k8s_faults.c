@@ -2,7 +2,8 @@
  * test_k8s_faults.c - the k8s client against a loopback API server that misbehaves on demand
  * (tests/support/k8s_faults.py): 429 with Retry-After and 503 retried for reads, never for a
  * create; a connection dropped mid-body retried; a stalled body reported as a timeout; a watch
- * stream cut off resumed from the last resourceVersion. The real API server is used by the
+ * stream cut off resumed from the last resourceVersion, a silent one noticed by the idle
+ * timeout. The real API server is used by the
  * integration tests.
  */
 #include "k8s/k8s_internal.h"
@@ -162,12 +163,35 @@ static void test_watch_resumes(void **state)
     eqops_k8s_free(k);
 }
 
+/* a watch stream that goes silent is noticed by the idle timeout and resumed */
+static void test_watch_idle(void **state)
+{
+    (void)state;
+    eqops_k8s *k = client(0);
+    eqops_error e = EQOPS_ERROR_INIT;
+    long watches = fake_get("/count?key=watch");
+    fake_get("/mode?fault=stall&times=1");
+    events[0] = '\0';
+    eqops_k8s_watch_options o = EQOPS_K8S_WATCH_OPTIONS_INIT;
+    o.resource_version = "10";
+    o.idle_timeout_ms = 1000;
+    o.duration_ms = 20000;
+    int64_t t0 = eqops__mono_ms();
+    assert_int_equal(eqops_k8s_watch(k, "v1", "ConfigMap", NULL, &o, on_event, NULL, &e),
+                     EQOPS_ECANCELED);
+    eqops_error_clear(&e);
+    assert_true(eqops__mono_ms() - t0 < 15000);
+    assert_string_equal(events, "MODIFIED 11;");
+    assert_int_equal(fake_get("/count?key=watch"), watches + 2);
+    eqops_k8s_free(k);
+}
+
 int main(void)
 {
     eqops_init();
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_retries),
-                                       cmocka_unit_test(test_slow_body),
-                                       cmocka_unit_test(test_watch_resumes)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_retries), cmocka_unit_test(test_slow_body),
+        cmocka_unit_test(test_watch_resumes), cmocka_unit_test(test_watch_idle)};
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     eqops_cleanup();
     return rc;
