@@ -311,18 +311,32 @@ type WatchOptions struct {
 
 type eventFn = func(eventType string, obj Object) bool
 
+// a registered callback, and the panic it raised (re-raised once the C call has returned)
+type watchCall struct {
+	fn       eventFn
+	panicked any
+}
+
 var (
-	eventFns sync.Map // uint64 -> eventFn
+	eventFns sync.Map // uint64 -> *watchCall
 	eventSeq atomic.Uint64
 )
 
 // Watch calls fn for every change, in order, until it returns false (Watch then returns nil)
 // or Duration ends. It resumes after drops and API server restarts and lists again after a
-// 410, reporting the difference. Errors a retry cannot fix (403, 404) end it.
+// 410, reporting the difference. Errors a retry cannot fix (403, 404) end it. The watch holds
+// the client: fn must use another client (a call on this one would wait for the watch to
+// end). A panic in fn stops the watch and is raised again by Watch.
 func (k *K8s) Watch(apiVersion, kind, ns string, o WatchOptions, fn func(eventType string, obj Object) bool) error {
 	id := eventSeq.Add(1)
-	eventFns.Store(id, eventFn(fn))
+	wc := &watchCall{fn: fn}
+	eventFns.Store(id, wc)
 	defer eventFns.Delete(id)
+	defer func() {
+		if wc.panicked != nil {
+			panic(wc.panicked)
+		}
+	}()
 	err := k.with(func(h raw.Struct_SS_eqops_k8s) error {
 		return call(func(e raw.Eqops_error) int {
 			return raw.Eqops_bind_k8s_watch(h, apiVersion, kind, ns, o.LabelSelector,
@@ -336,14 +350,23 @@ func (k *K8s) Watch(apiVersion, kind, ns string, o WatchOptions, fn func(eventTy
 	return err
 }
 
-func deliverEvent(eventType, object string, id uint64) bool {
-	f, ok := eventFns.Load(id)
+// deliverEvent runs on the watch's thread inside the C call: a panic must not unwind through
+// C, so it is caught, the watch stopped, and the panic raised again by Watch.
+func deliverEvent(eventType, object string, id uint64) (stop bool) {
+	v, ok := eventFns.Load(id)
 	if !ok {
 		return true
 	}
+	wc := v.(*watchCall)
+	defer func() {
+		if p := recover(); p != nil {
+			wc.panicked = p
+			stop = true
+		}
+	}()
 	var obj Object
 	if err := json.Unmarshal([]byte(object), &obj); err != nil {
 		obj = Object{"raw": strings.Clone(object)}
 	}
-	return !f.(eventFn)(eventType, obj)
+	return !wc.fn(eventType, obj)
 }

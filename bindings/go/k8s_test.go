@@ -106,6 +106,15 @@ func TestServiceK8s(t *testing.T) {
 		}); err != nil || events != 12 {
 		t.Fatalf("watch %d %v", events, err)
 	}
+	func() { // a panic in the callback comes back out of Watch, and the client still works
+		defer func() {
+			if p := recover(); p != "from the callback" {
+				t.Fatalf("recovered %v", p)
+			}
+		}()
+		_ = k.Watch("v1", "ConfigMap", ns, WatchOptions{Duration: 10 * time.Second},
+			func(string, Object) bool { panic("from the callback") })
+	}()
 	if v, err := k.Request("GET", "/version", "", ""); err != nil || !strings.Contains(v, "gitVersion") {
 		t.Fatalf("version %q %v", v, err)
 	}

@@ -2,6 +2,7 @@
  * proc.c - run a helper program (credential_process, kubeconfig exec plugins) without a shell,
  * collecting its standard output with a deadline and a size limit.
  */
+#define _GNU_SOURCE /* pipe2, posix_spawn_file_actions_addclosefrom_np (glibc 2.34) */
 #include "core_internal.h"
 
 #include <errno.h>
@@ -21,15 +22,15 @@ int eqops__run(eqops_buf *out, const char *const *argv, const char *const *envp,
     if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
         return eqops__err(err, EQOPS_EINVAL, "%s: no command", what);
     int fds[2];
-    if (pipe(fds) != 0)
+    /* close-on-exec from the start: no other thread's child inherits it */
+    if (pipe2(fds, O_CLOEXEC) != 0)
         return eqops__err(err, EQOPS_EIO, "%s: pipe: %s", what, strerror(errno));
-    /* not inherited by this child (dup2 gives it a copy as stdout) nor by any other */
-    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO); /* dup2 drops CLOEXEC */
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    /* nothing else of ours: not the caller's connections, not other threads' pipes */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     /* its own process group, so a timeout kills whatever it started too */
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
@@ -46,6 +47,15 @@ int eqops__run(eqops_buf *out, const char *const *argv, const char *const *envp,
         return eqops__err(err, EQOPS_EIO, "%s: cannot run %s: %s", what, argv[0], strerror(sp));
     }
     int64_t deadline = eqops__mono_ms() + timeout_ms;
+    /* the output may be a secret: room for all of it at once, so growing leaves no copies */
+    if (eqops__buf_reserve(out, max_out + 1) != 0) {
+        close(fds[0]);
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    }
     bool timed_out = false, too_big = false;
     for (;;) {
         int64_t left = deadline - eqops__mono_ms();

@@ -48,11 +48,13 @@ const char *eqops_k8s_namespace(const eqops_k8s *k)
     return k == NULL ? NULL : k->cfg.ns ? k->cfg.ns : "default";
 }
 
-int eqops__k8s_http_new(eqops_k8s *k, double qps, eqops_http **out, eqops_error *err)
+int eqops__k8s_http_new(eqops_k8s *k, double qps, int burst, eqops_http **out, eqops_error *err)
 {
     eqops_http_options o = k->hopts;
-    if (qps >= 0)
+    if (qps >= 0) {
         o.qps = qps;
+        o.burst = burst;
+    }
     o.ca_pem = k->cfg.ca.len ? k->cfg.ca.data : NULL;
     o.ca_pem_len = k->cfg.ca.len;
     o.cert_pem = k->cfg.cert.len ? k->cfg.cert.data : NULL;
@@ -69,7 +71,7 @@ int eqops__k8s_http_new(eqops_k8s *k, double qps, eqops_http **out, eqops_error 
 int eqops__k8s_http(eqops_k8s *k, eqops_error *err)
 {
     eqops_http *h = NULL;
-    int rc = eqops__k8s_http_new(k, -1, &h, err);
+    int rc = eqops__k8s_http_new(k, -1, 0, &h, err);
     if (rc != 0)
         return rc;
     eqops__http_free(k->http);
@@ -127,6 +129,11 @@ static int finish(eqops_k8s **out, k8s_config *cfg, const eqops_k8s_options *o, 
     size_t ng = 0;
     while (o->impersonate_groups && o->impersonate_groups[ng])
         ng++;
+    if (ng > K8S_GROUPS_MAX) {
+        eqops_k8s_free(k);
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.impersonate_groups", "at most %d groups",
+                                K8S_GROUPS_MAX);
+    }
     k->impersonation = eqops__calloc(ng + 2, sizeof(char *));
     k->discovery = json_object();
     int rc = 0;
@@ -377,7 +384,13 @@ static int run_exec(eqops_k8s *k, eqops_error *err)
                         "exec credential plugin %s: expirationTimestamp is not RFC 3339",
                         k->cfg.exec->argv[0]);
     if (rc == 0) {
-        int64_t renew = until ? until - EXEC_MARGIN_MS : 0;
+        /* renew 30 s early, but never before half of a short lifetime has passed */
+        int64_t now = eqops__now_ms(), renew = 0;
+        if (until) {
+            renew = until - EXEC_MARGIN_MS;
+            if (renew < now + (until - now) / 2)
+                renew = now + (until - now) / 2;
+        }
         if (token && *token) {
             char *t = eqops__strdup(token);
             if (t == NULL || strpbrk(t, "\r\n"))
@@ -615,6 +628,10 @@ int eqops_k8s_request(char **out, eqops_k8s *k, const char *method, const char *
         return eqops__err_field(err, EQOPS_EINVAL, "path", "no spaces or line breaks");
     char what[300];
     snprintf(what, sizeof(what), "%s %.200s", method, path);
+    if (content_type && *content_type == '\0') /* "" from a binding: not given */
+        content_type = NULL;
+    if (body && *body == '\0')
+        body = NULL;
     k8s_req req = {method, path, content_type, body, body ? strlen(body) : 0,
                    what,   NULL, NULL,         0,    0};
     eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;

@@ -73,12 +73,13 @@ struct eqops_k8s {
 int eqops__k8s_auth(eqops_k8s *k, bool force, eqops_error *err);
 /* (Re)build the HTTP handle from the configuration and any exec certificate. */
 int eqops__k8s_http(eqops_k8s *k, eqops_error *err);
-/* A new HTTP handle like the client's (qps < 0: the client's rate), for another thread. */
-int eqops__k8s_http_new(eqops_k8s *k, double qps, eqops_http **out, eqops_error *err);
+/* A new HTTP handle like the client's, for another thread; qps < 0: the client's rate. */
+int eqops__k8s_http_new(eqops_k8s *k, double qps, int burst, eqops_http **out, eqops_error *err);
 
 /* The request headers: authorization (`*auth` new: free it with eqops__secret_free), Accept,
  * Content-Type when there is a body (built in `ct`), impersonation. NULL-terminated. */
 #define K8S_HEADERS_MAX 24
+#define K8S_GROUPS_MAX  16 /* Impersonate-Group headers */
 int eqops__k8s_headers(eqops_k8s *k, const char **headers, char **auth, char ct[128],
                        const char *content_type, bool has_body, eqops_error *err);
 

@@ -28,7 +28,8 @@ typedef struct pool {
     item *items;
     size_t *order; /* the indexes of this group */
     size_t n, next;
-    double qps;  /* each worker's share */
+    double qps; /* each worker's share of the client's rate */
+    int burst;
     bool failed; /* stop taking new work */
     pthread_mutex_t mu;
     const char *const *headers;
@@ -110,7 +111,7 @@ static void *worker(void *arg)
     pool *p = arg;
     eqops_http *h = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
-    int hrc = eqops__k8s_http_new(p->k, p->qps, &h, &e);
+    int hrc = eqops__k8s_http_new(p->k, p->qps, p->burst, &h, &e);
     eqops_buf url = EQOPS_BUF_INIT;
     for (;;) {
         pthread_mutex_lock(&p->mu);
@@ -172,9 +173,13 @@ static void run_group(eqops_k8s *k, item *items, size_t *order, size_t n, int wo
     p.order = order;
     p.n = n;
     p.headers = headers;
+    /* the client's rate is shared by the workers: each gets at least one request a second */
     double qps = k->hopts.qps;
     size_t w = (size_t)workers < n ? (size_t)workers : n;
-    p.qps = qps > 0 ? qps / (double)w : -1; /* the client's rate, shared */
+    if (qps > 0 && (double)w > qps)
+        w = qps >= 1 ? (size_t)qps : 1;
+    p.qps = qps > 0 ? qps / (double)w : -1;
+    p.burst = k->hopts.burst / (int)w > 1 ? k->hopts.burst / (int)w : 1;
     pthread_mutex_init(&p.mu, NULL);
     pthread_t threads[MAX_CONCURRENCY];
     size_t started = 0;
@@ -221,6 +226,7 @@ int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
     /* cluster-scoped kinds first (namespaces, CRDs): the others may need them. Kinds that
      * discovery does not know yet (resources of a CRD of this manifest) wait for the second
      * group. */
+    int crds = 0; /* CRDs in the first group */
     for (int group = 0; group < 2 && rc == 0; group++) {
         size_t m = 0;
         for (size_t i = 0; i < n && rc == 0; i++) {
@@ -245,12 +251,52 @@ int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
                 if (!cluster)
                     continue;
             }
-            if ((rc = prepare(k, it, i, o, err)) == 0)
+            rc = prepare(k, it, i, o, err);
+            /* a kind of a CRD applied just before is served once the CRD is established */
+            for (int64_t wait = 100, waited = 0;
+                 rc == EQOPS_ENOTFOUND && group == 1 && crds > 0 && waited < 60000;
+                 waited += wait, wait = wait < 1000 ? wait * 2 : 1000) {
+                eqops_error_clear(err);
+                eqops__buf_truncate(&it->path, 0);
+                eqops__sleep_ms(wait);
+                rc = prepare(k, it, i, o, err);
+            }
+            if (rc == 0)
                 order[m++] = i;
+            const char *kind = json_string_value(json_object_get(it->obj, "kind"));
+            if (rc == 0 && group == 0 && kind && !strcmp(kind, "CustomResourceDefinition"))
+                crds++;
         }
         if (rc != 0)
             break;
         run_group(k, items, order, m, workers, headers);
+        /* credentials that expired on the way (exec, EKS, rotated token files): renew them
+         * once and send again what was refused or not sent */
+        bool refused = false, other = false;
+        for (size_t j = 0; j < m; j++) {
+            int r = items[order[j]].rc;
+            refused = refused || r == EQOPS_EAUTH;
+            other = other || (r != 0 && r != EQOPS_EAUTH);
+        }
+        if (refused && !other && (k->cfg.exec || k->cfg.token_file || k->aws)) {
+            size_t r = 0;
+            for (size_t j = 0; j < m; j++) {
+                item *it = &items[order[j]];
+                if (it->rc == EQOPS_EAUTH || (it->rc == 0 && it->result == NULL)) {
+                    eqops_error_clear(&it->err);
+                    it->rc = 0;
+                    order[r++] = order[j];
+                }
+            }
+            eqops__secret_free(auth);
+            auth = NULL;
+            if ((rc = eqops__k8s_auth(k, true, err)) != 0 ||
+                (rc = eqops__k8s_headers(k, headers, &auth, ct, "application/apply-patch+yaml",
+                                         true, err)) != 0)
+                break;
+            run_group(k, items, order, r, workers, headers);
+            m = r;
+        }
         for (size_t j = 0; j < m && rc == 0; j++) /* the first failure, in manifest order */
             if (items[order[j]].rc != 0)
                 rc = eqops__err_move(err, &items[order[j]].err);

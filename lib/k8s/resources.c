@@ -22,6 +22,7 @@ static int check_api_version(const char *v, eqops_error *err)
         slashes += c == '/';
         ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '/';
     }
+    ok = ok && strstr(v, "..") == NULL && v[0] != '.' && strstr(v, "/.") == NULL;
     if (!ok || slashes > 1)
         return eqops__err_field(err, EQOPS_EINVAL, "api_version",
                                 "'%s' is not an apiVersion (\"v1\", \"apps/v1\")", v ? v : "");
@@ -346,8 +347,10 @@ int eqops_k8s_list(char **out, eqops_k8s *k, const char *api_version, const char
     int rc = 0;
     for (int round = 0; round < 2; round++) {
         eqops_k8s_pager *p = NULL;
-        if ((rc = eqops_k8s_pager_new(&p, k, api_version, kind, ns, opts, err)) != 0)
+        if ((rc = eqops_k8s_pager_new(&p, k, api_version, kind, ns, opts, err)) != 0) {
+            json_decref(all);
             return rc;
+        }
         json_decref(all);
         all = NULL;
         json_t *page = NULL;

@@ -52,6 +52,7 @@ static int deliver(watch_state *w, const char *type, json_t *obj)
     char *text = eqops__json_dump(obj, JSON_COMPACT);
     if (text == NULL) {
         w->stream_rc = eqops__err(&w->stream_err, EQOPS_ENOMEM, "out of memory");
+        w->stopped = true; /* never resume past an event that was not delivered */
         return 1;
     }
     int stop = w->fn(type, text, w->payload);
@@ -179,10 +180,23 @@ static int relist(watch_state *w, const char *api_version, const char *kind, con
         char key[600];
         key_of(item, key, sizeof(key));
         json_object_set_new(seen, key, json_true());
-        const json_t *before = json_object_get(w->known, key);
+        json_t *before = json_object_get(w->known, key);
         const char *old = before ? rv_of(before) : NULL, *now = rv_of(item);
         if (before && old && now && !strcmp(old, now))
             continue;
+        /* deleted and made again while we were away: another object under the same name */
+        const char *old_uid =
+            json_string_value(json_object_get(json_object_get(before, "metadata"), "uid"));
+        const char *new_uid =
+            json_string_value(json_object_get(json_object_get(item, "metadata"), "uid"));
+        if (before && old_uid && new_uid && strcmp(old_uid, new_uid) != 0) {
+            json_incref(before);
+            int stop = deliver(w, "DELETED", before);
+            json_decref(before);
+            if (stop)
+                break;
+            before = NULL;
+        }
         if (deliver(w, before ? "MODIFIED" : "ADDED", item))
             break;
     }
@@ -277,7 +291,10 @@ int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, con
         w.stream_rc = 0;
         eqops_error_clear(&w.stream_err);
         eqops_error e = EQOPS_ERROR_INIT;
+        int64_t attempt_start = eqops__mono_ms();
         int r = eqops__k8s_do(k, &req, &resp, &e);
+        /* the idle timeout ended a quiet but healthy watch: not a failure */
+        bool quiet = r == EQOPS_ETIMEOUT && eqops__mono_ms() - attempt_start >= idle_s * 1000;
         eqops__http_response_clear(&resp);
         eqops__buf_free(&path);
         eqops__buf_truncate(&w.line, 0);
@@ -300,7 +317,7 @@ int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, con
             backoff = 0;
             continue;
         }
-        if (r == 0 || (transient(r) && w.progressed)) {
+        if (r == 0 || quiet || (transient(r) && w.progressed)) {
             backoff = 0; /* the server ended the watch, or a working one dropped: at once */
             eqops_error_clear(&e);
             continue;

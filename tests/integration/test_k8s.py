@@ -96,6 +96,14 @@ def test_manifest_pages_and_watch(admin, ns):
     with pytest.raises(RuntimeError):
         admin.watch("v1", "ConfigMap", boom, ns, duration="10s")
 
+    # a pager outliving its client: an error, not a crash
+    other = k8s.Client(os.environ["EQOPS_TEST_K8S_KUBECONFIG"])
+    gen = other.pages("v1", "ConfigMap", ns, limit=5)
+    next(gen)
+    other.close()
+    with pytest.raises(ValueError):
+        next(gen)
+
 
 def test_tenant_is_refused_and_contexts():
     kc = need_env("EQOPS_TEST_K8S_KUBECONFIG_TENANT_A")[0]

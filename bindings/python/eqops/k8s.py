@@ -43,7 +43,8 @@ def contexts(kubeconfig=None):
 
 
 class Client(Owned):
-    """A client for one cluster. Use one Client per thread (or lock around it)."""
+    """A client for one cluster. Use one Client per thread (or lock around it); a watch
+    callback must not use the Client it runs on (use another one)."""
 
     _free = staticmethod(_raw.eqops_k8s_free)
     _what = "Client"
@@ -107,6 +108,7 @@ class Client(Owned):
             field_selector or "", int(limit), int(bool(all_namespaces)))
         try:
             while True:
+                self._handle()  # the pager borrows the client: not after close()
                 page = _raw.eqops_k8s_pager_next(p)
                 if page is None:
                     return

@@ -327,8 +327,9 @@ static void test_exec_plugin(void **state)
     NEED_ENV();
     eqops_error e = EQOPS_ERROR_INIT;
     char *out = NULL;
-    /* the test plugin's token lives 32 s: renewed 30 s early, so after ~2 s */
-    setenv("EQOPS_TEST_EXEC_TTL", "32", 1);
+    /* the test plugin's token lives 4 s: too short to renew it 30 s early, so it is renewed
+     * at half its life, after ~2 s */
+    setenv("EQOPS_TEST_EXEC_TTL", "4", 1);
     eqops_k8s *k = client_for(exec_kc, NULL);
     long before = lines_of(exec_calls);
     for (int i = 0; i < 3; i++) {
@@ -627,6 +628,32 @@ static void test_crd(void **state)
     assert_string_equal(json_string_value(json_object_get(r, "resource")), "tenants");
     assert_true(json_is_true(json_object_get(r, "namespaced")));
     json_decref(r);
+    /* a CRD and its objects in one manifest: the objects wait for the CRD to be served */
+    const char *manifest =
+        "apiVersion: apiextensions.k8s.io/v1\n"
+        "kind: CustomResourceDefinition\n"
+        "metadata: {name: widgets.eqops.test}\n"
+        "spec:\n"
+        "  group: eqops.test\n"
+        "  scope: Namespaced\n"
+        "  names: {plural: widgets, singular: widget, kind: Widget}\n"
+        "  versions:\n"
+        "  - name: v1\n"
+        "    served: true\n"
+        "    storage: true\n"
+        "    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: "
+        "true}}\n"
+        "---\n"
+        "apiVersion: eqops.test/v1\n"
+        "kind: Widget\n"
+        "metadata: {name: w1, namespace: ct-crd}\n"
+        "spec: {size: 3}\n";
+    assert_int_equal(eqops_k8s_apply_manifest(&out, k, manifest, NULL, &e), 0);
+    json_t *applied = doc_of(out);
+    assert_int_equal(json_array_size(applied), 2);
+    json_decref(applied);
+    assert_int_equal(eqops_k8s_get(&out, k, "eqops.test/v1", "Widget", "ct-crd", "w1", &e), 0);
+    eqops_free(out);
     eqops_k8s_free(k);
 }
 
@@ -819,10 +846,13 @@ static void test_cleanup(void **state)
         assert_true(rc == 0 || rc == EQOPS_ENOTFOUND);
         eqops_error_clear(&e);
     }
-    int rc = eqops_k8s_delete(NULL, k, "apiextensions.k8s.io/v1", "CustomResourceDefinition", NULL,
-                              "tenants.eqops.test", NULL, &e);
-    assert_true(rc == 0 || rc == EQOPS_ENOTFOUND);
-    eqops_error_clear(&e);
+    const char *crds[] = {"tenants.eqops.test", "widgets.eqops.test"};
+    for (size_t i = 0; i < 2; i++) {
+        int rc = eqops_k8s_delete(NULL, k, "apiextensions.k8s.io/v1", "CustomResourceDefinition",
+                                  NULL, crds[i], NULL, &e);
+        assert_true(rc == 0 || rc == EQOPS_ENOTFOUND);
+        eqops_error_clear(&e);
+    }
     eqops_k8s_free(k);
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -48,6 +49,21 @@ static void test_run(void **state)
         if (took > 5000)
             fail_msg("case %zu took %lld ms", i, (long long)took);
     }
+
+    /* no descriptor of ours reaches the helper (an open pipe without close-on-exec here) */
+    int leak[2];
+    assert_int_equal(pipe(leak), 0);
+    assert_int_equal(run_sh(&out, "for f in /proc/$$/fd/*; do printf '%s ' ${f##*/}; done", NULL,
+                            5000, 1000, &e),
+                     0);
+    char mine[32];
+    snprintf(mine, sizeof(mine), " %d ", leak[1]);
+    char list[1100];
+    snprintf(list, sizeof(list), " %s", eqops__buf_cstr(&out));
+    if (strstr(list, mine) != NULL)
+        fail_msg("fd %d inherited: %s", leak[1], list);
+    close(leak[0]);
+    close(leak[1]);
 
     /* the environment given is the child's, and only the child's */
     const char *envp[] = {"EQOPS_PROC_TEST=only-child", "PATH=/usr/bin:/bin", NULL};
