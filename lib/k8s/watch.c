@@ -11,6 +11,8 @@
 
 #define MOD            "k8s"
 #define LINE_MAX_BYTES (16u << 20) /* one event: an object is at most ~1.5 MB in etcd */
+/* reconnecting: 0.5 s doubling to 8 s, so a restarted API server is found again soon */
+#define WATCH_BACKOFF_MAX_MS 8000
 
 typedef struct watch_state {
     eqops_k8s *k;
@@ -326,7 +328,9 @@ int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, con
             rc = eqops__err_move(err, &e);
             break;
         }
-        backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 500;
+        backoff = backoff
+                      ? (backoff * 2 > WATCH_BACKOFF_MAX_MS ? WATCH_BACKOFF_MAX_MS : backoff * 2)
+                      : 500;
         eqops__log(EQOPS_LOG_WARN, MOD, "watch %s: %s; reconnecting in %lld ms", kind, e.message,
                    (long long)backoff);
         eqops_error_clear(&e);

@@ -719,7 +719,7 @@ static void set_v(eqops_k8s *k, const char *name, const char *v)
 
 static void wait_events(seen *s, int n)
 {
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < 900; i++) { /* 90 s: an API server restart under valgrind is slow */
         pthread_mutex_lock(&s->mu);
         int got = s->events;
         pthread_mutex_unlock(&s->mu);
