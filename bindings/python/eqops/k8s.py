@@ -44,7 +44,10 @@ def contexts(kubeconfig=None):
 
 class Client(Owned):
     """A client for one cluster. Use one Client per thread (or lock around it); a watch
-    callback must not use the Client it runs on (use another one)."""
+    callback must not use the Client it runs on (use another one).
+
+    kubeconfig: a path or ':'-separated paths (default KUBECONFIG, ~/.kube/config); qps:
+    requests per second (default 50; 0 = no limit); timeouts as durations."""
 
     _free = staticmethod(_raw.eqops_k8s_free)
     _what = "Client"
