@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"eqops/internal/raw"
@@ -109,8 +108,7 @@ func (r SignedRequest) GoString() string { return "eqops." + r.String() }
 // called from several goroutines (they take turns). Close it when done; a finalizer closes it
 // otherwise.
 type Signer struct {
-	mu sync.Mutex
-	h  raw.Struct_SS_eqops_aws_signer
+	owned[raw.Struct_SS_eqops_aws_signer]
 }
 
 // NewSigner makes a signer for these credentials and options.
@@ -133,7 +131,8 @@ func NewSigner(c AWSCredentials, o SignOptions) (*Signer, error) {
 	}); err != nil {
 		return nil, err
 	}
-	s := &Signer{h: h}
+	s := &Signer{}
+	s.set(h)
 	runtime.SetFinalizer(s, (*Signer).Close)
 	return s, nil
 }
@@ -150,12 +149,7 @@ func (s *Signer) Close() {
 	if s == nil {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.h != nil {
-		raw.Eqops_aws_signer_free(s.h)
-		s.h = nil
-	}
+	s.release(raw.Eqops_aws_signer_free)
 }
 
 func headerLines(headers []Header) (string, error) {
@@ -180,32 +174,30 @@ func (s *Signer) Sign(method, url string, headers []Header, body []byte, at time
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.h == nil {
-		return nil, &Error{Code: CodeInvalid, Field: "signer", Message: "aws: the signer is closed"}
-	}
 	if body == nil {
 		body = []byte{}
 	}
-	if err := call(func(e raw.Eqops_error) int {
-		return raw.Eqops_bind_aws_signer_sign(s.h, method, url, hl, body, msOf(at), e)
-	}); err != nil {
-		return nil, err
-	}
-	n := raw.Eqops_aws_signer_header_count(s.h)
-	r := &SignedRequest{
-		URL:              raw.Eqops_aws_signer_url(s.h),
-		CanonicalRequest: raw.Eqops_aws_signer_canonical_request(s.h),
-		StringToSign:     raw.Eqops_aws_signer_string_to_sign(s.h),
-		Signature:        raw.Eqops_aws_signer_signature(s.h),
-		Headers:          make([]Header, 0, n),
-	}
-	for i := int64(0); i < int64(n); i++ {
-		r.Headers = append(r.Headers, Header{raw.Eqops_aws_signer_header_name(s.h, i),
-			raw.Eqops_aws_signer_header_value(s.h, i)})
-	}
-	return r, nil
+	var r *SignedRequest
+	return r, s.use("signer", "aws: the signer is closed", func(h raw.Struct_SS_eqops_aws_signer) error {
+		if err := call(func(e raw.Eqops_error) int {
+			return raw.Eqops_bind_aws_signer_sign(h, method, url, hl, body, msOf(at), e)
+		}); err != nil {
+			return err
+		}
+		n := raw.Eqops_aws_signer_header_count(h)
+		r = &SignedRequest{
+			URL:              raw.Eqops_aws_signer_url(h),
+			CanonicalRequest: raw.Eqops_aws_signer_canonical_request(h),
+			StringToSign:     raw.Eqops_aws_signer_string_to_sign(h),
+			Signature:        raw.Eqops_aws_signer_signature(h),
+			Headers:          make([]Header, 0, n),
+		}
+		for i := int64(0); i < int64(n); i++ {
+			r.Headers = append(r.Headers, Header{raw.Eqops_aws_signer_header_name(h, i),
+				raw.Eqops_aws_signer_header_value(h, i)})
+		}
+		return nil
+	})
 }
 
 // AWSOptions configure an AWS client; zero values take the defaults of eqops/aws.h (the
@@ -227,8 +219,7 @@ type AWSOptions struct {
 // AWS is a client for one region. Its methods may be called from several goroutines (they
 // take turns). Close it when done; a finalizer closes it otherwise.
 type AWS struct {
-	mu sync.Mutex
-	h  raw.Struct_SS_eqops_aws
+	owned[raw.Struct_SS_eqops_aws]
 }
 
 // NewAWS makes a client. Credentials are resolved at the first request.
@@ -250,7 +241,8 @@ func NewAWS(o AWSOptions) (*AWS, error) {
 	}); err != nil {
 		return nil, err
 	}
-	a := &AWS{h: h}
+	a := &AWS{}
+	a.set(h)
 	runtime.SetFinalizer(a, (*AWS).Close)
 	return a, nil
 }
@@ -260,21 +252,11 @@ func (a *AWS) Close() {
 	if a == nil {
 		return
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.h != nil {
-		raw.Eqops_aws_free(a.h)
-		a.h = nil
-	}
+	a.release(raw.Eqops_aws_free)
 }
 
 func (a *AWS) with(fn func(h raw.Struct_SS_eqops_aws) error) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.h == nil {
-		return &Error{Code: CodeInvalid, Field: "aws", Message: "aws: the client is closed"}
-	}
-	return fn(a.h)
+	return a.use("aws", "aws: the client is closed", fn)
 }
 
 // str runs a library function with a string result.

@@ -32,8 +32,7 @@ type K8sOptions struct {
 // take turns; a Watch holds the client while it runs). Close it when done; a finalizer closes
 // it otherwise.
 type K8s struct {
-	mu  sync.Mutex
-	h   raw.Struct_SS_eqops_k8s
+	owned[raw.Struct_SS_eqops_k8s]
 	aws *AWS // an EKS client's token source, kept alive
 }
 
@@ -52,7 +51,8 @@ func NewK8s(o K8sOptions) (*K8s, error) {
 	}); err != nil {
 		return nil, err
 	}
-	k := &K8s{h: h}
+	k := &K8s{}
+	k.set(h)
 	runtime.SetFinalizer(k, (*K8s).Close)
 	return k, nil
 }
@@ -72,7 +72,8 @@ func NewEKSK8s(aws *AWS, cluster string, o K8sOptions) (*K8s, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &K8s{h: h, aws: aws}
+	k := &K8s{aws: aws}
+	k.set(h)
 	runtime.SetFinalizer(k, (*K8s).Close)
 	return k, nil
 }
@@ -82,21 +83,11 @@ func (k *K8s) Close() {
 	if k == nil {
 		return
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.h != nil {
-		raw.Eqops_k8s_free(k.h)
-		k.h = nil
-	}
+	k.release(raw.Eqops_k8s_free)
 }
 
 func (k *K8s) with(fn func(h raw.Struct_SS_eqops_k8s) error) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.h == nil {
-		return &Error{Code: CodeInvalid, Field: "k8s", Message: "k8s: the client is closed"}
-	}
-	return fn(k.h)
+	return k.use("k8s", "k8s: the client is closed", fn)
 }
 
 func (k *K8s) str(fn func(out *string, h raw.Struct_SS_eqops_k8s, e raw.Eqops_error) int) (string, error) {

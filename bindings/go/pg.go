@@ -28,8 +28,7 @@ type PGOptions struct {
 // per tenant. Its methods may be called from several goroutines (they take turns). Close it
 // when done; a finalizer closes it otherwise.
 type PGCluster struct {
-	mu sync.Mutex
-	h  raw.Struct_SS_eqops_pg
+	owned[raw.Struct_SS_eqops_pg]
 }
 
 // ConnectPG connects with a libpq conninfo string or URI as a role with CREATEDB and
@@ -45,7 +44,8 @@ func ConnectPG(conninfo string, o PGOptions) (*PGCluster, error) {
 	}); err != nil {
 		return nil, err
 	}
-	c := &PGCluster{h: h}
+	c := &PGCluster{}
+	c.set(h)
 	runtime.SetFinalizer(c, (*PGCluster).Close)
 	return c, nil
 }
@@ -55,22 +55,12 @@ func (c *PGCluster) Close() {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.h != nil {
-		raw.Eqops_pg_close(c.h)
-		c.h = nil
-	}
+	c.release(raw.Eqops_pg_close)
 }
 
 // with runs fn holding the cluster, or fails when it is closed.
 func (c *PGCluster) with(fn func(h raw.Struct_SS_eqops_pg) error) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.h == nil {
-		return &Error{Code: CodeInvalid, Field: "cluster", Message: "pg: the cluster is closed"}
-	}
-	return fn(c.h)
+	return c.use("cluster", "pg: the cluster is closed", fn)
 }
 
 // CheckTenantName reports (as ErrInvalid) why a name breaks the tenant name rule: 2 to 40

@@ -149,6 +149,31 @@ static void secret_response_free(eqops_http_response *resp, eqops_http *h)
     eqops__http_free(h);
 }
 
+/* POST a form to STS — signed with `source` (NULL: the client's credentials), or not at
+ * all — and read the <Credentials> of the answer. The form (it may hold a web identity
+ * token) and the answer are wiped. */
+static int sts_credentials_call(eqops_aws_credentials **out, eqops_aws *aws, eqops_buf *form,
+                                bool sign, const eqops_aws_credentials *source,
+                                const char *source_name, const char *what, eqops_error *err)
+{
+    if (eqops__buf_ok(form) != 0) {
+        eqops__buf_wipe(form);
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    }
+    aws_call call = {
+        AWS_STS, "POST",     "/",       "application/x-www-form-urlencoded; charset=utf-8",
+        NULL,    form->data, form->len, !sign,
+        false,   what,       source};
+    eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
+    int rc = eqops__aws_call(aws, &call, &resp, err);
+    if (rc == 0)
+        rc = eqops__aws_sts_credentials(out, eqops__buf_cstr(&resp.body), resp.body.len,
+                                        source_name, what, err);
+    secret_response_free(&resp, NULL);
+    eqops__buf_wipe(form);
+    return rc;
+}
+
 static int assume_role(eqops_aws_credentials **out, eqops_aws *aws,
                        const eqops_aws_credentials *source, const char *role_arn,
                        const char *session, int duration_s, const char *external_id,
@@ -170,22 +195,8 @@ static int assume_role(eqops_aws_credentials **out, eqops_aws *aws,
     eqops__buf_printf(&body, "&DurationSeconds=%d", duration_s ? duration_s : 3600);
     if (external_id)
         form_put(&body, "ExternalId", external_id);
-    if (eqops__buf_ok(&body) != 0) {
-        eqops__buf_free(&body);
-        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    }
-    aws_call call = {
-        AWS_STS, "POST",           "/",      "application/x-www-form-urlencoded; charset=utf-8",
-        NULL,    body.data,        body.len, false,
-        false,   "sts AssumeRole", source};
-    eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
-    rc = eqops__aws_call(aws, &call, &resp, err);
-    if (rc == 0)
-        rc = eqops__aws_sts_credentials(out, eqops__buf_cstr(&resp.body), resp.body.len,
-                                        "assume-role", "sts AssumeRole", err);
-    secret_response_free(&resp, NULL);
-    eqops__buf_free(&body);
-    return rc;
+    return sts_credentials_call(out, aws, &body, true, source, "assume-role", "sts AssumeRole",
+                                err);
 }
 
 static int assume_web_identity(eqops_aws_credentials **out, eqops_aws *aws, const char *role_arn,
@@ -211,24 +222,9 @@ static int assume_web_identity(eqops_aws_credentials **out, eqops_aws *aws, cons
     form_put(&body, "WebIdentityToken", token);
     if (duration_s)
         eqops__buf_printf(&body, "&DurationSeconds=%d", duration_s);
-    if (eqops__buf_ok(&body) != 0) {
-        eqops__buf_wipe(&body);
-        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    }
-    aws_call call = {AWS_STS,  "POST",
-                     "/",      "application/x-www-form-urlencoded; charset=utf-8",
-                     NULL,     body.data,
-                     body.len, true, /* the token is the proof: the request is not signed */
-                     false,    "sts AssumeRoleWithWebIdentity",
-                     NULL};
-    eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
-    rc = eqops__aws_call(aws, &call, &resp, err);
-    if (rc == 0)
-        rc = eqops__aws_sts_credentials(out, eqops__buf_cstr(&resp.body), resp.body.len,
-                                        "web-identity", "sts AssumeRoleWithWebIdentity", err);
-    secret_response_free(&resp, NULL);
-    eqops__buf_wipe(&body);
-    return rc;
+    /* the token is the proof: the request is not signed */
+    return sts_credentials_call(out, aws, &body, false, NULL, "web-identity",
+                                "sts AssumeRoleWithWebIdentity", err);
 }
 
 int eqops_aws_sts_assume_role(eqops_aws_credentials **out, eqops_aws *aws, const char *role_arn,

@@ -112,26 +112,18 @@ static int secret_summary(char **out, json_t *answer, eqops_error *err)
 /* ---- Secrets Manager ---------------------------------------------------------------------------
  */
 
-int eqops_aws_secret_create(char **out, eqops_aws *aws, const char *name, const char *value,
-                            const char *description, eqops_error *err)
+/* CreateSecret and PutSecretValue: the value with a request token (UUID), which makes a
+ * retried call idempotent; `*out` the summary of what was stored. */
+static int store_value(char **out, eqops_aws *aws, const char *target, const char *id_key,
+                       const char *id, const char *value, const char *description, eqops_error *err)
 {
-    int rc = start(aws, out, err);
-    if (rc == 0 && out)
-        *out = NULL;
-    if (rc == 0 && (rc = id_check(name, "name", err)) == 0)
-        rc = value_check(value, err);
-    if (rc == 0 && description && strlen(description) > 2048)
-        rc = eqops__err_field(err, EQOPS_EINVAL, "description", "is longer than 2048 bytes");
     char token[37];
-    if (rc == 0 && eqops__aws_uuid(token) != 0)
-        rc = eqops__err(err, EQOPS_EINTERNAL, "random: OpenSSL failed");
-    if (rc != 0)
-        return rc;
-    /* the request token makes a retried create idempotent */
+    if (eqops__aws_uuid(token) != 0)
+        return eqops__err(err, EQOPS_EINTERNAL, "random: OpenSSL failed");
     json_t *doc = json_object();
     if (doc == NULL)
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    eqops__jset(doc, "Name", json_string(name));
+    eqops__jset(doc, id_key, json_string(id));
     eqops__jset(doc, "SecretString", json_string(value));
     eqops__jset(doc, "ClientRequestToken", json_string(token));
     bool described = description && *description; /* "" = none, as NULL */
@@ -142,11 +134,27 @@ int eqops_aws_secret_create(char **out, eqops_aws *aws, const char *name, const 
         return eqops__err_field(err, EQOPS_EINVAL, "value", "must be UTF-8 text");
     }
     json_t *answer = NULL;
-    rc = json_call(aws, AWS_SECRETS, "secretsmanager.CreateSecret", doc, &answer, err);
+    int rc = json_call(aws, AWS_SECRETS, target, doc, &answer, err);
     if (rc == 0)
         rc = out ? secret_summary(out, answer, err) : 0;
     json_decref(answer);
     return rc;
+}
+
+int eqops_aws_secret_create(char **out, eqops_aws *aws, const char *name, const char *value,
+                            const char *description, eqops_error *err)
+{
+    int rc = start(aws, out, err);
+    if (rc == 0 && out)
+        *out = NULL;
+    if (rc == 0 && (rc = id_check(name, "name", err)) == 0)
+        rc = value_check(value, err);
+    if (rc == 0 && description && strlen(description) > 2048)
+        rc = eqops__err_field(err, EQOPS_EINVAL, "description", "is longer than 2048 bytes");
+    if (rc != 0)
+        return rc;
+    return store_value(out, aws, "secretsmanager.CreateSecret", "Name", name, value, description,
+                       err);
 }
 
 int eqops_aws_secret_get(char **out, eqops_aws *aws, const char *secret_id,
@@ -189,27 +197,10 @@ int eqops_aws_secret_put(char **out, eqops_aws *aws, const char *secret_id, cons
         *out = NULL;
     if (rc == 0 && (rc = id_check(secret_id, "secret_id", err)) == 0)
         rc = value_check(value, err);
-    char token[37];
-    if (rc == 0 && eqops__aws_uuid(token) != 0)
-        rc = eqops__err(err, EQOPS_EINTERNAL, "random: OpenSSL failed");
     if (rc != 0)
         return rc;
-    json_t *doc = json_object();
-    if (doc == NULL)
-        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    eqops__jset(doc, "SecretId", json_string(secret_id));
-    eqops__jset(doc, "SecretString", json_string(value));
-    eqops__jset(doc, "ClientRequestToken", json_string(token));
-    if (json_object_size(doc) != 3) {
-        json_decref(doc);
-        return eqops__err_field(err, EQOPS_EINVAL, "value", "must be UTF-8 text");
-    }
-    json_t *answer = NULL;
-    rc = json_call(aws, AWS_SECRETS, "secretsmanager.PutSecretValue", doc, &answer, err);
-    if (rc == 0)
-        rc = out ? secret_summary(out, answer, err) : 0;
-    json_decref(answer);
-    return rc;
+    return store_value(out, aws, "secretsmanager.PutSecretValue", "SecretId", secret_id, value,
+                       NULL, err);
 }
 
 int eqops_aws_secret_describe(char **out, eqops_aws *aws, const char *secret_id, eqops_error *err)

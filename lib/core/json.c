@@ -220,8 +220,17 @@ int eqops__json_only_keys(const json_t *obj, const eqops_jpath *path, const char
     return 0;
 }
 
+static int wrong_type(const eqops_jpath *p, const json_t *v, const char *want, eqops_error *err)
+{
+    return eqops__err_field(err, EQOPS_EINVAL, p->text, "must be %s, not %s", want, type_name(v));
+}
+
+#define TYPE(t) (1u << (t))
+
+/* The value of `key` (NULL when absent or null and not required) if its type is one of
+ * `types`; else the error naming the field and `want`. */
 static int get(const json_t *obj, const char *key, const eqops_jpath *path, bool required,
-               json_t **v, eqops_jpath *p, eqops_error *err)
+               unsigned types, const char *want, json_t **v, eqops_jpath *p, eqops_error *err)
 {
     eqops__jpath_key(p, path, key);
     *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
@@ -229,12 +238,9 @@ static int get(const json_t *obj, const char *key, const eqops_jpath *path, bool
         *v = NULL;
         return required ? eqops__err_field(err, EQOPS_EINVAL, p->text, "required") : 0;
     }
+    if ((types & TYPE(json_typeof(*v))) == 0)
+        return wrong_type(p, *v, want, err);
     return 0;
-}
-
-static int wrong_type(const eqops_jpath *p, const json_t *v, const char *want, eqops_error *err)
-{
-    return eqops__err_field(err, EQOPS_EINVAL, p->text, "must be %s, not %s", want, type_name(v));
 }
 
 int eqops__json_string(const json_t *obj, const char *key, const eqops_jpath *path, bool required,
@@ -242,11 +248,9 @@ int eqops__json_string(const json_t *obj, const char *key, const eqops_jpath *pa
 {
     json_t *v;
     eqops_jpath p;
-    int rc = get(obj, key, path, required, &v, &p, err);
+    int rc = get(obj, key, path, required, TYPE(JSON_STRING), "a string", &v, &p, err);
     if (rc != 0 || v == NULL)
         return rc;
-    if (!json_is_string(v))
-        return wrong_type(&p, v, "a string", err);
     if (strlen(json_string_value(v)) != json_string_length(v))
         return eqops__err_field(err, EQOPS_EINVAL, p.text, "must not contain NUL characters");
     *out = json_string_value(v);
@@ -258,11 +262,10 @@ int eqops__json_number(const json_t *obj, const char *key, const eqops_jpath *pa
 {
     json_t *v;
     eqops_jpath p;
-    int rc = get(obj, key, path, required, &v, &p, err);
+    int rc = get(obj, key, path, required, TYPE(JSON_INTEGER) | TYPE(JSON_REAL), "a number", &v, &p,
+                 err);
     if (rc != 0 || v == NULL)
         return rc;
-    if (!json_is_number(v))
-        return wrong_type(&p, v, "a number", err);
     double d = json_number_value(v);
     if (!isfinite(d))
         return eqops__err_field(err, EQOPS_EINVAL, p.text, "must be a finite number");
@@ -275,11 +278,10 @@ int eqops__json_bool(const json_t *obj, const char *key, const eqops_jpath *path
 {
     json_t *v;
     eqops_jpath p;
-    int rc = get(obj, key, path, required, &v, &p, err);
+    int rc = get(obj, key, path, required, TYPE(JSON_TRUE) | TYPE(JSON_FALSE), "true or false", &v,
+                 &p, err);
     if (rc != 0 || v == NULL)
         return rc;
-    if (!json_is_boolean(v))
-        return wrong_type(&p, v, "true or false", err);
     *out = json_is_true(v);
     return 0;
 }
@@ -289,13 +291,10 @@ int eqops__json_object(const json_t *obj, const char *key, const eqops_jpath *pa
 {
     json_t *v;
     eqops_jpath p;
-    int rc = get(obj, key, path, required, &v, &p, err);
-    if (rc != 0 || v == NULL)
-        return rc;
-    if (!json_is_object(v))
-        return wrong_type(&p, v, "an object", err);
-    *out = v;
-    return 0;
+    int rc = get(obj, key, path, required, TYPE(JSON_OBJECT), "an object", &v, &p, err);
+    if (rc == 0 && v != NULL)
+        *out = v;
+    return rc;
 }
 
 int eqops__json_array(const json_t *obj, const char *key, const eqops_jpath *path, bool required,
@@ -303,13 +302,10 @@ int eqops__json_array(const json_t *obj, const char *key, const eqops_jpath *pat
 {
     json_t *v;
     eqops_jpath p;
-    int rc = get(obj, key, path, required, &v, &p, err);
-    if (rc != 0 || v == NULL)
-        return rc;
-    if (!json_is_array(v))
-        return wrong_type(&p, v, "a list", err);
-    *out = v;
-    return 0;
+    int rc = get(obj, key, path, required, TYPE(JSON_ARRAY), "a list", &v, &p, err);
+    if (rc == 0 && v != NULL)
+        *out = v;
+    return rc;
 }
 
 int eqops__json_duration(const json_t *obj, const char *key, const eqops_jpath *path, bool required,

@@ -247,19 +247,14 @@ int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
             const json_t *meta = json_object_get(it->obj, "metadata");
             bool has_ns = json_string_value(json_object_get(meta, "namespace")) != NULL;
             if (group == 0) {
-                char *res = NULL;
-                eqops_error probe = EQOPS_ERROR_INIT;
                 const char *api = json_string_value(json_object_get(it->obj, "apiVersion"));
                 const char *kind = json_string_value(json_object_get(it->obj, "kind"));
-                bool cluster = false;
-                if (!has_ns && api && kind && eqops_k8s_resource(&res, k, api, kind, &probe) == 0) {
-                    json_t *r = json_loads(res, 0, NULL);
-                    cluster = !json_is_true(json_object_get(r, "namespaced"));
-                    json_decref(r);
-                }
-                eqops__free(res);
-                eqops_error_clear(&probe);
-                if (!cluster)
+                const char *resource;
+                bool namespaced = true;
+                if (!has_ns && api && kind &&
+                    eqops__k8s_lookup(k, api, kind, &resource, &namespaced, NULL) != 0)
+                    namespaced = true; /* not known yet: perhaps a CRD of this manifest */
+                if (has_ns || namespaced)
                     continue;
             }
             rc = prepare(k, it, i, o, err);

@@ -121,8 +121,8 @@ static int discover(eqops_k8s *k, const char *api_version, eqops_error *err)
 
 /* The resource and scope of a kind; the group version is (re)read when the kind is not known
  * yet (a CRD installed since). */
-static int lookup(eqops_k8s *k, const char *api_version, const char *kind, const char **resource,
-                  bool *namespaced, eqops_error *err)
+int eqops__k8s_lookup(eqops_k8s *k, const char *api_version, const char *kind,
+                      const char **resource, bool *namespaced, eqops_error *err)
 {
     int rc = check_api_version(api_version, err);
     if (rc == 0)
@@ -155,7 +155,7 @@ int eqops__k8s_path(eqops_buf *path, eqops_k8s *k, const char *api_version, cons
     if (rc == 0 && ns && *ns)
         rc = check_segment(ns, "namespace", err);
     if (rc == 0)
-        rc = lookup(k, api_version, kind, &resource, &namespaced, err);
+        rc = eqops__k8s_lookup(k, api_version, kind, &resource, &namespaced, err);
     if (rc != 0)
         return rc;
     if (namespaced && !all_namespaces) {
@@ -183,7 +183,7 @@ int eqops_k8s_resource(char **out, eqops_k8s *k, const char *api_version, const 
     *out = NULL;
     const char *resource = NULL;
     bool namespaced = false;
-    int rc = lookup(k, api_version, kind, &resource, &namespaced, err);
+    int rc = eqops__k8s_lookup(k, api_version, kind, &resource, &namespaced, err);
     if (rc != 0)
         return rc;
     const char *slash = strchr(api_version, '/');
@@ -337,22 +337,18 @@ int eqops_k8s_pager_next(char **out, eqops_k8s_pager *p, eqops_error *err)
     return rc;
 }
 
-int eqops_k8s_list(char **out, eqops_k8s *k, const char *api_version, const char *kind,
-                   const char *ns, const eqops_k8s_list_options *opts, eqops_error *err)
+int eqops__k8s_list_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
+                        const char *ns, const eqops_k8s_list_options *opts, eqops_error *err)
 {
-    if (out == NULL || k == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
     *out = NULL;
     json_t *all = NULL;
     int rc = 0;
     for (int round = 0; round < 2; round++) {
-        eqops_k8s_pager *p = NULL;
-        if ((rc = eqops_k8s_pager_new(&p, k, api_version, kind, ns, opts, err)) != 0) {
-            json_decref(all);
-            return rc;
-        }
         json_decref(all);
         all = NULL;
+        eqops_k8s_pager *p = NULL;
+        if ((rc = eqops_k8s_pager_new(&p, k, api_version, kind, ns, opts, err)) != 0)
+            break;
         json_t *page = NULL;
         while ((rc = next_page(&page, p, err)) == 0 && page) {
             if (all == NULL) {
@@ -374,11 +370,25 @@ int eqops_k8s_list(char **out, eqops_k8s *k, const char *api_version, const char
         }
         break;
     }
-    if (rc == 0 && all) {
-        json_object_del(json_object_get(all, "metadata"), "continue");
-        if ((*out = eqops__json_dump(all, JSON_COMPACT)) == NULL)
-            rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (rc != 0) {
+        json_decref(all);
+        return rc;
     }
+    json_object_del(json_object_get(all, "metadata"), "continue");
+    *out = all;
+    return 0;
+}
+
+int eqops_k8s_list(char **out, eqops_k8s *k, const char *api_version, const char *kind,
+                   const char *ns, const eqops_k8s_list_options *opts, eqops_error *err)
+{
+    if (out == NULL || k == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
+    *out = NULL;
+    json_t *all = NULL;
+    int rc = eqops__k8s_list_doc(&all, k, api_version, kind, ns, opts, err);
+    if (rc == 0 && (*out = eqops__json_dump(all, JSON_COMPACT)) == NULL)
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     json_decref(all);
     return rc;
 }

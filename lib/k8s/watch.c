@@ -159,12 +159,10 @@ static int relist(watch_state *w, const char *api_version, const char *kind, con
     lo.label_selector = w->o->label_selector;
     lo.field_selector = w->o->field_selector;
     lo.all_namespaces = w->o->all_namespaces;
-    char *text = NULL;
-    int rc = eqops_k8s_list(&text, w->k, api_version, kind, ns, &lo, err);
+    json_t *list = NULL;
+    int rc = eqops__k8s_list_doc(&list, w->k, api_version, kind, ns, &lo, err);
     if (rc != 0)
         return rc;
-    json_t *list = json_loads(text, 0, NULL);
-    eqops__free(text);
     const char *rv = rv_of(list);
     if (list == NULL || rv == NULL || strlen(rv) >= sizeof(w->rv)) {
         json_decref(list);

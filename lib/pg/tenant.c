@@ -453,10 +453,17 @@ static int size_of(eqops_pg *pg, const char *db, int64_t *out)
     return rc;
 }
 
-/* Common argument checks; fills t->object. */
-static int tenant_begin(tenant_ctx *t, eqops_pg *pg, const char *name, eqops_error *err)
+/* Common start of the public calls: clears err, checks and clears `out` (when the call has
+ * one), checks the name and fills t->object. */
+static int tenant_begin(tenant_ctx *t, eqops_pg *pg, const char *name, eqops_pg_tenant **out,
+                        bool has_out, eqops_error *err)
 {
+    eqops_error_clear(err);
     memset(t, 0, sizeof(*t));
+    if (has_out && out == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, "out", "must not be NULL");
+    if (out)
+        *out = NULL;
     t->pg = pg;
     t->name = name;
     if (pg == NULL)
@@ -501,13 +508,9 @@ static int options_check(const eqops_pg_tenant_options *o, eqops_error *err)
 int eqops_pg_tenant_create(eqops_pg_tenant **out, eqops_pg *pg, const char *name,
                            const eqops_pg_tenant_options *opts, eqops_error *err)
 {
-    eqops_error_clear(err);
-    if (out == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, "out", "must not be NULL");
-    *out = NULL;
     eqops_pg_tenant_options defaults = EQOPS_PG_TENANT_OPTIONS_INIT;
     tenant_ctx t;
-    int rc = tenant_begin(&t, pg, name, err);
+    int rc = tenant_begin(&t, pg, name, out, true, err);
     if (rc == 0)
         rc = options_check(opts ? opts : &defaults, err);
     if (rc != 0)
@@ -617,12 +620,8 @@ static int show_step(PGconn *c, void *arg, eqops_error *err)
 
 int eqops_pg_tenant_show(eqops_pg_tenant **out, eqops_pg *pg, const char *name, eqops_error *err)
 {
-    eqops_error_clear(err);
-    if (out == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, "out", "must not be NULL");
-    *out = NULL;
     tenant_ctx t;
-    int rc = tenant_begin(&t, pg, name, err);
+    int rc = tenant_begin(&t, pg, name, out, true, err);
     if (rc != 0)
         return rc;
     show_ctx s = {&t, false, false, false, -1, ""};
@@ -654,12 +653,8 @@ int eqops_pg_tenant_show(eqops_pg_tenant **out, eqops_pg *pg, const char *name, 
 
 int eqops_pg_tenant_rotate(eqops_pg_tenant **out, eqops_pg *pg, const char *name, eqops_error *err)
 {
-    eqops_error_clear(err);
-    if (out == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, "out", "must not be NULL");
-    *out = NULL;
     tenant_ctx t;
-    int rc = tenant_begin(&t, pg, name, err);
+    int rc = tenant_begin(&t, pg, name, out, true, err);
     if (rc != 0)
         return rc;
     eqops_pg_tenant_options defaults = EQOPS_PG_TENANT_OPTIONS_INIT;
@@ -773,9 +768,8 @@ static int drop_step(PGconn *c, void *arg, eqops_error *err)
 
 int eqops_pg_tenant_drop(eqops_pg *pg, const char *name, const char *confirm, eqops_error *err)
 {
-    eqops_error_clear(err);
     tenant_ctx t;
-    int rc = tenant_begin(&t, pg, name, err);
+    int rc = tenant_begin(&t, pg, name, NULL, false, err);
     if (rc != 0)
         return rc;
     if (confirm == NULL || strcmp(confirm, name) != 0)

@@ -1,5 +1,15 @@
-"""What the Python classes over a C handle share: closing (explicitly, by `with`, or when
-collected) and refusing to be used once closed."""
+"""What the Python modules over the C API share: classes that own a C handle (closed
+explicitly, by `with`, or when collected, and refused once closed), and lists crossing as
+newline-separated text."""
+
+
+def lines(items, what):
+    """Non-empty strings without newlines, joined for the C side; TypeError naming `what`."""
+    items = list(items or ())
+    for i in items:
+        if not isinstance(i, str) or "\n" in i or not i:
+            raise TypeError("%s: expected non-empty strings without newlines" % what)
+    return "\n".join(items)
 
 
 class Owned:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from . import raw as _raw
 from ._handle import Owned
+from ._handle import lines as _lines
 from .slo import ms as _ms
 
 __all__ = ["Credentials", "Signer", "SignedRequest", "Client"]
@@ -61,14 +62,6 @@ def _seconds(d):
     if isinstance(d, (int, float)) and not isinstance(d, bool):
         return int(d)
     return _ms(d) // 1000
-
-
-def _lines(items, what):
-    items = list(items or ())
-    for i in items:
-        if not isinstance(i, str) or "\n" in i or not i:
-            raise TypeError("%s: expected non-empty strings without newlines" % what)
-    return "\n".join(items)
 
 
 def _doc(text):

@@ -19,6 +19,7 @@ import json
 from . import _errors
 from . import raw as _raw
 from ._handle import Owned
+from ._handle import lines as _lines
 from .slo import ms as _ms
 
 __all__ = ["Client", "contexts"]
@@ -26,14 +27,6 @@ __all__ = ["Client", "contexts"]
 
 def _text(obj):
     return obj if isinstance(obj, str) else json.dumps(obj)
-
-
-def _lines(items, what):
-    items = list(items or ())
-    for i in items:
-        if not isinstance(i, str) or "\n" in i or not i:
-            raise TypeError("%s: expected non-empty strings without newlines" % what)
-    return "\n".join(items)
 
 
 def contexts(kubeconfig=None):
