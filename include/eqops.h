@@ -12,5 +12,6 @@
 #include "eqops/k8s.h"
 #include "eqops/pg.h"
 #include "eqops/slo.h"
+#include "eqops/tenant.h"
 
 #endif /* EQOPS_H */

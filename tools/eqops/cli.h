@@ -71,5 +71,6 @@ int cmd_slo(cli *c, int argc, char **argv);
 int cmd_db(cli *c, int argc, char **argv);
 int cmd_aws(cli *c, int argc, char **argv);
 int cmd_k8s(cli *c, int argc, char **argv);
+int cmd_tenant(cli *c, int argc, char **argv);
 
 #endif

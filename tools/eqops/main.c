@@ -9,6 +9,9 @@
 static const cli_command commands[] = {
     {"aws", "AWS: whoami, EKS tokens, secrets, metrics, presigned URLs", cmd_aws},
     {"k8s", "Kubernetes: whoami, get, server-side apply, delete, watch", cmd_k8s},
+    {"tenant",
+     "tenants across clusters and Postgres: plan, apply, destroy, status, list, drift, reconcile",
+     cmd_tenant},
     {"db", "tenant databases: create, drop, list, show, rotate, migrate, validate, drift", cmd_db},
     {"slo", "SLOs: validate specs, Prometheus rules, budgets, reports", cmd_slo},
     {"version", "print the versions of eqops and libeqops", cmd_version},

@@ -1,0 +1,351 @@
+/*
+ * engine.c - one tenant: plan, apply, drift, reconcile and destroy across its clusters (in
+ * parallel), its credentials, its AWS secret and its database, under the tenant's lock.
+ */
+#include "tenant_internal.h"
+
+#include <stdio.h>
+
+#define MOD "tenant"
+
+/* ---- actions ----------------------------------------------------------------------------------
+ */
+
+static bool mutating(tn_op op)
+{
+    return op == TN_APPLY || op == TN_RECONCILE || op == TN_DESTROY;
+}
+
+void eqops__tn_fail(tn_ctx *c, int rc, const eqops_error *e)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->rc == 0) {
+        c->rc = rc;
+        eqops_error_clear(&c->err);
+        c->err = *e;
+        c->err.body = NULL;
+        c->err.body_len = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+bool eqops__tn_stopped(tn_ctx *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool failed = c->rc != 0;
+    pthread_mutex_unlock(&c->mu);
+    return failed || eqops__tn_run_cancelled(c->run);
+}
+
+void eqops__tn_start(tn_ctx *c, const char *cluster, const char *step)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t done = c->done;
+    pthread_mutex_unlock(&c->mu);
+    eqops__tn_run_event(c->run, c->s->name, cluster, step, "start", done, c->total);
+}
+
+void eqops__tn_act(tn_ctx *c, const tn_act *a)
+{
+    const char *status = a->error ? "failed"
+                         : c->op == TN_PLAN || c->op == TN_DRIFT || c->op == TN_STATUS
+                             ? (strcmp(a->action, "none") == 0 ? "done" : "planned")
+                             : "done";
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "cluster", a->cluster ? a->cluster : "", "step",
+        a->step, "kind", a->kind ? a->kind : "", "namespace", a->ns ? a->ns : "", "name",
+        a->name ? a->name : "", "action", a->action, "status", status, "ms", (json_int_t)a->ms);
+    if (o && a->fields && json_array_size(a->fields) > 0)
+        eqops__jset(o, "fields", json_incref(a->fields));
+    if (o && a->error)
+        eqops__jset(o, "error", json_string(a->error));
+    if (o && a->detail)
+        eqops__jset(o, "detail", json_incref(a->detail));
+    pthread_mutex_lock(&c->mu);
+    eqops__jappend(c->actions, o);
+    c->done++;
+    if (strcmp(a->action, "none") != 0)
+        c->changed++;
+    if (a->pg)
+        c->pg_ms += a->ms;
+    else if (a->cluster && a->cluster[0])
+        c->k8s_ms += a->ms;
+    size_t done = c->done;
+    pthread_mutex_unlock(&c->mu);
+    eqops__tn_run_event(c->run, c->s->name, a->cluster ? a->cluster : "", a->step,
+                        a->error ? "failed" : a->action, done, c->total);
+}
+
+/* ---- Kubernetes objects -----------------------------------------------------------------------
+ */
+
+static const char *label(const json_t *obj, const char *key)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), key));
+}
+
+bool eqops__tn_ours(const json_t *live, const char *tenant)
+{
+    const char *t = label(live, TN_LABEL_TENANT), *m = label(live, TN_LABEL_MANAGED);
+    return t && m && strcmp(t, tenant) == 0 && strcmp(m, TN_MANAGED_BY) == 0;
+}
+
+int eqops__tn_get(json_t **out, eqops_k8s *k, const char *api, const char *kind, const char *ns,
+                  const char *name, eqops_error *err)
+{
+    *out = NULL;
+    char *text = NULL;
+    int rc = eqops_k8s_get(&text, k, api, kind, ns, name, err);
+    if (rc == 0) {
+        rc = eqops__json_parse(out, text, strlen(text), kind, err);
+        eqops__free(text);
+    }
+    return rc;
+}
+
+/* Sync one desired object: plan (GET and compare), or apply when it differs. */
+int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *step,
+                     const json_t *desired, bool take_over)
+{
+    json_t *md = json_object_get(desired, "metadata");
+    tn_act a = {.cluster = cluster,
+                .step = step,
+                .kind = json_string_value(json_object_get(desired, "kind")),
+                .ns = json_string_value(json_object_get(md, "namespace")),
+                .name = json_string_value(json_object_get(md, "name")),
+                .action = "none"};
+    const char *api = json_string_value(json_object_get(desired, "apiVersion"));
+    eqops_error e = EQOPS_ERROR_INIT;
+    json_t *live = NULL, *fields = json_array();
+    int64_t t0 = eqops__mono_ms();
+    eqops__tn_start(c, cluster, step);
+    int rc = fields ? eqops__tn_get(&live, k, api, a.kind, a.ns, a.name, &e)
+                    : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
+    if (rc == EQOPS_ENOTFOUND && strcmp(e.reason, "NotFound") == 0) {
+        rc = 0;
+        a.action = "create";
+    } else if (rc == 0 && !take_over && !eqops__tn_ours(live, c->s->name)) {
+        rc = eqops__err(&e, EQOPS_EEXISTS,
+                        "%s %s%s%s exists and was not made by eqops for tenant %s; not taking "
+                        "it over",
+                        a.kind, a.ns ? a.ns : "", a.ns ? "/" : "", a.name, c->s->name);
+    } else if (rc == 0 && eqops__tn_diff(desired, live, fields) > 0) {
+        a.action = "update";
+    }
+    if (rc == 0 && strcmp(a.action, "none") != 0 && mutating(c->op)) {
+        char *text = eqops__json_dump(desired, 0), *res = NULL;
+        eqops_k8s_write_options w = EQOPS_K8S_WRITE_OPTIONS_INIT;
+        w.force = 1; /* the spec wins over hand edits: that is what converging means */
+        rc = text ? eqops_k8s_apply(&res, k, text, &w, &e)
+                  : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
+        if (text && strcmp(a.kind, "Secret") == 0)
+            eqops__wipe(text, strlen(text));
+        eqops__free(text);
+        eqops__free(res);
+    }
+    a.fields = fields;
+    a.ms = eqops__mono_ms() - t0;
+    if (rc != 0) {
+        a.error = e.message;
+        eqops__tn_fail(c, rc, &e);
+    }
+    eqops__tn_act(c, &a);
+    json_decref(live);
+    json_decref(fields);
+    eqops_error_clear(&e);
+    return rc;
+}
+
+/* Delete one object when it is there (and ours); the namespace waits until it is gone. */
+int eqops__tn_delete(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *step,
+                     const char *api, const char *kind, const char *ns, const char *name, bool wait)
+{
+    tn_act a = {
+        .cluster = cluster, .step = step, .kind = kind, .ns = ns, .name = name, .action = "none"};
+    eqops_error e = EQOPS_ERROR_INIT;
+    json_t *live = NULL;
+    int64_t t0 = eqops__mono_ms();
+    eqops__tn_start(c, cluster, step);
+    int rc = eqops__tn_get(&live, k, api, kind, ns, name, &e);
+    if (rc == EQOPS_ENOTFOUND) {
+        rc = 0;
+    } else if (rc == 0 && !eqops__tn_ours(live, c->s->name)) {
+        rc = eqops__err(&e, EQOPS_EEXISTS,
+                        "%s %s%s%s was not made by eqops for tenant %s; not deleting it", kind,
+                        ns ? ns : "", ns ? "/" : "", name, c->s->name);
+    } else if (rc == 0) {
+        a.action = "delete";
+        if (json_object_get(json_object_get(live, "metadata"), "deletionTimestamp") == NULL) {
+            eqops_k8s_write_options w = EQOPS_K8S_WRITE_OPTIONS_INIT;
+            w.propagation_policy = "Foreground";
+            rc = eqops_k8s_delete(NULL, k, api, kind, ns, name, &w, &e);
+            if (rc == EQOPS_ENOTFOUND)
+                rc = 0;
+        }
+        int64_t deadline = eqops__mono_ms() + c->env->delete_wait_ms;
+        while (rc == 0 && wait) {
+            json_t *again = NULL;
+            rc = eqops__tn_get(&again, k, api, kind, ns, name, &e);
+            json_decref(again);
+            if (rc == EQOPS_ENOTFOUND) {
+                eqops_error_clear(&e);
+                e = (eqops_error)EQOPS_ERROR_INIT;
+                rc = 0;
+                break;
+            }
+            if (rc == 0 && eqops__mono_ms() > deadline)
+                rc = eqops__err(&e, EQOPS_ETIMEOUT,
+                                "%s %s is still terminating after %ld ms (its finalizers are "
+                                "not done; destroy again later)",
+                                kind, name, c->env->delete_wait_ms);
+            if (rc == 0)
+                eqops__sleep_ms(250);
+        }
+    }
+    a.ms = eqops__mono_ms() - t0;
+    if (rc != 0) {
+        a.error = e.message;
+        eqops__tn_fail(c, rc, &e);
+    }
+    eqops__tn_act(c, &a);
+    json_decref(live);
+    eqops_error_clear(&e);
+    return rc;
+}
+
+/* ---- per cluster ------------------------------------------------------------------------------
+ */
+
+typedef struct cluster_job {
+    tn_ctx *c;
+    tn_stage st;
+} cluster_job;
+
+static int argocd_namespace(tn_ctx *c, eqops_k8s *k, const char *cluster)
+{
+    /* Argo CD's own namespace is not the tenant's: made when missing, never changed */
+    json_t *live = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc = eqops__tn_get(&live, k, "v1", "Namespace", NULL, c->env->argocd_ns, &e);
+    json_decref(live);
+    if (rc == EQOPS_ENOTFOUND && mutating(c->op)) {
+        json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+                               "metadata", "name", c->env->argocd_ns);
+        char *text = ns ? eqops__json_dump(ns, 0) : NULL, *res = NULL;
+        rc = text ? eqops_k8s_create(&res, k, text, NULL, &e)
+                  : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
+        if (rc == EQOPS_EEXISTS)
+            rc = 0;
+        json_decref(ns);
+        eqops__free(text);
+        eqops__free(res);
+    } else if (rc == EQOPS_ENOTFOUND) {
+        rc = 0;
+    }
+    if (rc != 0) {
+        eqops__err_prefix(&e, "cluster %s: namespace %s", cluster, c->env->argocd_ns);
+        eqops__tn_fail(c, rc, &e);
+    }
+    eqops_error_clear(&e);
+    return rc;
+}
+
+static void cluster_run(size_t i, void *arg)
+{
+    cluster_job *j = arg;
+    tn_ctx *c = j->c;
+    const tn_cluster *cl = &c->s->clusters[i];
+    eqops_k8s *k = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc = eqops__tn_k8s_get(c->env, cl, &k, &e);
+    if (rc != 0) {
+        eqops__err_prefix(&e, "cluster %s", cl->name);
+        eqops__tn_fail(c, rc, &e);
+        eqops_error_clear(&e);
+        return;
+    }
+    tn_objects objs = {.n = 0};
+    switch (j->st) {
+    case TN_STAGE_NAMESPACE:
+        rc = eqops__tn_render_namespace(&objs, c->s, &e);
+        for (size_t n = 0; rc == 0 && n < objs.n && !eqops__tn_stopped(c); n++)
+            rc = eqops__tn_object(c, k, cl->name, objs.v[n].step, objs.v[n].obj,
+                                  strcmp(objs.v[n].step, "namespace") != 0);
+        if (rc == 0 && c->secret && !eqops__tn_stopped(c))
+            rc = eqops__tn_object(c, k, cl->name, "secret", c->secret, true);
+        break;
+    case TN_STAGE_ARGOCD:
+        rc = eqops__tn_render_argocd(&objs, c->s, c->env->argocd_ns, &e);
+        if (rc == 0 && objs.n > 0)
+            rc = argocd_namespace(c, k, cl->name);
+        for (size_t n = 0; rc == 0 && n < objs.n && !eqops__tn_stopped(c); n++)
+            rc = eqops__tn_object(c, k, cl->name, objs.v[n].step, objs.v[n].obj, false);
+        break;
+    case TN_STAGE_DELETE_ARGOCD:
+        /* the Application first, so Argo CD stops syncing into the namespace */
+        rc = eqops__tn_delete(c, k, cl->name, "application", "argoproj.io/v1alpha1", "Application",
+                              c->env->argocd_ns, c->s->name, false);
+        if (rc == 0)
+            rc = eqops__tn_delete(c, k, cl->name, "appproject", "argoproj.io/v1alpha1",
+                                  "AppProject", c->env->argocd_ns, c->s->name, false);
+        if (rc == EQOPS_ENOTFOUND) /* no Argo CD kinds on this cluster */
+            rc = 0;
+        break;
+    case TN_STAGE_DELETE_NS:
+        rc = eqops__tn_delete(c, k, cl->name, "namespace", "v1", "Namespace", NULL, c->s->name,
+                              true);
+        break;
+    }
+    if (rc != 0 && e.code != 0)
+        eqops__tn_fail(c, rc, &e);
+    eqops__tn_objects_free(&objs);
+    eqops__tn_k8s_put(c->env, k);
+    eqops_error_clear(&e);
+}
+
+typedef struct slot {
+    size_t first, step, n;
+    void (*fn)(size_t, void *);
+    void *arg;
+} slot;
+
+static void *slot_main(void *p)
+{
+    slot *sl = p;
+    for (size_t i = sl->first; i < sl->n; i += sl->step)
+        sl->fn(i, sl->arg);
+    return NULL;
+}
+
+/* Run fn(i) for every cluster, `parallel` at a time (0 = all at once). */
+static void parallel_for(size_t n, int parallel, void (*fn)(size_t, void *), void *arg)
+{
+    size_t nthreads = parallel > 0 && (size_t)parallel < n ? (size_t)parallel : n;
+    if (nthreads <= 1) {
+        for (size_t i = 0; i < n; i++)
+            fn(i, arg);
+        return;
+    }
+    slot slots[TN_MAX_CLUSTERS];
+    pthread_t th[TN_MAX_CLUSTERS];
+    bool started[TN_MAX_CLUSTERS] = {false};
+    for (size_t t = 0; t < nthreads; t++) {
+        slots[t] = (slot){t, nthreads, n, fn, arg};
+        started[t] = pthread_create(&th[t], NULL, slot_main, &slots[t]) == 0;
+    }
+    for (size_t t = 0; t < nthreads; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            slot_main(&slots[t]); /* no thread: do its share here */
+    }
+}
+
+void eqops__tn_stage(tn_ctx *c, tn_stage st)
+{
+    if (eqops__tn_stopped(c))
+        return;
+    cluster_job j = {c, st};
+    parallel_for(c->s->nclusters, c->parallel, cluster_run, &j);
+}

@@ -1,0 +1,426 @@
+/*
+ * env.c - the tenant env: options, the tiers file, pools of Kubernetes, Postgres and AWS
+ * clients shared by the worker threads; and the run that brings workers' progress events to
+ * the calling thread.
+ */
+#include "tenant_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MOD "tenant"
+
+static char *dup_or(const char *s, const char *dflt)
+{
+    return eqops__strdup(s ? s : dflt);
+}
+
+int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options *opts,
+                         eqops_error *err)
+{
+    if (out == NULL)
+        return eqops__err(err, EQOPS_EINVAL, "out must not be NULL");
+    *out = NULL;
+    if (opts == NULL || opts->version != 1)
+        return eqops__err_field(err, EQOPS_EINVAL, "version",
+                                "tenant env options: version must be 1");
+    if (opts->concurrency < 0 || opts->concurrency > 32)
+        return eqops__err_field(err, EQOPS_EINVAL, "concurrency",
+                                "concurrency: must be from 1 to 32 (0 = 4)");
+    if (opts->lock_wait_ms < 0 || opts->delete_wait_ms < 0 || opts->request_timeout_ms < 0)
+        return eqops__err(err, EQOPS_EINVAL, "tenant env options: timeouts must not be negative");
+    char *text = NULL;
+    size_t len = 0;
+    json_t *tiers = NULL;
+    int rc = 0;
+    if (opts->tiers_file) { /* without one, only list works */
+        rc = eqops__read_file(&text, &len, opts->tiers_file, EQOPS__DOC_MAX_BYTES, err);
+        if (rc == 0)
+            rc = eqops__yaml_parse(&tiers, text, len, false, "tiers file", err);
+        eqops__free(text);
+        if (rc == 0)
+            rc = eqops__tn_tiers_check(tiers, err);
+    }
+    if (rc != 0) {
+        eqops__err_prefix(err, "%s", opts->tiers_file);
+        json_decref(tiers);
+        return rc;
+    }
+    eqops_tenant_env *env = eqops__calloc(1, sizeof(*env));
+    if (env == NULL) {
+        json_decref(tiers);
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    }
+    env->tiers = tiers;
+    pthread_mutex_init(&env->mu, NULL);
+    env->kubeconfig = opts->kubeconfig ? eqops__strdup(opts->kubeconfig) : NULL;
+    env->pg_conninfo = opts->pg_conninfo ? eqops__strdup(opts->pg_conninfo) : NULL;
+    env->migrations = opts->migrations_dir ? eqops__strdup(opts->migrations_dir) : NULL;
+    env->aws_profile = opts->aws_profile ? eqops__strdup(opts->aws_profile) : NULL;
+    env->argocd_ns = dup_or(opts->argocd_namespace, "argocd");
+    env->field_manager = dup_or(opts->field_manager, "eqops-tenant");
+    env->concurrency = opts->concurrency ? opts->concurrency : 4;
+    env->lock_wait_ms = opts->lock_wait_ms ? opts->lock_wait_ms : 120000;
+    env->delete_wait_ms = opts->delete_wait_ms ? opts->delete_wait_ms : 120000;
+    env->timeout_ms = opts->request_timeout_ms ? opts->request_timeout_ms : 30000;
+    if ((opts->kubeconfig && !env->kubeconfig) || (opts->pg_conninfo && !env->pg_conninfo) ||
+        (opts->migrations_dir && !env->migrations) || (opts->aws_profile && !env->aws_profile) ||
+        !env->argocd_ns || !env->field_manager) {
+        eqops_tenant_env_free(env);
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    }
+    *out = env;
+    return 0;
+}
+
+void eqops_tenant_env_free(eqops_tenant_env *env)
+{
+    if (env == NULL)
+        return;
+    for (size_t i = 0; i < env->nk8s; i++) {
+        eqops_k8s_free(env->k8s[i].k);
+        eqops_aws_free(env->k8s[i].aws);
+        eqops__free(env->k8s[i].key);
+    }
+    for (size_t i = 0; i < env->npg; i++)
+        eqops_pg_close(env->pg_idle[i]);
+    for (size_t i = 0; i < env->naws; i++) {
+        eqops_aws_free(env->aws[i].aws);
+        eqops__free(env->aws[i].region);
+    }
+    eqops__free(env->k8s);
+    eqops__free(env->pg_idle);
+    eqops__free(env->aws);
+    json_decref(env->tiers);
+    eqops__free(env->kubeconfig);
+    if (env->pg_conninfo)
+        eqops__wipe_free(env->pg_conninfo, strlen(env->pg_conninfo));
+    eqops__free(env->migrations);
+    eqops__free(env->argocd_ns);
+    eqops__free(env->field_manager);
+    eqops__free(env->aws_profile);
+    pthread_mutex_destroy(&env->mu);
+    eqops__free(env);
+}
+
+/* ---- pools ------------------------------------------------------------------------------------
+ */
+
+static bool grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return true;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    void *p = eqops__realloc(*v, ncap * size);
+    if (p == NULL)
+        return false;
+    *v = p;
+    *cap = ncap;
+    return true;
+}
+
+static int aws_new(eqops_tenant_env *env, const char *region, eqops_aws **out, eqops_error *err)
+{
+    eqops_aws_options o = EQOPS_AWS_OPTIONS_INIT;
+    o.region = region;
+    o.profile = env->aws_profile;
+    return eqops_aws_new(out, &o, err);
+}
+
+static int k8s_borrow(eqops_tenant_env *env, const char *key, const char *context, const char *eks,
+                      const char *region, eqops_k8s **out, eqops_error *err)
+{
+    *out = NULL;
+    pthread_mutex_lock(&env->mu);
+    for (size_t i = 0; i < env->nk8s; i++)
+        if (!env->k8s[i].busy && strcmp(env->k8s[i].key, key) == 0) {
+            env->k8s[i].busy = true;
+            *out = env->k8s[i].k;
+            pthread_mutex_unlock(&env->mu);
+            return 0;
+        }
+    pthread_mutex_unlock(&env->mu);
+    /* a new client, made outside the lock (EKS asks the service for the endpoint) */
+    eqops_k8s_options o = EQOPS_K8S_OPTIONS_INIT;
+    o.kubeconfig = env->kubeconfig;
+    o.context = context;
+    o.field_manager = env->field_manager;
+    o.timeout_ms = env->timeout_ms;
+    o.qps = -1; /* the requests of one tenant are few; the server's limits apply */
+    eqops_k8s *k = NULL;
+    eqops_aws *aws = NULL;
+    int rc;
+    if (eks) {
+        rc = aws_new(env, region, &aws, err);
+        if (rc == 0)
+            rc = eqops_k8s_new_eks(&k, aws, eks, &o, err);
+    } else {
+        rc = eqops_k8s_new(&k, &o, err);
+    }
+    char *kcopy = rc == 0 ? eqops__strdup(key) : NULL;
+    pthread_mutex_lock(&env->mu);
+    if (rc == 0 &&
+        (kcopy == NULL || !grow((void **)&env->k8s, &env->capk8s, env->nk8s, sizeof(env->k8s[0]))))
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (rc == 0) {
+        env->k8s[env->nk8s++] = (tn_k8s_slot){kcopy, k, aws, true};
+        *out = k;
+    }
+    pthread_mutex_unlock(&env->mu);
+    if (rc != 0) {
+        eqops__free(kcopy);
+        eqops_k8s_free(k);
+        eqops_aws_free(aws);
+    }
+    return rc;
+}
+
+int eqops__tn_k8s_get(eqops_tenant_env *env, const tn_cluster *c, eqops_k8s **out, eqops_error *err)
+{
+    char key[400];
+    if (c->context) {
+        snprintf(key, sizeof(key), "ctx:%s", c->context);
+        return k8s_borrow(env, key, c->context, NULL, NULL, out, err);
+    }
+    snprintf(key, sizeof(key), "eks:%s/%s", c->eks_region, c->eks_cluster);
+    return k8s_borrow(env, key, NULL, c->eks_cluster, c->eks_region, out, err);
+}
+
+int eqops__tn_k8s_get_context(eqops_tenant_env *env, const char *context, eqops_k8s **out,
+                              eqops_error *err)
+{
+    char key[400];
+    snprintf(key, sizeof(key), "ctx:%s", context ? context : "");
+    return k8s_borrow(env, key, context, NULL, NULL, out, err);
+}
+
+void eqops__tn_k8s_put(eqops_tenant_env *env, eqops_k8s *k)
+{
+    if (k == NULL)
+        return;
+    pthread_mutex_lock(&env->mu);
+    for (size_t i = 0; i < env->nk8s; i++)
+        if (env->k8s[i].k == k)
+            env->k8s[i].busy = false;
+    pthread_mutex_unlock(&env->mu);
+}
+
+int eqops__tn_pg_get(eqops_tenant_env *env, eqops_pg **out, eqops_error *err)
+{
+    *out = NULL;
+    if (env->pg_conninfo == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, "pg_conninfo",
+                                "pg_conninfo: the Postgres admin connection is not set");
+    pthread_mutex_lock(&env->mu);
+    if (env->npg > 0)
+        *out = env->pg_idle[--env->npg];
+    pthread_mutex_unlock(&env->mu);
+    if (*out)
+        return 0;
+    return eqops_pg_connect(out, env->pg_conninfo, NULL, err);
+}
+
+void eqops__tn_pg_put(eqops_tenant_env *env, eqops_pg *pg, bool broken)
+{
+    if (pg == NULL)
+        return;
+    pthread_mutex_lock(&env->mu);
+    if (!broken && grow((void **)&env->pg_idle, &env->cappg, env->npg, sizeof(eqops_pg *))) {
+        env->pg_idle[env->npg++] = pg;
+        pg = NULL;
+    }
+    pthread_mutex_unlock(&env->mu);
+    eqops_pg_close(pg);
+}
+
+int eqops__tn_aws_get(eqops_tenant_env *env, const char *region, eqops_aws **out, eqops_error *err)
+{
+    *out = NULL;
+    const char *key = region ? region : "";
+    pthread_mutex_lock(&env->mu);
+    for (size_t i = 0; i < env->naws; i++)
+        if (!env->aws[i].busy && strcmp(env->aws[i].region, key) == 0) {
+            env->aws[i].busy = true;
+            *out = env->aws[i].aws;
+            break;
+        }
+    pthread_mutex_unlock(&env->mu);
+    if (*out)
+        return 0;
+    eqops_aws *aws = NULL;
+    int rc = aws_new(env, region, &aws, err);
+    char *rcopy = rc == 0 ? eqops__strdup(key) : NULL;
+    pthread_mutex_lock(&env->mu);
+    if (rc == 0 &&
+        (rcopy == NULL || !grow((void **)&env->aws, &env->capaws, env->naws, sizeof(env->aws[0]))))
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (rc == 0) {
+        env->aws[env->naws].region = rcopy;
+        env->aws[env->naws].aws = aws;
+        env->aws[env->naws++].busy = true;
+        *out = aws;
+    }
+    pthread_mutex_unlock(&env->mu);
+    if (rc != 0) {
+        eqops__free(rcopy);
+        eqops_aws_free(aws);
+    }
+    return rc;
+}
+
+void eqops__tn_aws_put(eqops_tenant_env *env, eqops_aws *aws)
+{
+    pthread_mutex_lock(&env->mu);
+    for (size_t i = 0; i < env->naws; i++)
+        if (env->aws[i].aws == aws)
+            env->aws[i].busy = false;
+    pthread_mutex_unlock(&env->mu);
+}
+
+/* ---- runs ------------------------------------------------------------------------------------ */
+
+void eqops__tn_run_init(tn_run *r, const eqops_tenant_run_options *opts)
+{
+    memset(r, 0, sizeof(*r));
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    if (opts) {
+        r->fn = opts->progress;
+        r->payload = opts->payload;
+    }
+}
+
+static void event_free(tn_event *e)
+{
+    eqops__free(e->tenant);
+    eqops__free(e->cluster);
+    eqops__free(e->step);
+    eqops__free(e->status);
+}
+
+void eqops__tn_run_destroy(tn_run *r)
+{
+    for (size_t i = 0; i < r->nevents; i++)
+        event_free(&r->events[i]);
+    eqops__free(r->events);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+}
+
+void eqops__tn_run_event(tn_run *r, const char *tenant, const char *cluster, const char *step,
+                         const char *status, size_t done, size_t total)
+{
+    if (r == NULL)
+        return;
+    eqops__log(EQOPS_LOG_DEBUG, MOD, "%s %s %s: %s (%zu/%zu)", tenant, cluster, step, status, done,
+               total);
+    if (r->fn == NULL)
+        return;
+    tn_event e = {eqops__strdup(tenant),
+                  eqops__strdup(cluster),
+                  eqops__strdup(step),
+                  eqops__strdup(status),
+                  done,
+                  total};
+    pthread_mutex_lock(&r->mu);
+    if (e.tenant && e.cluster && e.step && e.status &&
+        grow((void **)&r->events, &r->capevents, r->nevents, sizeof(tn_event))) {
+        r->events[r->nevents++] = e;
+        memset(&e, 0, sizeof(e));
+    }
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    event_free(&e);
+}
+
+bool eqops__tn_run_cancelled(tn_run *r)
+{
+    if (r == NULL)
+        return false;
+    pthread_mutex_lock(&r->mu);
+    bool c = r->cancel;
+    pthread_mutex_unlock(&r->mu);
+    return c;
+}
+
+typedef struct workers {
+    tn_run *run;
+    size_t n, next;
+    void (*fn)(size_t i, void *arg);
+    void *arg;
+} workers;
+
+static void *worker_main(void *p)
+{
+    workers *w = p;
+    tn_run *r = w->run;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        if (w->next >= w->n || r->cancel) {
+            r->active--;
+            pthread_cond_broadcast(&r->cv);
+            pthread_mutex_unlock(&r->mu);
+            return NULL;
+        }
+        size_t i = w->next++;
+        pthread_mutex_unlock(&r->mu);
+        w->fn(i, w->arg);
+    }
+}
+
+/* Deliver queued events from the calling thread (the lock is held on entry and exit). */
+static void deliver(tn_run *r)
+{
+    while (r->nevents > 0) {
+        tn_event e = r->events[0];
+        memmove(r->events, r->events + 1, (r->nevents - 1) * sizeof(tn_event));
+        r->nevents--;
+        pthread_mutex_unlock(&r->mu);
+        int stop =
+            r->fn ? r->fn(e.tenant, e.cluster, e.step, e.status, e.done, e.total, r->payload) : 0;
+        event_free(&e);
+        pthread_mutex_lock(&r->mu);
+        if (stop)
+            r->cancel = true;
+    }
+}
+
+int eqops__tn_run_workers(tn_run *r, size_t n, int parallel, void (*fn)(size_t i, void *arg),
+                          void *arg, eqops_error *err)
+{
+    if (n == 0)
+        return 0;
+    size_t nthreads = parallel > 0 && (size_t)parallel < n ? (size_t)parallel : n;
+    pthread_t *threads = eqops__calloc(nthreads, sizeof(pthread_t));
+    if (threads == NULL)
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    workers w = {r, n, 0, fn, arg};
+    size_t started = 0;
+    pthread_mutex_lock(&r->mu);
+    for (; started < nthreads; started++) {
+        r->active++;
+        if (pthread_create(&threads[started], NULL, worker_main, &w) != 0) {
+            r->active--;
+            break;
+        }
+    }
+    int rc = 0;
+    if (started == 0) {
+        /* no thread at all: run everything here */
+        pthread_mutex_unlock(&r->mu);
+        for (size_t i = 0; i < n && !eqops__tn_run_cancelled(r); i++)
+            fn(i, arg);
+        pthread_mutex_lock(&r->mu);
+    }
+    while (r->active > 0 || r->nevents > 0) {
+        deliver(r);
+        if (r->active > 0)
+            pthread_cond_wait(&r->cv, &r->mu);
+    }
+    deliver(r);
+    pthread_mutex_unlock(&r->mu);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    eqops__free(threads);
+    return rc;
+}

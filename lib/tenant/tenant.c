@@ -1,0 +1,655 @@
+/*
+ * tenant.c - one tenant's operations in order: the lock, the credentials (read back from
+ * where they are stored, never silently replaced), the clusters, the AWS secret, the
+ * database, Argo CD; the database checks of drift and reconcile; the public entry points.
+ */
+#include "tenant_internal.h"
+
+#include "../pg/pg_internal.h"
+
+#include <stdio.h>
+
+#define MOD "tenant"
+
+static bool mutating(tn_op op)
+{
+    return op == TN_APPLY || op == TN_RECONCILE || op == TN_DESTROY;
+}
+
+static const char *op_name(tn_op op)
+{
+    static const char *const names[] = {"plan", "apply", "destroy", "drift", "reconcile", "status"};
+    return names[op];
+}
+
+/* ---- credentials -------------------------------------------------------------------------- */
+
+#define PW_MAX       128
+#define PW_FOUND_MAX (TN_MAX_CLUSTERS + 1)
+
+typedef struct creds {
+    char dbname[80], user[80], host[256], port[16];
+    char found[PW_FOUND_MAX][PW_MAX]; /* distinct stored passwords */
+    size_t nfound;
+    char password[PW_MAX]; /* the one to store and use ("" unknown) */
+    bool need_set;         /* give it to the role */
+    bool pg_exists, pg_ready;
+} creds;
+
+static void creds_wipe(creds *cr)
+{
+    eqops__wipe(cr, sizeof(*cr));
+}
+
+static void found_add(creds *cr, const char *pw, size_t len)
+{
+    if (len == 0 || len >= PW_MAX)
+        return;
+    for (size_t i = 0; i < cr->nfound; i++)
+        if (strlen(cr->found[i]) == len && memcmp(cr->found[i], pw, len) == 0)
+            return;
+    if (cr->nfound < PW_FOUND_MAX) {
+        memcpy(cr->found[cr->nfound], pw, len);
+        cr->found[cr->nfound++][len] = '\0';
+    }
+}
+
+/* The password in a cluster's credentials Secret, when there is one. */
+static int read_k8s_secret(tn_ctx *c, const tn_cluster *cl, creds *cr, eqops_error *err)
+{
+    eqops_k8s *k = NULL;
+    json_t *live = NULL;
+    int rc = eqops__tn_k8s_get(c->env, cl, &k, err);
+    if (rc == 0)
+        rc = eqops__tn_get(&live, k, "v1", "Secret", c->s->name, c->s->k8s_secret, err);
+    eqops__tn_k8s_put(c->env, k);
+    if (rc == EQOPS_ENOTFOUND) {
+        eqops_error_clear(err);
+        return 0;
+    }
+    if (rc != 0) {
+        eqops__err_prefix(err, "cluster %s", cl->name);
+        return rc;
+    }
+    const char *b64 = json_string_value(json_object_get(json_object_get(live, "data"), "password"));
+    if (b64 != NULL && eqops__tn_ours(live, c->s->name)) {
+        eqops_buf b = EQOPS_BUF_INIT;
+        if (eqops__base64_decode(&b, b64, strlen(b64), "password", NULL) == 0 && b.data)
+            found_add(cr, b.data, b.len);
+        eqops__buf_wipe(&b);
+    }
+    /* the Secret's text held the password too */
+    char *text = eqops__json_dump(live, 0);
+    if (text)
+        eqops__wipe(text, strlen(text));
+    eqops__free(text);
+    json_decref(live);
+    return 0;
+}
+
+static json_t *aws_value(const creds *cr)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "engine", "postgres", "host", cr->host,
+                     "port", cr->port, "dbname", cr->dbname, "username", cr->user, "password",
+                     cr->password);
+}
+
+static int read_aws_secret(tn_ctx *c, creds *cr, json_t **stored, eqops_error *err)
+{
+    *stored = NULL;
+    eqops_aws *aws = NULL;
+    char *value = NULL;
+    int rc = eqops__tn_aws_get(c->env, c->s->aws_region, &aws, err);
+    if (rc == 0)
+        rc = eqops_aws_secret_get(&value, aws, c->s->aws_secret, NULL, err);
+    if (aws)
+        eqops__tn_aws_put(c->env, aws);
+    if (rc == EQOPS_ENOTFOUND) {
+        eqops_error_clear(err);
+        return 0;
+    }
+    if (rc != 0) {
+        eqops__err_prefix(err, "AWS secret %s", c->s->aws_secret);
+        return rc;
+    }
+    json_t *doc = json_loads(value, 0, NULL);
+    const char *pw = json_string_value(json_object_get(doc, "password"));
+    if (pw)
+        found_add(cr, pw, strlen(pw));
+    eqops_free_secret(value);
+    *stored = doc;
+    return 0;
+}
+
+/* Does `password` open the tenant's database? 0 yes, EQOPS_EAUTH no, else unreachable. */
+static int login_check(eqops_pg *pg, const creds *cr, const char *password, eqops_error *err)
+{
+    const char *keys[PG_MAX_PARAMS + 6], *vals[PG_MAX_PARAMS + 6];
+    size_t n = 0;
+    for (size_t i = 0; pg->keywords[i] && n < PG_MAX_PARAMS; i++) {
+        const char *k = pg->keywords[i];
+        if (strcmp(k, "dbname") && strcmp(k, "user") && strcmp(k, "password") &&
+            strcmp(k, "passfile") && strcmp(k, "connect_timeout")) {
+            keys[n] = k;
+            vals[n++] = pg->values[i];
+        }
+    }
+    keys[n] = "dbname", vals[n++] = cr->dbname;
+    keys[n] = "user", vals[n++] = cr->user;
+    keys[n] = "password", vals[n++] = password;
+    keys[n] = "connect_timeout", vals[n++] = "10";
+    keys[n] = NULL, vals[n] = NULL;
+    PGconn *conn = PQconnectdbParams(keys, vals, 0);
+    int rc = 0;
+    if (conn == NULL) {
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    } else if (PQstatus(conn) != CONNECTION_OK) {
+        const char *msg = PQerrorMessage(conn);
+        bool auth = strstr(msg, "password authentication failed") != NULL ||
+                    strstr(msg, "permission denied") != NULL;
+        rc = eqops__err(err, auth ? EQOPS_EAUTH : EQOPS_EUNAVAILABLE, "database %s as %s: %s",
+                        cr->dbname, cr->user,
+                        auth ? "the stored password is refused" : "cannot connect");
+    }
+    PQfinish(conn);
+    return rc;
+}
+
+/* Decide the password: the stored one, a new one when nobody has one yet, or a refusal. */
+static int credentials(tn_ctx *c, eqops_pg *pg, creds *cr, json_t **aws_stored, bool rotate)
+{
+    tn_act a = {.cluster = "",
+                .step = "credentials",
+                .kind = "Credentials",
+                .name = c->s->k8s_secret,
+                .action = "none",
+                .pg = true};
+    eqops_error e = EQOPS_ERROR_INIT;
+    int64_t t0 = eqops__mono_ms();
+    eqops__tn_start(c, "", "credentials");
+    eqops_pg_tenant *t = NULL;
+    int rc = eqops__pg_object_name(pg, c->s->name, cr->dbname, sizeof(cr->dbname));
+    memcpy(cr->user, cr->dbname, sizeof(cr->user));
+    const char *host = c->s->db_host ? c->s->db_host : eqops__pg_param(pg, "host");
+    const char *port = eqops__pg_param(pg, "port");
+    snprintf(cr->host, sizeof(cr->host), "%s", host && *host ? host : "localhost");
+    if (c->s->db_port)
+        snprintf(cr->port, sizeof(cr->port), "%d", c->s->db_port);
+    else
+        snprintf(cr->port, sizeof(cr->port), "%s", port && *port ? port : "5432");
+    if (rc != 0)
+        rc = eqops__err(&e, EQOPS_EINVAL, "tenant %s: no database name", c->s->name);
+    if (rc == 0) {
+        rc = eqops_pg_tenant_show(&t, pg, c->s->name, &e);
+        if (rc == 0) {
+            cr->pg_exists = true;
+            cr->pg_ready = strcmp(eqops_pg_tenant_state(t), "ready") == 0;
+        } else if (rc == EQOPS_ENOTFOUND) {
+            eqops_error_clear(&e);
+            rc = 0;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < c->s->nclusters; i++)
+        rc = read_k8s_secret(c, &c->s->clusters[i], cr, &e);
+    if (rc == 0 && c->s->aws_secret)
+        rc = read_aws_secret(c, cr, aws_stored, &e);
+    bool mut = mutating(c->op);
+    if (rc == 0 && rotate) {
+        a.action = "update";
+        if (mut)
+            rc = eqops__pg_random_password(cr->password) ? EQOPS_ENOMEM : 0;
+        cr->need_set = true;
+    } else if (rc == 0 && !cr->pg_ready) {
+        /* no role yet, or a create that did not finish: the stored password if any (a run
+         * killed after storing it), else a new one; stored before the role gets it */
+        if (cr->nfound > 0)
+            memcpy(cr->password, cr->found[0], PW_MAX);
+        else if (mut)
+            rc = eqops__pg_random_password(cr->password) ? EQOPS_ENOMEM : 0;
+        a.action = cr->nfound > 0 ? "none" : "create";
+        cr->need_set = true;
+    } else if (rc == 0) {
+        /* the role is in use: keep its password, which must be one of the stored ones */
+        int last = EQOPS_EAUTH;
+        for (size_t i = 0; i < cr->nfound && last != 0; i++) {
+            eqops_error_clear(&e);
+            last = login_check(pg, cr, cr->found[i], &e);
+            if (last == 0)
+                memcpy(cr->password, cr->found[i], PW_MAX);
+            else if (last != EQOPS_EAUTH)
+                break;
+        }
+        if (last == 0) {
+            eqops_error_clear(&e);
+        } else if (last != EQOPS_EAUTH) {
+            rc = last;
+        } else {
+            eqops_error_clear(&e);
+            a.action = "manual";
+            rc = eqops__err(&e, EQOPS_ECONFLICT,
+                            cr->nfound ? "tenant %s: the stored database password no longer "
+                                         "opens the database; apply with rotate_password to "
+                                         "set and store a new one"
+                                       : "tenant %s: the database role exists but no "
+                                         "destination holds its password; apply with "
+                                         "rotate_password to set and store a new one",
+                            c->s->name);
+        }
+    }
+    if (rc == EQOPS_ENOMEM && e.code == 0)
+        eqops__err(&e, rc, "out of memory");
+    a.ms = eqops__mono_ms() - t0;
+    if (rc != 0) {
+        a.error = e.message;
+        /* reads report a password problem as drift; writes stop on it */
+        if (mut || rc != EQOPS_ECONFLICT)
+            eqops__tn_fail(c, rc, &e);
+        else
+            rc = 0;
+    }
+    eqops__tn_act(c, &a);
+    eqops_pg_tenant_free(t);
+    eqops_error_clear(&e);
+    return rc;
+}
+
+static int secret_object(tn_ctx *c, const creds *cr)
+{
+    eqops_error e = EQOPS_ERROR_INIT;
+    json_t *data = NULL;
+    if (cr->password[0])
+        data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "host", cr->host, "port", cr->port, "dbname",
+                         cr->dbname, "user", cr->user, "password", cr->password);
+    int rc = eqops__tn_render_secret(&c->secret, c->s, data, &e);
+    if (data) {
+        json_t *pw = json_object_get(data, "password");
+        eqops__wipe((char *)json_string_value(pw), strlen(json_string_value(pw)));
+    }
+    json_decref(data);
+    if (rc != 0)
+        eqops__tn_fail(c, rc, &e);
+    eqops_error_clear(&e);
+    return rc;
+}
+
+static void secret_object_free(tn_ctx *c)
+{
+    json_t *data = json_object_get(c->secret, "data");
+    const char *k;
+    json_t *v;
+    json_object_foreach(data, k, v)
+    {
+        eqops__wipe((char *)json_string_value(v), strlen(json_string_value(v)));
+    }
+    json_decref(c->secret);
+    c->secret = NULL;
+}
+
+/* ---- AWS secret, database ---------------------------------------------------------------------
+ */
+
+static void aws_step(tn_ctx *c, const creds *cr, const json_t *stored)
+{
+    if (c->s->aws_secret == NULL || eqops__tn_stopped(c))
+        return;
+    tn_act a = {.cluster = "",
+                .step = "aws-secret",
+                .kind = "SecretsManager",
+                .name = c->s->aws_secret,
+                .action = "none"};
+    eqops_error e = EQOPS_ERROR_INIT;
+    int64_t t0 = eqops__mono_ms();
+    eqops__tn_start(c, "", a.step);
+    json_t *want = cr->password[0] ? aws_value(cr) : NULL;
+    int rc = 0;
+    if (stored == NULL)
+        a.action = "create";
+    else if (want == NULL || !json_equal(want, (json_t *)stored))
+        a.action = "update";
+    if (mutating(c->op) && strcmp(a.action, "none") != 0) {
+        eqops_aws *aws = NULL;
+        char *text = want ? json_dumps(want, JSON_COMPACT) : NULL, *res = NULL;
+        rc = text ? eqops__tn_aws_get(c->env, c->s->aws_region, &aws, &e)
+                  : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
+        if (rc == 0 && stored == NULL)
+            rc = eqops_aws_secret_create(&res, aws, c->s->aws_secret, text,
+                                         "database credentials of eqops tenant", &e);
+        if (rc == EQOPS_EEXISTS || (rc == 0 && stored != NULL)) {
+            eqops__free(res);
+            res = NULL;
+            eqops_error_clear(&e);
+            rc = eqops_aws_secret_put(&res, aws, c->s->aws_secret, text, &e);
+        }
+        if (aws)
+            eqops__tn_aws_put(c->env, aws);
+        if (text) {
+            eqops__wipe(text, strlen(text));
+            free(text);
+        }
+        eqops__free(res);
+    }
+    if (want) {
+        json_t *pw = json_object_get(want, "password");
+        eqops__wipe((char *)json_string_value(pw), strlen(json_string_value(pw)));
+    }
+    json_decref(want);
+    a.ms = eqops__mono_ms() - t0;
+    if (rc != 0) {
+        a.error = e.message;
+        eqops__tn_fail(c, rc, &e);
+    }
+    eqops__tn_act(c, &a);
+    eqops_error_clear(&e);
+}
+
+static void database_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
+{
+    if (eqops__tn_stopped(c))
+        return;
+    tn_act a = {.cluster = "",
+                .step = "database",
+                .kind = "PostgresDatabase",
+                .name = cr->dbname,
+                .action = "none",
+                .pg = true};
+    eqops_error e = EQOPS_ERROR_INIT;
+    int64_t t0 = eqops__mono_ms();
+    eqops__tn_start(c, "", a.step);
+    if (!cr->pg_ready)
+        a.action = "create";
+    else if (cr->need_set)
+        a.action = "update";
+    int rc = 0;
+    const char *settings[40] = {NULL};
+    char buf[33][1100];
+    if (mutating(c->op)) {
+        size_t n = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(json_object_get(c->s->doc, "database"), "settings"), k,
+                            v)
+        {
+            if (n >= 32)
+                break;
+            if (json_is_string(v))
+                snprintf(buf[n], sizeof(buf[n]), "%s=%s", k, json_string_value(v));
+            else if (json_is_boolean(v))
+                snprintf(buf[n], sizeof(buf[n]), "%s=%s", k, json_is_true(v) ? "on" : "off");
+            else if (json_is_integer(v))
+                snprintf(buf[n], sizeof(buf[n]), "%s=%lld", k, (long long)json_integer_value(v));
+            else
+                snprintf(buf[n], sizeof(buf[n]), "%s=%g", k, json_number_value(v));
+            settings[n] = buf[n];
+            n++;
+        }
+        eqops_pg_tenant_options o = EQOPS_PG_TENANT_OPTIONS_INIT;
+        o.connection_limit = c->s->connection_limit;
+        o.settings = n ? settings : NULL;
+        o.password = cr->need_set ? cr->password : NULL;
+        o.migrations_dir = c->env->migrations;
+        eqops_pg_tenant *t = NULL;
+        rc = eqops_pg_tenant_create(&t, pg, c->s->name, &o, &e);
+        eqops_pg_tenant_free(t);
+    }
+    a.ms = eqops__mono_ms() - t0;
+    if (rc != 0) {
+        a.error = e.message;
+        eqops__tn_fail(c, rc, &e);
+    }
+    eqops__tn_act(c, &a);
+    eqops_error_clear(&e);
+}
+
+/* Drift and reconcile: pending migrations and a schema that differs from the template. */
+static void schema_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
+{
+    if (eqops__tn_stopped(c) || !cr->pg_ready)
+        return;
+    tn_act a = {.cluster = "",
+                .step = "schema",
+                .kind = "PostgresSchema",
+                .name = cr->dbname,
+                .action = "none",
+                .pg = true};
+    eqops_error e = EQOPS_ERROR_INIT;
+    int64_t t0 = eqops__mono_ms();
+    eqops__tn_start(c, "", a.step);
+    json_t *pending = json_array(), *detail = NULL;
+    char *out = NULL;
+    size_t problems = 0;
+    int rc = 0;
+    if (c->env->migrations) {
+        rc = eqops_pg_validate(&out, &problems, pg, c->env->migrations, cr->dbname, &e);
+        json_t *doc = rc == 0 ? json_loads(out, 0, NULL) : NULL;
+        json_t *db = json_array_get(json_object_get(doc, "databases"), 0);
+        json_t *p = json_object_get(db, "pending");
+        if (json_array_size(p) > 0) {
+            a.action = "update";
+            json_array_extend(pending, p);
+        }
+        if (json_array_size(json_object_get(db, "edited")) ||
+            json_array_size(json_object_get(db, "missing")))
+            a.action = "manual";
+        json_decref(doc);
+        eqops__free(out);
+        out = NULL;
+    }
+    if (rc == 0 && strcmp(a.action, "update") == 0 && c->op == TN_RECONCILE) {
+        eqops_pg_migrate_options mo = EQOPS_PG_MIGRATE_OPTIONS_INIT;
+        const char *tenants[] = {c->s->name, NULL};
+        size_t failed = 0;
+        mo.migrations_dir = c->env->migrations;
+        mo.tenants = tenants;
+        rc = eqops_pg_migrate(&out, &failed, pg, &mo, &e);
+        if (rc == 0 && failed > 0)
+            rc = eqops__err(&e, EQOPS_EUNAVAILABLE, "tenant %s: the migration failed: %s",
+                            c->s->name, out ? out : "");
+        eqops__free(out);
+        out = NULL;
+    }
+    if (rc == 0 && strcmp(a.action, "none") == 0) {
+        /* up to date, yet different from the template: edited by hand */
+        const char *tenants[] = {c->s->name, NULL};
+        size_t drifted = 0;
+        int drc = eqops_pg_drift(&out, &drifted, pg, tenants, &e);
+        if (drc == 0 && drifted > 0) {
+            a.action = "manual";
+            json_t *doc = json_loads(out, 0, NULL);
+            detail = json_incref(json_array_get(json_object_get(doc, "tenants"), 0));
+            json_decref(doc);
+            a.error = "the schema or isolation differs from the template beyond pending "
+                      "migrations: a person must decide";
+        } else if (drc != 0) {
+            eqops_error_clear(&e); /* no template yet: nothing to compare with */
+        }
+        eqops__free(out);
+    }
+    a.fields = pending;
+    a.detail = detail;
+    a.ms = eqops__mono_ms() - t0;
+    if (rc != 0) {
+        a.error = e.message;
+        eqops__tn_fail(c, rc, &e);
+    }
+    eqops__tn_act(c, &a); /* "manual" is a finding, not a failure of the run */
+    json_decref(pending);
+    json_decref(detail);
+    eqops_error_clear(&e);
+}
+
+static void aws_delete_step(tn_ctx *c)
+{
+    if (c->s->aws_secret == NULL || eqops__tn_stopped(c))
+        return;
+    tn_act a = {.cluster = "",
+                .step = "aws-secret",
+                .kind = "SecretsManager",
+                .name = c->s->aws_secret,
+                .action = "none"};
+    eqops_error e = EQOPS_ERROR_INIT;
+    int64_t t0 = eqops__mono_ms();
+    eqops__tn_start(c, "", a.step);
+    eqops_aws *aws = NULL;
+    char *desc = NULL;
+    int rc = eqops__tn_aws_get(c->env, c->s->aws_region, &aws, &e);
+    if (rc == 0)
+        rc = eqops_aws_secret_describe(&desc, aws, c->s->aws_secret, &e);
+    if (rc == EQOPS_ENOTFOUND) {
+        eqops_error_clear(&e);
+        rc = 0;
+    } else if (rc == 0) {
+        a.action = "delete";
+        rc = eqops_aws_secret_delete(aws, c->s->aws_secret, 1, &e);
+    }
+    if (aws)
+        eqops__tn_aws_put(c->env, aws);
+    eqops__free(desc);
+    a.ms = eqops__mono_ms() - t0;
+    if (rc != 0) {
+        a.error = e.message;
+        eqops__tn_fail(c, rc, &e);
+    }
+    eqops__tn_act(c, &a);
+    eqops_error_clear(&e);
+}
+
+static void database_drop_step(tn_ctx *c, eqops_pg *pg)
+{
+    if (eqops__tn_stopped(c))
+        return;
+    char db[80] = "";
+    eqops__pg_object_name(pg, c->s->name, db, sizeof(db));
+    tn_act a = {.cluster = "",
+                .step = "database",
+                .kind = "PostgresDatabase",
+                .name = db,
+                .action = "none",
+                .pg = true};
+    eqops_error e = EQOPS_ERROR_INIT;
+    int64_t t0 = eqops__mono_ms();
+    eqops__tn_start(c, "", a.step);
+    eqops_pg_tenant *t = NULL;
+    int rc = eqops_pg_tenant_show(&t, pg, c->s->name, &e);
+    eqops_pg_tenant_free(t);
+    if (rc == EQOPS_ENOTFOUND) {
+        eqops_error_clear(&e);
+        rc = 0;
+    } else if (rc == 0) {
+        a.action = "delete";
+        rc = eqops_pg_tenant_drop(pg, c->s->name, c->s->name, &e);
+    }
+    a.ms = eqops__mono_ms() - t0;
+    if (rc != 0) {
+        a.error = e.message;
+        eqops__tn_fail(c, rc, &e);
+    }
+    eqops__tn_act(c, &a);
+    eqops_error_clear(&e);
+}
+
+/* ---- one tenant ----------------------------------------------------------------------------- */
+
+static size_t count_steps(const tn_spec *s, tn_op op)
+{
+    size_t per_cluster = op == TN_DESTROY ? 1 + (s->argocd ? 2 : 0)
+                                          : 9 + (s->egress_cidr ? 1 : 0) + (s->db_enabled ? 1 : 0) +
+                                                (s->argocd ? 2 : 0);
+    size_t rest = (s->db_enabled ? 2 : 0) + (s->aws_secret ? 1 : 0) +
+                  ((op == TN_DRIFT || op == TN_RECONCILE) && s->db_enabled ? 1 : 0);
+    return per_cluster * s->nclusters + rest;
+}
+
+int eqops__tn_tenant(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_spec *s, tn_op op,
+                     const eqops_tenant_run_options *opts, eqops_error *err)
+{
+    *out = NULL;
+    tn_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.env = env;
+    c.run = run;
+    c.s = s;
+    c.op = op;
+    c.parallel = opts ? opts->cluster_parallel : 0;
+    c.total = count_steps(s, op);
+    c.actions = json_array();
+    c.err = (eqops_error)EQOPS_ERROR_INIT;
+    pthread_mutex_init(&c.mu, NULL);
+    int64_t t0 = eqops__mono_ms();
+    eqops_pg *pg = NULL;
+    PGconn *lock = NULL;
+    creds *cr = eqops__calloc(1, sizeof(*cr));
+    json_t *aws_stored = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc = c.actions && cr ? 0 : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
+    bool use_pg = s->db_enabled || (mutating(op) && env->pg_conninfo);
+    if (rc == 0 && use_pg)
+        rc = eqops__tn_pg_get(env, &pg, &e);
+    if (rc == 0 && pg && mutating(op)) {
+        /* one apply or destroy of a tenant at a time, across processes; the lock goes with
+         * the session, so a killed run never leaves it behind */
+        char key[96];
+        snprintf(key, sizeof(key), "eqops:tenant-apply:%s", s->name);
+        int64_t l0 = eqops__mono_ms();
+        rc = eqops__pg_lock_open(pg, &lock, key, false, env->lock_wait_ms, "tenant", &e);
+        c.pg_ms += eqops__mono_ms() - l0;
+    }
+    if (rc != 0)
+        eqops__tn_fail(&c, rc, &e);
+    if (op == TN_DESTROY) {
+        if (s->argocd)
+            eqops__tn_stage(&c, TN_STAGE_DELETE_ARGOCD);
+        eqops__tn_stage(&c, TN_STAGE_DELETE_NS);
+        aws_delete_step(&c);
+        if (s->db_enabled)
+            database_drop_step(&c, pg);
+    } else {
+        if (s->db_enabled && !eqops__tn_stopped(&c)) {
+            bool rotate = opts && opts->rotate_password;
+            if (credentials(&c, pg, cr, &aws_stored, rotate) == 0)
+                secret_object(&c, cr);
+        }
+        eqops__tn_stage(&c, TN_STAGE_NAMESPACE);
+        if (s->db_enabled) {
+            aws_step(&c, cr, aws_stored);
+            database_step(&c, pg, cr);
+            if (op == TN_DRIFT || op == TN_RECONCILE)
+                schema_step(&c, pg, cr);
+        }
+        if (s->argocd)
+            eqops__tn_stage(&c, TN_STAGE_ARGOCD);
+    }
+    if (lock)
+        PQfinish(lock);
+    eqops__tn_pg_put(env, pg, c.rc != 0);
+    if (c.rc == 0 && eqops__tn_run_cancelled(run))
+        c.rc = eqops__err(&c.err, EQOPS_ECANCELED, "tenant %s: stopped by the progress callback",
+                          s->name);
+    json_t *res =
+        json_pack("{s:s, s:s, s:b, s:I, s:o, s:I, s:I, s:I}", "tenant", s->name, "operation",
+                  op_name(op), "ok", c.rc == 0, "changed", (json_int_t)c.changed, "actions",
+                  json_incref(c.actions), "ms", (json_int_t)(eqops__mono_ms() - t0), "k8s_ms",
+                  (json_int_t)c.k8s_ms, "pg_ms", (json_int_t)c.pg_ms);
+    if (res && c.rc != 0)
+        eqops__jset(res, "error", json_string(c.err.message));
+    rc = c.rc;
+    if (rc != 0)
+        eqops__err_move(err, &c.err);
+    if (res == NULL && rc == 0)
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    *out = res;
+    if (c.secret)
+        secret_object_free(&c);
+    json_t *pw = json_object_get(aws_stored, "password");
+    if (pw)
+        eqops__wipe((char *)json_string_value(pw), strlen(json_string_value(pw)));
+    json_decref(aws_stored);
+    if (cr) {
+        creds_wipe(cr);
+        eqops__free(cr);
+    }
+    json_decref(c.actions);
+    eqops_error_clear(&c.err);
+    eqops_error_clear(&e);
+    pthread_mutex_destroy(&c.mu);
+    return rc;
+}
