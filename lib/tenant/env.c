@@ -53,6 +53,7 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
     }
     env->tiers = tiers;
     pthread_mutex_init(&env->mu, NULL);
+    pthread_mutex_init(&env->template_mu, NULL);
     env->kubeconfig = opts->kubeconfig ? eqops__strdup(opts->kubeconfig) : NULL;
     env->pg_conninfo = opts->pg_conninfo ? eqops__strdup(opts->pg_conninfo) : NULL;
     env->migrations = opts->migrations_dir ? eqops__strdup(opts->migrations_dir) : NULL;
@@ -100,6 +101,7 @@ void eqops_tenant_env_free(eqops_tenant_env *env)
     eqops__free(env->field_manager);
     eqops__free(env->aws_profile);
     pthread_mutex_destroy(&env->mu);
+    pthread_mutex_destroy(&env->template_mu);
     eqops__free(env);
 }
 

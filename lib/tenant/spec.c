@@ -690,7 +690,7 @@ int eqops__tn_spec_parse(tn_spec *s, const json_t *tiers, const char *text, size
     if (rc == 0) {
         eqops_error e = EQOPS_ERROR_INIT;
         if (eqops_pg_tenant_name_check(s->name, &e) != 0) {
-            rc = eqops__err_field(err, EQOPS_EINVAL, "name", "name: %s", e.message);
+            rc = eqops__err_field(err, EQOPS_EINVAL, "name", "%s", e.message);
             eqops_error_clear(&e);
         }
     }

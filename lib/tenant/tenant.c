@@ -382,13 +382,21 @@ static void database_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
             settings[n] = buf[n];
             n++;
         }
+        /* the template first (once per env), so the database is a fast clone of it */
+        pthread_mutex_lock(&c->env->template_mu);
+        if (c->env->migrations && !c->env->template_ready) {
+            rc = eqops_pg_template_ensure(pg, c->env->migrations, &e);
+            c->env->template_ready = rc == 0;
+        }
+        pthread_mutex_unlock(&c->env->template_mu);
         eqops_pg_tenant_options o = EQOPS_PG_TENANT_OPTIONS_INIT;
         o.connection_limit = c->s->connection_limit;
         o.settings = n ? settings : NULL;
         o.password = cr->need_set ? cr->password : NULL;
         o.migrations_dir = c->env->migrations;
         eqops_pg_tenant *t = NULL;
-        rc = eqops_pg_tenant_create(&t, pg, c->s->name, &o, &e);
+        if (rc == 0)
+            rc = eqops_pg_tenant_create(&t, pg, c->s->name, &o, &e);
         eqops_pg_tenant_free(t);
     }
     a.ms = eqops__mono_ms() - t0;
@@ -440,7 +448,10 @@ static void schema_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
         size_t failed = 0;
         mo.migrations_dir = c->env->migrations;
         mo.tenants = tenants;
-        rc = eqops_pg_migrate(&out, &failed, pg, &mo, &e);
+        /* the template too: the tenant is compared with it afterwards */
+        rc = eqops_pg_template_ensure(pg, c->env->migrations, &e);
+        if (rc == 0)
+            rc = eqops_pg_migrate(&out, &failed, pg, &mo, &e);
         if (rc == 0 && failed > 0)
             rc = eqops__err(&e, EQOPS_EUNAVAILABLE, "tenant %s: the migration failed: %s",
                             c->s->name, out ? out : "");

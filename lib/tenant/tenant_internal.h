@@ -77,6 +77,8 @@ struct eqops_tenant_env {
     int concurrency;
     long lock_wait_ms, delete_wait_ms, timeout_ms;
     pthread_mutex_t mu;
+    pthread_mutex_t template_mu; /* one template check at a time */
+    bool template_ready;         /* the template was brought up to date by this env */
     tn_k8s_slot *k8s;
     size_t nk8s, capk8s;
     eqops_pg **pg_idle;
