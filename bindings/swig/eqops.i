@@ -205,3 +205,4 @@ static PyObject *eqops_py_drop_status(PyObject *result)
 %include "eqops/swig/pg.i"
 %include "eqops/swig/aws.i"
 %include "eqops/swig/k8s.i"
+%include "eqops/swig/tenant.i"

@@ -88,6 +88,9 @@ typedef struct eqops_tenant_env_options {
     long lock_wait_ms;            /* waiting for another apply of the same tenant; 120000 */
     long delete_wait_ms;          /* destroy: waiting for namespaces to go; default 120000 */
     long request_timeout_ms;      /* per Kubernetes request; default 30000 */
+    const char *pg_db_prefix;     /* eqops/pg.h options: default "tenant_" */
+    const char *pg_template_db;   /* default "eqops_template" */
+    const char *pg_control_db;    /* default "eqops_control" (also holds the tenant locks) */
 } eqops_tenant_env_options;
 
 #define EQOPS_TENANT_ENV_OPTIONS_INIT                                                              \

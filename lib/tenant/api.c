@@ -120,11 +120,10 @@ static void job_one(size_t i, void *arg)
 static int run_options_check(const eqops_tenant_run_options *opts, eqops_error *err)
 {
     if (opts && opts->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "version",
-                                "tenant run options: version must be 1");
+        return eqops__err_field(err, EQOPS_EINVAL, "version", "tenant run options: must be 1");
     if (opts && (opts->cluster_parallel < 0 || opts->cluster_parallel > TN_MAX_CLUSTERS))
         return eqops__err_field(err, EQOPS_EINVAL, "cluster_parallel",
-                                "cluster_parallel: must be from 0 (all) to 16");
+                                "must be from 0 (all) to 16");
     return 0;
 }
 
@@ -144,10 +143,10 @@ static int one(char **out, eqops_tenant_env *env, const char *spec, tn_op op,
         return rc;
     if (op == TN_DESTROY &&
         (opts == NULL || opts->confirm == NULL || strcmp(opts->confirm, s.name) != 0)) {
+        rc = eqops__err_field(err, EQOPS_EINVAL, "confirm",
+                              "destroying tenant %s needs its name as confirmation", s.name);
         eqops__tn_spec_free(&s);
-        return eqops__err_field(err, EQOPS_EINVAL, "confirm",
-                                "confirm: destroying tenant %s needs its name as confirmation",
-                                s.name);
+        return rc;
     }
     tn_run run;
     eqops__tn_run_init(&run, opts);
@@ -325,11 +324,20 @@ int eqops__tn_status(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
         eqops__tn_pg_put(env, pg, prc != 0 && prc != EQOPS_ENOTFOUND);
         eqops_error_clear(&e);
     }
-    const char *health = present == 0 ? "absent" : problem ? "degraded" : "healthy";
+    const char *health = rc != 0        ? "unknown"
+                         : present == 0 ? "absent"
+                         : problem      ? "degraded"
+                                        : "healthy";
     if (res)
         eqops__jset(res, "health", json_string(health));
-    if (res && rc != 0)
+    if (res && rc != 0) {
+        /* an unreachable region or database is what status reports, not a failed call */
         eqops__jset(res, "error", json_string(err ? err->message : "failed"));
+        if (rc != EQOPS_EINVAL && rc != EQOPS_ENOMEM && rc != EQOPS_ECANCELED) {
+            eqops_error_clear(err);
+            rc = 0;
+        }
+    }
     json_decref(plan);
     *out = res;
     if (res == NULL && rc == 0)
@@ -348,7 +356,7 @@ static int op_parse(const char *name, tn_op *op, eqops_error *err)
             return 0;
         }
     return eqops__err_field(err, EQOPS_EINVAL, "operation",
-                            "operation: must be plan, apply, destroy, drift, reconcile or status");
+                            "must be plan, apply, destroy, drift, reconcile or status");
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -417,6 +425,17 @@ static int spec_files(char ***out, size_t *n, const char *dir, const char *tiers
     return 0;
 }
 
+/* The same directory, however it is written ("specs", "./specs/"). */
+static bool same_dir(const char *a, const char *b)
+{
+    char ra[PATH_MAX], rb[PATH_MAX];
+    if (a == NULL || b == NULL)
+        return false;
+    if (strcmp(a, b) == 0)
+        return true;
+    return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
 EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *env,
                                  const char *operation, const char *dir,
                                  const eqops_tenant_run_options *opts, eqops_error *err)
@@ -433,10 +452,9 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
         rc = run_options_check(opts, err);
     if (rc == 0 && dir == NULL)
         rc = eqops__err_field(err, EQOPS_EINVAL, "dir", "dir must not be NULL");
-    if (rc == 0 && op == TN_DESTROY &&
-        (opts == NULL || opts->confirm == NULL || strcmp(opts->confirm, dir) != 0))
+    if (rc == 0 && op == TN_DESTROY && (opts == NULL || !same_dir(opts->confirm, dir)))
         rc = eqops__err_field(err, EQOPS_EINVAL, "confirm",
-                              "confirm: destroying every tenant of %s needs the directory as "
+                              "destroying every tenant of %s needs the directory as "
                               "confirmation",
                               dir);
     if (rc != 0)
@@ -467,9 +485,9 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
                 continue;
             }
             json_decref(probe);
-            rc = eqops__tn_spec_parse(&specs[parsed], env->tiers, text, len, files[i], err);
+            rc = eqops__tn_spec_parse(&specs[parsed], env->tiers, text, len, "tenant spec", err);
             if (rc != 0)
-                eqops__err_prefix(err, "%s", files[i]);
+                eqops__err_prefix(err, "%s: ", files[i]);
             else
                 parsed++;
         }
@@ -529,7 +547,7 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
     eqops__free(results);
     eqops__free(rcs);
     eqops__free(errs);
-    if (rc != 0) {
+    if (rc != 0 && rc != EQOPS_ECANCELED) { /* a stopped run keeps what it did */
         eqops__free(*out);
         *out = NULL;
     }
@@ -590,7 +608,7 @@ EQOPS_API int eqops_tenant_list(char **out, eqops_tenant_env *env, const char *c
                 eqops__jset(e, "tier", json_copy(tier));
         }
         if (rc != 0)
-            eqops__err_prefix(err, "context %s", ctxs[i] ? ctxs[i] : "(current)");
+            eqops__err_prefix(err, "context %s: ", ctxs[i] ? ctxs[i] : "(current)");
         json_decref(list);
         eqops__free(text);
         eqops__tn_k8s_put(env, k);

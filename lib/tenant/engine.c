@@ -244,7 +244,7 @@ static int argocd_namespace(tn_ctx *c, eqops_k8s *k, const char *cluster)
         rc = 0;
     }
     if (rc != 0) {
-        eqops__err_prefix(&e, "cluster %s: namespace %s", cluster, c->env->argocd_ns);
+        eqops__err_prefix(&e, "cluster %s: namespace %s: ", cluster, c->env->argocd_ns);
         eqops__tn_fail(c, rc, &e);
     }
     eqops_error_clear(&e);
@@ -260,7 +260,10 @@ static void cluster_run(size_t i, void *arg)
     eqops_error e = EQOPS_ERROR_INIT;
     int rc = eqops__tn_k8s_get(c->env, cl, &k, &e);
     if (rc != 0) {
-        eqops__err_prefix(&e, "cluster %s", cl->name);
+        if (e.field[0]) /* the spec's field, not the kubeconfig's */
+            snprintf(e.field, sizeof(e.field), "clusters[%zu].%s", i,
+                     cl->context ? "context" : "eks");
+        eqops__err_prefix(&e, "cluster %s: ", cl->name);
         eqops__tn_fail(c, rc, &e);
         eqops_error_clear(&e);
         return;

@@ -22,11 +22,9 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
         return eqops__err(err, EQOPS_EINVAL, "out must not be NULL");
     *out = NULL;
     if (opts == NULL || opts->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "version",
-                                "tenant env options: version must be 1");
+        return eqops__err_field(err, EQOPS_EINVAL, "version", "tenant env options: must be 1");
     if (opts->concurrency < 0 || opts->concurrency > 32)
-        return eqops__err_field(err, EQOPS_EINVAL, "concurrency",
-                                "concurrency: must be from 1 to 32 (0 = 4)");
+        return eqops__err_field(err, EQOPS_EINVAL, "concurrency", "must be from 1 to 32 (0 = 4)");
     if (opts->lock_wait_ms < 0 || opts->delete_wait_ms < 0 || opts->request_timeout_ms < 0)
         return eqops__err(err, EQOPS_EINVAL, "tenant env options: timeouts must not be negative");
     char *text = NULL;
@@ -42,7 +40,7 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
             rc = eqops__tn_tiers_check(tiers, err);
     }
     if (rc != 0) {
-        eqops__err_prefix(err, "%s", opts->tiers_file);
+        eqops__err_prefix(err, "%s: ", opts->tiers_file);
         json_decref(tiers);
         return rc;
     }
@@ -58,6 +56,9 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
     env->pg_conninfo = opts->pg_conninfo ? eqops__strdup(opts->pg_conninfo) : NULL;
     env->migrations = opts->migrations_dir ? eqops__strdup(opts->migrations_dir) : NULL;
     env->aws_profile = opts->aws_profile ? eqops__strdup(opts->aws_profile) : NULL;
+    env->pg_prefix = opts->pg_db_prefix ? eqops__strdup(opts->pg_db_prefix) : NULL;
+    env->pg_template = opts->pg_template_db ? eqops__strdup(opts->pg_template_db) : NULL;
+    env->pg_control = opts->pg_control_db ? eqops__strdup(opts->pg_control_db) : NULL;
     env->argocd_ns = dup_or(opts->argocd_namespace, "argocd");
     env->field_manager = dup_or(opts->field_manager, "eqops-tenant");
     env->concurrency = opts->concurrency ? opts->concurrency : 4;
@@ -66,7 +67,8 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
     env->timeout_ms = opts->request_timeout_ms ? opts->request_timeout_ms : 30000;
     if ((opts->kubeconfig && !env->kubeconfig) || (opts->pg_conninfo && !env->pg_conninfo) ||
         (opts->migrations_dir && !env->migrations) || (opts->aws_profile && !env->aws_profile) ||
-        !env->argocd_ns || !env->field_manager) {
+        (opts->pg_db_prefix && !env->pg_prefix) || (opts->pg_template_db && !env->pg_template) ||
+        (opts->pg_control_db && !env->pg_control) || !env->argocd_ns || !env->field_manager) {
         eqops_tenant_env_free(env);
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
     }
@@ -100,6 +102,9 @@ void eqops_tenant_env_free(eqops_tenant_env *env)
     eqops__free(env->argocd_ns);
     eqops__free(env->field_manager);
     eqops__free(env->aws_profile);
+    eqops__free(env->pg_prefix);
+    eqops__free(env->pg_template);
+    eqops__free(env->pg_control);
     pthread_mutex_destroy(&env->mu);
     pthread_mutex_destroy(&env->template_mu);
     eqops__free(env);
@@ -212,14 +217,18 @@ int eqops__tn_pg_get(eqops_tenant_env *env, eqops_pg **out, eqops_error *err)
     *out = NULL;
     if (env->pg_conninfo == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "pg_conninfo",
-                                "pg_conninfo: the Postgres admin connection is not set");
+                                "the Postgres admin connection is not set");
     pthread_mutex_lock(&env->mu);
     if (env->npg > 0)
         *out = env->pg_idle[--env->npg];
     pthread_mutex_unlock(&env->mu);
     if (*out)
         return 0;
-    return eqops_pg_connect(out, env->pg_conninfo, NULL, err);
+    eqops_pg_options o = EQOPS_PG_OPTIONS_INIT;
+    o.db_prefix = env->pg_prefix;
+    o.template_db = env->pg_template;
+    o.control_db = env->pg_control;
+    return eqops_pg_connect(out, env->pg_conninfo, &o, err);
 }
 
 void eqops__tn_pg_put(eqops_tenant_env *env, eqops_pg *pg, bool broken)
@@ -325,7 +334,8 @@ void eqops__tn_run_event(tn_run *r, const char *tenant, const char *cluster, con
                   done,
                   total};
     pthread_mutex_lock(&r->mu);
-    if (e.tenant && e.cluster && e.step && e.status &&
+    /* nothing more is reported once the caller asked to stop */
+    if (!r->cancel && e.tenant && e.cluster && e.step && e.status &&
         grow((void **)&r->events, &r->capevents, r->nevents, sizeof(tn_event))) {
         r->events[r->nevents++] = e;
         memset(&e, 0, sizeof(e));
@@ -377,9 +387,10 @@ static void deliver(tn_run *r)
         tn_event e = r->events[0];
         memmove(r->events, r->events + 1, (r->nevents - 1) * sizeof(tn_event));
         r->nevents--;
+        bool call = r->fn != NULL && !r->cancel; /* nothing more once asked to stop */
         pthread_mutex_unlock(&r->mu);
         int stop =
-            r->fn ? r->fn(e.tenant, e.cluster, e.step, e.status, e.done, e.total, r->payload) : 0;
+            call ? r->fn(e.tenant, e.cluster, e.step, e.status, e.done, e.total, r->payload) : 0;
         event_free(&e);
         pthread_mutex_lock(&r->mu);
         if (stop)

@@ -163,7 +163,7 @@ static int bad(eqops_error *err, const eqops_jpath *p, const char *key, const ch
         eqops__jpath_key(&f, p, key);
     else
         f = *p;
-    return eqops__err_field(err, EQOPS_EINVAL, f.text, "%s: %s", f.text, fmt ? fmt : value);
+    return eqops__err_field(err, EQOPS_EINVAL, f.text, "%s", fmt ? fmt : value);
 }
 
 /* A string field passing `ok`, or absent. */
@@ -226,7 +226,7 @@ static int quantities(json_t *o, const eqops_jpath *p, eqops_error *err)
         eqops__jpath_key(&f, p, k);
         if (!label_key(k))
             return eqops__err_field(err, EQOPS_EINVAL, f.text,
-                                    "%s: not a resource name (like requests.cpu or pods)", f.text);
+                                    "not a resource name (like requests.cpu or pods)");
         if (json_is_integer(v)) {
             char num[32];
             snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
@@ -236,7 +236,7 @@ static int quantities(json_t *o, const eqops_jpath *p, eqops_error *err)
         }
         if (!json_is_string(v) || !eqops__tn_quantity(json_string_value(v), NULL))
             return eqops__err_field(err, EQOPS_EINVAL, f.text,
-                                    "%s: not a Kubernetes quantity (like 500m, 2, 4Gi)", f.text);
+                                    "not a Kubernetes quantity (like 500m, 2, 4Gi)");
     }
     return 0;
 }
@@ -690,20 +690,21 @@ int eqops__tn_spec_parse(tn_spec *s, const json_t *tiers, const char *text, size
     if (rc == 0) {
         eqops_error e = EQOPS_ERROR_INIT;
         if (eqops_pg_tenant_name_check(s->name, &e) != 0) {
-            rc = eqops__err_field(err, EQOPS_EINVAL, "name", "%s", e.message);
+            /* the rule's message already starts with the field */
+            const char *msg = strncmp(e.message, "name: ", 6) == 0 ? e.message + 6 : e.message;
+            rc = eqops__err_field(err, EQOPS_EINVAL, "name", "%s", msg);
             eqops_error_clear(&e);
         }
     }
     if (rc == 0)
         rc = eqops__json_string(doc, "tier", &root, true, &s->tier, err);
     if (rc == 0 && tiers == NULL)
-        rc = eqops__err_field(err, EQOPS_EINVAL, "tier",
-                              "tier: no tiers file was given (tiers_file)");
+        rc = eqops__err_field(err, EQOPS_EINVAL, "tier", "no tiers file was given (tiers_file)");
     if (rc == 0) {
         s->tier_doc = json_object_get(json_object_get(tiers, "tiers"), s->tier);
         if (s->tier_doc == NULL)
             rc = eqops__err_field(err, EQOPS_EINVAL, "tier",
-                                  "tier: \"%.64s\" is not a tier of the tiers file", s->tier);
+                                  "\"%.64s\" is not a tier of the tiers file", s->tier);
     }
     if (rc == 0)
         rc = spec_clusters(s, doc, &root, err);

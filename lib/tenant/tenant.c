@@ -68,7 +68,7 @@ static int read_k8s_secret(tn_ctx *c, const tn_cluster *cl, creds *cr, eqops_err
         return 0;
     }
     if (rc != 0) {
-        eqops__err_prefix(err, "cluster %s", cl->name);
+        eqops__err_prefix(err, "cluster %s: ", cl->name);
         return rc;
     }
     const char *b64 = json_string_value(json_object_get(json_object_get(live, "data"), "password"));
@@ -109,7 +109,7 @@ static int read_aws_secret(tn_ctx *c, creds *cr, json_t **stored, eqops_error *e
         return 0;
     }
     if (rc != 0) {
-        eqops__err_prefix(err, "AWS secret %s", c->s->aws_secret);
+        eqops__err_prefix(err, "AWS secret %s: ", c->s->aws_secret);
         return rc;
     }
     json_t *doc = json_loads(value, 0, NULL);

@@ -74,6 +74,7 @@ typedef struct tn_k8s_slot {
 struct eqops_tenant_env {
     json_t *tiers;
     char *kubeconfig, *pg_conninfo, *migrations, *argocd_ns, *field_manager, *aws_profile;
+    char *pg_prefix, *pg_template, *pg_control; /* NULL: the pg module's defaults */
     int concurrency;
     long lock_wait_ms, delete_wait_ms, timeout_ms;
     pthread_mutex_t mu;

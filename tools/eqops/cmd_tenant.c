@@ -242,7 +242,7 @@ static int open_env(cli *c, const char *cmd, const tenant_flags *f, const char *
     o.pg_conninfo = f->pg ? f->pg : getenv("EQOPS_PG_CONNINFO");
     o.migrations_dir = f->migrations ? f->migrations : getenv("EQOPS_MIGRATIONS");
     o.argocd_namespace = f->argocd_ns;
-    long v;
+    long v = 0;
     if (f->concurrency) {
         if (parse_num(c, cmd, "concurrency", f->concurrency, 1, 32, &v) != CLI_OK)
             return CLI_USAGE;
@@ -310,7 +310,7 @@ static int run_op(cli *c, const char *op, const tenant_flags *f, const char *tar
     o.confirm = f->confirm;
     o.rotate_password = f->rotate;
     if (f->cluster_parallel) {
-        long v;
+        long v = 0;
         if (parse_num(c, op, "cluster-parallel", f->cluster_parallel, 1, 16, &v) != CLI_OK) {
             eqops_tenant_env_free(env);
             return CLI_USAGE;

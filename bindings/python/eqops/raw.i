@@ -117,3 +117,56 @@ int eqops_bind_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind
                                    duration_ms, eqops_py_k8s_event, fn, err);
 }
 %}
+
+%{
+/* A tenant operation's progress, on the calling thread (which released the GIL; the library
+ * brings its workers' events there). The callable is eqops.tenant's wrapper: it never raises,
+ * and returns True to stop. */
+static int eqops_py_tenant_progress(const char *tenant, const char *cluster, const char *step,
+                                    const char *status, size_t done, size_t total,
+                                    void *payload)
+{
+    PyGILState_STATE st = PyGILState_Ensure();
+    PyObject *t = eqops_py_str(tenant), *c = eqops_py_str(cluster), *s = eqops_py_str(step),
+             *u = eqops_py_str(status);
+    PyObject *r = t && c && s && u
+                      ? PyObject_CallFunction((PyObject *)payload, "OOOOnn", t, c, s, u,
+                                              (Py_ssize_t)done, (Py_ssize_t)total)
+                      : NULL;
+    int stop = r == NULL || PyObject_IsTrue(r) == 1;
+    if (r == NULL)
+        PyErr_WriteUnraisable((PyObject *)payload);
+    Py_XDECREF(r);
+    Py_XDECREF(t);
+    Py_XDECREF(c);
+    Py_XDECREF(s);
+    Py_XDECREF(u);
+    PyGILState_Release(st);
+    return stop;
+}
+%}
+
+%inline %{
+/* progress: None or a callable(tenant, cluster, step, status, done, total) -> stop */
+int eqops_bind_tenant_run(char **out, size_t *drifted, eqops_tenant_env *env,
+                          const char *operation, const char *spec, const char *confirm,
+                          int rotate_password, int cluster_parallel, PyObject *progress,
+                          eqops_error *err)
+{
+    return eqops_bind_tenant_run_fn(out, drifted, env, operation, spec, confirm, rotate_password,
+                                    cluster_parallel,
+                                    progress == Py_None ? NULL : eqops_py_tenant_progress,
+                                    progress, err);
+}
+
+int eqops_bind_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *env,
+                            const char *operation, const char *dir, const char *confirm,
+                            int rotate_password, int cluster_parallel, PyObject *progress,
+                            eqops_error *err)
+{
+    return eqops_bind_tenant_fleet_fn(out, failed, env, operation, dir, confirm, rotate_password,
+                                      cluster_parallel,
+                                      progress == Py_None ? NULL : eqops_py_tenant_progress,
+                                      progress, err);
+}
+%}
