@@ -568,11 +568,15 @@ static int control_step(PGconn *c, void *ctx, eqops_error *err)
     eqops_pg *pg = ctx;
     const char *params[] = {pg->control_db};
     PGresult *r = NULL;
+    /* whether PUBLIC still has a privilege there (a NULL acl is the default: it does) */
     int rc = eqops__pg_exec(c, "find control database",
-                            "SELECT 1 FROM pg_database WHERE datname = $1", 1, params, &r, err);
+                            "SELECT datacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(datacl) a "
+                            "WHERE a.grantee = 0) FROM pg_database WHERE datname = $1",
+                            1, params, &r, err);
     if (rc != 0)
         return rc;
     bool exists = PQntuples(r) > 0;
+    bool public_access = !exists || strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     eqops_buf sql = EQOPS_BUF_INIT;
     if (!exists) {
@@ -585,11 +589,15 @@ static int control_step(PGconn *c, void *ctx, eqops_error *err)
         }
         rc =
             eqops__pg_exec(c, "create control database", eqops__buf_cstr(&sql), 0, NULL, NULL, err);
-        if (rc == EQOPS_EEXISTS)
+        /* made meanwhile by another session: 42P04, or 23505 when both were in the catalog
+         * insert at once */
+        if (rc == EQOPS_EEXISTS || (rc != 0 && err && strcmp(err->reason, "23505") == 0)) {
+            eqops_error_clear(err);
             rc = 0;
+        }
         eqops__buf_truncate(&sql, 0);
     }
-    if (rc == 0) {
+    if (rc == 0 && public_access) { /* once: concurrent REVOKEs collide on the catalog row */
         eqops__buf_puts(&sql, "REVOKE ALL ON DATABASE ");
         eqops__pg_ident(&sql, c, pg->control_db);
         eqops__buf_puts(&sql, " FROM PUBLIC");
