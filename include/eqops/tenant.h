@@ -25,7 +25,8 @@
  *     path: deploy/prod                           # required in argocd
  *     revision: main                              # default HEAD
  *     server: https://kubernetes.default.svc      # destination; default that one
- *   labels: {team: grid}            # extra namespace labels (not eqops.io/ or the PSA keys)
+ *   labels: {team: grid}            # extra namespace labels: not eqops.io/, managed-by, nor
+ *                                   #   kubernetes.io / k8s.io prefixes but app.kubernetes.io/
  *
  * The tiers file: {"tiers": {"<tier>": {"pod_security": "restricted"|"baseline"|"privileged",
  * "quota": {"requests.cpu": "4", ...}, "limits": {"default": {...}, "default_request": {...},

@@ -22,7 +22,7 @@ static int check_env(eqops_tenant_env *env, eqops_error *err)
 static int parse(tn_spec *s, eqops_tenant_env *env, const char *spec, eqops_error *err)
 {
     if (spec == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, "spec", "spec must not be NULL");
+        return eqops__err_field(err, EQOPS_EINVAL, "spec", "must not be NULL");
     return eqops__tn_spec_parse(s, env->tiers, spec, strlen(spec), "tenant spec", err);
 }
 
@@ -67,7 +67,7 @@ EQOPS_API int eqops_tenant_render(char **out, eqops_tenant_env *env, const char 
             ;
         if (ci == s.nclusters)
             rc = eqops__err_field(err, EQOPS_ENOTFOUND, "cluster",
-                                  "cluster \"%.64s\" is not one of the spec's clusters", cluster);
+                                  "\"%.64s\" is not one of the spec's clusters", cluster);
     }
     tn_objects ns = {.n = 0}, argo = {.n = 0};
     json_t *arr = json_array(), *secret = NULL;
@@ -451,7 +451,7 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
     if (rc == 0)
         rc = run_options_check(opts, err);
     if (rc == 0 && dir == NULL)
-        rc = eqops__err_field(err, EQOPS_EINVAL, "dir", "dir must not be NULL");
+        rc = eqops__err_field(err, EQOPS_EINVAL, "dir", "must not be NULL");
     if (rc == 0 && op == TN_DESTROY && (opts == NULL || !same_dir(opts->confirm, dir)))
         rc = eqops__err_field(err, EQOPS_EINVAL, "confirm",
                               "destroying every tenant of %s needs the directory as "

@@ -37,6 +37,8 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
             rc = eqops__yaml_parse(&tiers, text, len, false, "tiers file", err);
         eqops__free(text);
         if (rc == 0)
+            eqops__tn_strip_nulls(tiers); /* a null field is an absent one */
+        if (rc == 0)
             rc = eqops__tn_tiers_check(tiers, err);
     }
     if (rc != 0) {

@@ -92,9 +92,14 @@ static json_t *limit_range(const tn_spec *s)
     return lr;
 }
 
+/* obj with key set to value (stolen either way); NULL when anything is missing. */
 static json_t *with(json_t *obj, const char *key, json_t *value)
 {
-    if (obj == NULL || !eqops__jset(obj, key, value)) {
+    if (obj == NULL) {
+        json_decref(value);
+        return NULL;
+    }
+    if (!eqops__jset(obj, key, value)) {
         json_decref(obj);
         return NULL;
     }
@@ -227,12 +232,19 @@ int eqops__tn_render_secret(json_t **out, const tn_spec *s, const json_t *creds,
 
 /* ---- comparing ------------------------------------------------------------------------------ */
 
-static bool same_scalar(const json_t *d, const json_t *l)
+/* Where eqops writes Kubernetes quantities: a ResourceQuota's hard and a LimitRange's limits. */
+static bool quantity_path(const char *path)
+{
+    return strncmp(path, "spec.hard.", 10) == 0 || strncmp(path, "spec.limits", 11) == 0;
+}
+
+static bool same_scalar(const json_t *d, const json_t *l, const char *path)
 {
     if (json_equal((json_t *)d, (json_t *)l))
         return true;
     long double a, b;
-    if (json_is_string(d) && json_is_string(l) && eqops__tn_quantity(json_string_value(d), &a) &&
+    if (quantity_path(path) && json_is_string(d) && json_is_string(l) &&
+        eqops__tn_quantity(json_string_value(d), &a) &&
         eqops__tn_quantity(json_string_value(l), &b))
         return fabsl(a - b) <= 1e-12L * fmaxl(fabsl(a), fabsl(b));
     /* a number written as a string or the other way round ("53" and 53) */
@@ -286,7 +298,7 @@ static void diff_at(const json_t *d, const json_t *l, const char *path, json_t *
         }
         return;
     }
-    if (!same_scalar(d, l))
+    if (!same_scalar(d, l, path))
         eqops__jappend(fields, json_string(path));
 }
 

@@ -55,7 +55,12 @@ bool eqops__tn_quantity(const char *s, long double *out)
     if (before + after == 0)
         return false;
     long double value = strtold(s, NULL);
-    if (*p == 'e' || *p == 'E') {
+    /* an exponent is e/E followed by a digit or a signed digit; "E" and "Ei" alone are
+     * suffixes (exa) */
+    bool exponent = (*p == 'e' || *p == 'E') &&
+                    (isdigit((unsigned char)p[1]) ||
+                     ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])));
+    if (exponent) {
         const char *e = p + 1;
         if (*e == '+' || *e == '-')
             e++;
@@ -143,6 +148,12 @@ static bool label_key(const char *key)
     return dns_subdomain(prefix) && label_name(slash + 1, false);
 }
 
+/* A string value without a NUL inside (which strlen would cut short). */
+static bool whole_string(const json_t *v)
+{
+    return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v);
+}
+
 /* printable ASCII without spaces, 1..max */
 static bool token(const char *s, size_t max)
 {
@@ -184,7 +195,7 @@ static int str_rule(const json_t *o, const char *key, const eqops_jpath *p, bool
 static int int_field(const json_t *o, const char *key, const eqops_jpath *p, long lo, long hi,
                      int *out, eqops_error *err)
 {
-    double d;
+    double d = 0;
     bool set = false;
     json_t *v = json_object_get(o, key);
     if (v == NULL)
@@ -392,9 +403,11 @@ static bool cidr_ok(const char *s)
     int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
     if (inet_pton(family, addr, buf) != 1)
         return false;
-    char *end = NULL;
-    long bits = strtol(slash + 1, &end, 10);
-    return slash[1] != '\0' && *end == '\0' && bits >= 0 && bits <= (family == AF_INET ? 32 : 128);
+    size_t ndigits = strspn(slash + 1, "0123456789");
+    if (ndigits == 0 || ndigits > 3 || slash[1 + ndigits] != '\0')
+        return false;
+    long bits = strtol(slash + 1, NULL, 10);
+    return bits <= (family == AF_INET ? 32 : 128);
 }
 static bool setting_name_ok(const char *s)
 {
@@ -489,8 +502,8 @@ static int spec_database(tn_spec *s, json_t *doc, const eqops_jpath *root, eqops
     s->db_enabled = true;
     s->connection_limit = 20;
     json_t *tl = json_object_get(s->tier_doc, "connection_limit");
-    if (json_is_integer(tl))
-        s->connection_limit = (int)json_integer_value(tl);
+    if (json_is_number(tl)) /* a whole number from -1 to 10000: checked with the tiers */
+        s->connection_limit = (int)json_number_value(tl);
     if (rc == 0)
         rc = eqops__json_bool(db, "enabled", &p, false, &s->db_enabled, err);
     if (rc == 0)
@@ -520,6 +533,8 @@ static int spec_database(tn_spec *s, json_t *doc, const eqops_jpath *root, eqops
                 return bad(err, &f, NULL, "not a setting name (like statement_timeout)", NULL);
             if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
                 return bad(err, &f, NULL, "must be a string, number or boolean", NULL);
+            if (json_is_string(v) && !whole_string(v))
+                return bad(err, &f, NULL, "must not contain NUL", NULL);
             if (json_is_string(v) && (strlen(json_string_value(v)) > 1000 ||
                                       strpbrk(json_string_value(v), "\n\r") != NULL))
                 return bad(err, &f, NULL, "at most 1000 characters on one line", NULL);
@@ -619,11 +634,31 @@ static int spec_argocd(tn_spec *s, json_t *doc, const eqops_jpath *root, eqops_e
     return rc;
 }
 
+/* Keys eqops sets, and the prefixes Kubernetes keeps for itself (kubernetes.io, k8s.io and
+ * their subdomains), except the recommended app.kubernetes.io/ labels, which are the user's. */
+static bool reserved_label(const char *key)
+{
+    if (strncmp(key, "eqops.io/", 9) == 0 || strcmp(key, TN_LABEL_MANAGED) == 0)
+        return true;
+    if (strncmp(key, "app.kubernetes.io/", 18) == 0)
+        return false;
+    const char *slash = strchr(key, '/');
+    if (slash == NULL)
+        return false;
+    size_t n = (size_t)(slash - key);
+    static const char *const kept[] = {"kubernetes.io", "k8s.io"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t k = strlen(kept[i]);
+        if (n == k && strncmp(key, kept[i], k) == 0)
+            return true;
+        if (n > k && key[n - k - 1] == '.' && strncmp(slash - k, kept[i], k) == 0)
+            return true;
+    }
+    return false;
+}
+
 static int spec_labels(json_t *doc, const eqops_jpath *root, eqops_error *err)
 {
-    static const char *const reserved[] = {"eqops.io/", "pod-security.kubernetes.io/",
-                                           "kubernetes.io/", "k8s.io/",
-                                           "app.kubernetes.io/managed-by"};
     json_t *labels = NULL;
     int rc = eqops__json_object(doc, "labels", root, false, &labels, err);
     if (rc != 0)
@@ -647,15 +682,45 @@ static int spec_labels(json_t *doc, const eqops_jpath *root, eqops_error *err)
         if (!label_key(k))
             return bad(err, &f, NULL, "not a label key ([prefix/]name, name <= 63 characters)",
                        NULL);
-        for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-            if (strncmp(k, reserved[i], strlen(reserved[i])) == 0 ||
-                strstr(k, ".kubernetes.io/") != NULL)
-                return bad(err, &f, NULL, "this key is set by eqops or Kubernetes", NULL);
-        if (!json_is_string(v) || !label_name(json_string_value(v), true))
+        if (reserved_label(k))
+            return bad(err, &f, NULL, "this key is set by eqops or kept by Kubernetes", NULL);
+        if (!whole_string(v) || !label_name(json_string_value(v), true))
             return bad(err, &f, NULL,
                        "a label value is at most 63 letters, digits, '-', '_' and '.'", NULL);
     }
     return 0;
+}
+
+/* A field given as null is absent: remove null members of objects, so defaults fill them and
+ * every pointer into the document is a string. */
+static void strip(json_t *v, int depth)
+{
+    if (depth > EQOPS__DOC_MAX_DEPTH)
+        return;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        void *tmp;
+        json_object_foreach_safe(v, tmp, k, m)
+        {
+            if (json_is_null(m))
+                json_object_del(v, k);
+            else
+                strip(m, depth + 1);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m)
+        {
+            strip(m, depth + 1);
+        }
+    }
+}
+
+void eqops__tn_strip_nulls(json_t *doc)
+{
+    strip(doc, 0);
 }
 
 int eqops__tn_spec_parse(tn_spec *s, const json_t *tiers, const char *text, size_t len,
@@ -669,6 +734,7 @@ int eqops__tn_spec_parse(tn_spec *s, const json_t *tiers, const char *text, size
     if (rc != 0)
         return rc;
     s->doc = doc;
+    eqops__tn_strip_nulls(doc);
     eqops_jpath root;
     eqops__jpath_init(&root, "");
     if (!json_is_object(doc)) {

@@ -560,13 +560,16 @@ static void database_drop_step(tn_ctx *c, eqops_pg *pg)
 
 /* ---- one tenant ----------------------------------------------------------------------------- */
 
+/* The steps the operation reports, under the same conditions as in eqops__tn_tenant. */
 static size_t count_steps(const tn_spec *s, tn_op op)
 {
-    size_t per_cluster = op == TN_DESTROY ? 1 + (s->argocd ? 2 : 0)
-                                          : 9 + (s->egress_cidr ? 1 : 0) + (s->db_enabled ? 1 : 0) +
-                                                (s->argocd ? 2 : 0);
-    size_t rest = (s->db_enabled ? 2 : 0) + (s->aws_secret ? 1 : 0) +
-                  ((op == TN_DRIFT || op == TN_RECONCILE) && s->db_enabled ? 1 : 0);
+    size_t argo = s->argocd ? 2 : 0;
+    if (op == TN_DESTROY) /* argo, namespace per cluster; the AWS secret; the database */
+        return (1 + argo) * s->nclusters + (s->aws_secret ? 1 : 0) + (s->db_enabled ? 1 : 0);
+    size_t per_cluster = 9 + argo + (s->db_enabled ? 1 + (s->egress_cidr ? 1 : 0) : 0);
+    size_t rest = 0;
+    if (s->db_enabled) /* credentials, database, the AWS secret, the schema */
+        rest = 2 + (s->aws_secret ? 1 : 0) + (op == TN_DRIFT || op == TN_RECONCILE ? 1 : 0);
     return per_cluster * s->nclusters + rest;
 }
 

@@ -51,6 +51,8 @@ typedef struct tn_spec {
     const char *argo_repo, *argo_path, *argo_revision, *argo_server;
 } tn_spec;
 
+/* Remove the null members of objects (a field given as null is an absent field). */
+void eqops__tn_strip_nulls(json_t *doc);
 /* Check the tiers document. */
 int eqops__tn_tiers_check(const json_t *tiers, eqops_error *err);
 /* Parse and check `text` against `tiers`; fills `*s` (tn_spec_free). */

@@ -127,6 +127,16 @@ const char *ts_str(const ts_server *s, const char *key, char *out, size_t out_le
     return out;
 }
 
+void ts_rmtree(const char *dir)
+{
+    if (dir == NULL || dir[0] == '\0')
+        return;
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
 char *ts_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

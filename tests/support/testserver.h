@@ -30,6 +30,9 @@ const char *ts_str(const ts_server *s, const char *key, char *out, size_t out_le
 /* Read a whole file (NUL-terminated, malloc'd); NULL on error. */
 char *ts_read_file(const char *path, size_t *len);
 
+/* Remove a test's temporary directory and everything in it (a message when it cannot). */
+void ts_rmtree(const char *dir);
+
 /* Path of a file in tests/support. */
 const char *ts_support(const char *name, char *out, size_t out_len);
 

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "testserver.h"
+
 static const char *endpoint;
 static char dir[64], run_id[24];
 
@@ -49,12 +51,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-    }
+    ts_rmtree(dir);
     return 0;
 }
 

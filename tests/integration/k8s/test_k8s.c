@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "testserver.h"
+
 static const char *admin_kc, *tenant_kc, *exec_kc, *exec_calls, *token_a, *ca_file, *server;
 static char dir[64];
 
@@ -54,12 +56,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-    }
+    ts_rmtree(dir);
     return 0;
 }
 
