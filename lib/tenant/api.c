@@ -245,7 +245,7 @@ static json_t *cluster_status(eqops_tenant_env *env, const tn_spec *s, const tn_
     if (st && eqops__tn_k8s_get(env, cl, &k, &e) == 0) {
         if (eqops__tn_get(&ns, k, "v1", "Namespace", NULL, s->name, &e) == 0) {
             json_t *phase = json_object_get(json_object_get(ns, "status"), "phase");
-            eqops__jset(st, "phase", json_copy(phase ? phase : json_string("Unknown")));
+            eqops__jset(st, "phase", phase ? json_copy(phase) : json_string("Unknown"));
         } else {
             eqops__jset(st, "phase", json_string("Absent"));
         }
@@ -492,11 +492,17 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
                 parsed++;
         }
         eqops__free(text);
-        for (size_t k = 0; rc == 0 && k + 1 < parsed; k++)
-            if (strcmp(specs[k].name, specs[parsed - 1].name) == 0)
+        for (size_t k = 0; rc == 0 && k + 1 < parsed; k++) {
+            const char *a = specs[k].aws_secret, *b = specs[parsed - 1].aws_secret;
+            if (a && b && strcmp(a, b) == 0)
+                rc = eqops__err_field(err, EQOPS_EINVAL, "secrets.aws.name",
+                                      "%s: AWS secret %s is also tenant %s's", files[i], b,
+                                      specs[k].name);
+            if (rc == 0 && strcmp(specs[k].name, specs[parsed - 1].name) == 0)
                 rc = eqops__err_field(err, EQOPS_EINVAL, "name",
                                       "%s: tenant %s is also in another spec of %s", files[i],
                                       specs[k].name, dir);
+        }
     }
     tn_run run;
     eqops__tn_run_init(&run, opts);
@@ -516,6 +522,9 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
         bool bad = rcs[i] != 0 || results[i] == NULL;
         if (op == TN_DRIFT && json_integer_value(json_object_get(r, "changed")) > 0)
             bad = true;
+        if (op == TN_STATUS && json_is_string(json_object_get(r, "health")) &&
+            strcmp(json_string_value(json_object_get(r, "health")), "unknown") == 0)
+            bad = true; /* a status that could not be read */
         bad ? (*failed)++ : ok++;
         changed += (size_t)json_integer_value(json_object_get(r, "changed"));
         eqops__jappend(json_object_get(doc, "tenants"), r);

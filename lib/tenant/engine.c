@@ -59,6 +59,8 @@ void eqops__tn_act(tn_ctx *c, const tn_act *a)
         eqops__jset(o, "fields", json_incref(a->fields));
     if (o && a->error)
         eqops__jset(o, "error", json_string(a->error));
+    if (o && a->note)
+        eqops__jset(o, "note", json_string(a->note));
     if (o && a->detail)
         eqops__jset(o, "detail", json_incref(a->detail));
     pthread_mutex_lock(&c->mu);
@@ -91,20 +93,165 @@ bool eqops__tn_ours(const json_t *live, const char *tenant)
     return t && m && strcmp(t, tenant) == 0 && strcmp(m, TN_MANAGED_BY) == 0;
 }
 
+/* Free a server answer; a Secret's text held its data, so it is wiped first. */
+static void free_answer(char *text, const char *kind)
+{
+    if (text && kind && strcmp(kind, "Secret") == 0)
+        eqops__wipe(text, strlen(text));
+    eqops__free(text);
+}
+
 int eqops__tn_get(json_t **out, eqops_k8s *k, const char *api, const char *kind, const char *ns,
                   const char *name, eqops_error *err)
 {
     *out = NULL;
     char *text = NULL;
     int rc = eqops_k8s_get(&text, k, api, kind, ns, name, err);
-    if (rc == 0) {
+    if (rc == 0)
         rc = eqops__json_parse(out, text, strlen(text), kind, err);
-        eqops__free(text);
-    }
+    free_answer(text, kind);
     return rc;
 }
 
-/* Sync one desired object: plan (GET and compare), or apply when it differs. */
+static const char *resource_version(const json_t *obj)
+{
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    return rv ? rv : "";
+}
+
+/*
+ * The parts of a kind that must equal the spec exactly, not only contain it: what decides
+ * who may talk to whom and who may do what. Server-side apply keeps what other managers add
+ * (a matchLabels under default-deny's empty podSelector, a peer in an allow rule), so these
+ * are put back by replacing them.
+ */
+static const char *const *strict_parts(const char *kind)
+{
+    static const char *const netpol[] = {"spec", NULL}, *const role[] = {"rules", NULL},
+                             *const binding[] = {"subjects", NULL},
+                             *const project[] = {"spec", NULL};
+    if (strcmp(kind, "NetworkPolicy") == 0)
+        return netpol;
+    if (strcmp(kind, "Role") == 0)
+        return role;
+    if (strcmp(kind, "RoleBinding") == 0)
+        return binding;
+    if (strcmp(kind, "AppProject") == 0)
+        return project;
+    return NULL;
+}
+
+/* Strict parts that differ, added to `fields`; true when any does. */
+static bool strict_differs(const char *kind, const json_t *desired, const json_t *live,
+                           json_t *fields)
+{
+    bool differs = false;
+    for (const char *const *p = strict_parts(kind); p && *p; p++) {
+        json_t *d = json_object_get(desired, *p), *l = json_object_get(live, *p);
+        if (d && !json_equal(d, l)) {
+            differs = true;
+            size_t i;
+            json_t *f;
+            bool listed = false;
+            json_array_foreach(fields, i, f)
+            {
+                listed = listed || strncmp(json_string_value(f), *p, strlen(*p)) == 0;
+            }
+            if (!listed)
+                eqops__jappend(fields, json_string(*p));
+        }
+    }
+    return differs;
+}
+
+/* Replace the strict parts of `live` with the spec's (PUT, on the version read). */
+static int replace_strict(eqops_k8s *k, const char *kind, const json_t *desired, json_t *live,
+                          eqops_error *err)
+{
+    for (const char *const *p = strict_parts(kind); p && *p; p++) {
+        json_t *d = json_object_get(desired, *p);
+        if (d && !eqops__jset(live, *p, json_deep_copy(d)))
+            return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    }
+    json_object_del(json_object_get(live, "metadata"), "managedFields");
+    char *text = eqops__json_dump(live, 0), *res = NULL;
+    int rc = text ? eqops_k8s_replace(&res, k, text, NULL, err)
+                  : eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    eqops__free(text);
+    eqops__free(res);
+    return rc;
+}
+
+/* Server-side apply (forced: the spec wins over hand edits); `*changed` when it wrote. */
+static int apply_object(eqops_k8s *k, const char *kind, const json_t *desired, const char *rv,
+                        bool *changed, eqops_error *err)
+{
+    char *text = eqops__json_dump(desired, 0), *res = NULL;
+    eqops_k8s_write_options w = EQOPS_K8S_WRITE_OPTIONS_INIT;
+    w.force = 1;
+    int rc = text ? eqops_k8s_apply(&res, k, text, &w, err)
+                  : eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (rc == 0) {
+        json_t *doc = json_loads(res, 0, NULL);
+        *changed = strcmp(resource_version(doc), rv) != 0;
+        json_decref(doc);
+    }
+    free_answer(text, kind);
+    free_answer(res, kind);
+    return rc;
+}
+
+/*
+ * Labels this field manager set (by apply or by create) that the spec no longer has, as a
+ * merge patch's {"key": null}: server-side apply only removes what it owns by apply, and
+ * objects eqops must not take over are created by POST.
+ */
+static json_t *stale_labels(const json_t *desired, const json_t *live, const char *manager)
+{
+    json_t *want = json_object_get(json_object_get(desired, "metadata"), "labels");
+    json_t *stale = json_object();
+    size_t i;
+    json_t *mf;
+    json_array_foreach(json_object_get(json_object_get(live, "metadata"), "managedFields"), i, mf)
+    {
+        if (!json_is_string(json_object_get(mf, "manager")) ||
+            strcmp(json_string_value(json_object_get(mf, "manager")), manager) != 0)
+            continue;
+        json_t *owned = json_object_get(
+            json_object_get(json_object_get(mf, "fieldsV1"), "f:metadata"), "f:labels");
+        const char *key;
+        json_t *v;
+        json_object_foreach(owned, key, v)
+        {
+            /* kubernetes.io/metadata.name is the server's, recorded under the creator */
+            if (strncmp(key, "f:", 2) == 0 && json_object_get(want, key + 2) == NULL && stale &&
+                strncmp(key + 2, "kubernetes.io/", 14) != 0)
+                json_object_set_new(stale, key + 2, json_null());
+        }
+    }
+    return stale;
+}
+
+/* Create an object eqops must not take over: POST, so one made meanwhile is not adopted. */
+static int create_object(eqops_k8s *k, const char *kind, const json_t *desired, eqops_error *err)
+{
+    char *text = eqops__json_dump(desired, 0), *res = NULL;
+    int rc = text ? eqops_k8s_create(&res, k, text, NULL, err)
+                  : eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (rc == EQOPS_EEXISTS)
+        eqops__err_prefix(err, "%s appeared while eqops was making it: ", kind);
+    free_answer(text, kind);
+    free_answer(res, kind);
+    return rc;
+}
+
+/*
+ * Sync one desired object. Reads (plan, drift, status): GET and compare the fields eqops sets
+ * (the strict parts exactly). Writes: create what is missing; replace strict parts that
+ * differ; then always server-side apply, which also removes what eqops set before and the
+ * spec no longer has, and report "update" when the object changed.
+ */
 int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *step,
                      const json_t *desired, bool take_over)
 {
@@ -122,7 +269,10 @@ int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
     eqops__tn_start(c, cluster, step);
     int rc = fields ? eqops__tn_get(&live, k, api, a.kind, a.ns, a.name, &e)
                     : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
+    bool strict = false;
+    json_t *stale = NULL;
     if (rc == EQOPS_ENOTFOUND && strcmp(e.reason, "NotFound") == 0) {
+        eqops_error_clear(&e);
         rc = 0;
         a.action = "create";
     } else if (rc == 0 && !take_over && !eqops__tn_ours(live, c->s->name)) {
@@ -130,19 +280,43 @@ int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
                         "%s %s%s%s exists and was not made by eqops for tenant %s; not taking "
                         "it over",
                         a.kind, a.ns ? a.ns : "", a.ns ? "/" : "", a.name, c->s->name);
-    } else if (rc == 0 && eqops__tn_diff(desired, live, fields) > 0) {
-        a.action = "update";
+    } else if (rc == 0) {
+        eqops__tn_diff(desired, live, fields);
+        strict = strict_differs(a.kind, desired, live, fields);
+        stale = stale_labels(desired, live, c->env->field_manager);
+        const char *key;
+        json_t *v;
+        json_object_foreach(stale, key, v)
+        {
+            char path[320];
+            snprintf(path, sizeof(path), "metadata.labels.%s", key);
+            eqops__jappend(fields, json_string(path));
+        }
+        if (json_array_size(fields) > 0)
+            a.action = "update";
     }
-    if (rc == 0 && strcmp(a.action, "none") != 0 && mutating(c->op)) {
-        char *text = eqops__json_dump(desired, 0), *res = NULL;
-        eqops_k8s_write_options w = EQOPS_K8S_WRITE_OPTIONS_INIT;
-        w.force = 1; /* the spec wins over hand edits: that is what converging means */
-        rc = text ? eqops_k8s_apply(&res, k, text, &w, &e)
-                  : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
-        if (text && strcmp(a.kind, "Secret") == 0)
-            eqops__wipe(text, strlen(text));
-        eqops__free(text);
-        eqops__free(res);
+    if (rc == 0 && mutating(c->op)) {
+        bool changed = false;
+        bool posted = live == NULL && !take_over;
+        if (posted)
+            rc = create_object(k, a.kind, desired, &e);
+        else if (strict)
+            rc = replace_strict(k, a.kind, desired, live, &e);
+        /* applied after a create too: the next run's apply then finds nothing to write */
+        if (rc == 0)
+            rc = apply_object(k, a.kind, desired, live ? resource_version(live) : "", &changed, &e);
+        if (rc == 0 && json_object_size(stale) > 0) {
+            json_t *patch = json_pack("{s:{s:O}}", "metadata", "labels", stale);
+            char *text = patch ? eqops__json_dump(patch, 0) : NULL, *res = NULL;
+            rc = text ? eqops_k8s_patch(&res, k, api, a.kind, a.ns, a.name, text, NULL, &e)
+                      : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
+            json_decref(patch);
+            eqops__free(text);
+            free_answer(res, a.kind);
+        }
+        if (rc == 0 && changed && strcmp(a.action, "none") == 0)
+            a.action = "update"; /* something the comparison does not see, e.g. a removed
+                                    label that eqops had set */
     }
     a.fields = fields;
     a.ms = eqops__mono_ms() - t0;
@@ -153,6 +327,7 @@ int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
     eqops__tn_act(c, &a);
     json_decref(live);
     json_decref(fields);
+    json_decref(stale);
     eqops_error_clear(&e);
     return rc;
 }
@@ -224,10 +399,18 @@ typedef struct cluster_job {
 
 static int argocd_namespace(tn_ctx *c, eqops_k8s *k, const char *cluster)
 {
-    /* Argo CD's own namespace is not the tenant's: made when missing, never changed */
+    /* Argo CD's own namespace is not the tenant's: made when missing, never changed; and only
+     * where Argo CD's kinds exist, so a cluster without Argo CD is told, not littered */
     json_t *live = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
-    int rc = eqops__tn_get(&live, k, "v1", "Namespace", NULL, c->env->argocd_ns, &e);
+    char *kind = NULL;
+    int rc = eqops_k8s_resource(&kind, k, "argoproj.io/v1alpha1", "AppProject", &e);
+    eqops__free(kind);
+    if (rc == EQOPS_ENOTFOUND)
+        rc = eqops__err(&e, EQOPS_ENOTFOUND,
+                        "Argo CD is not installed (the server has no AppProject kind)");
+    if (rc == 0)
+        rc = eqops__tn_get(&live, k, "v1", "Namespace", NULL, c->env->argocd_ns, &e);
     json_decref(live);
     if (rc == EQOPS_ENOTFOUND && mutating(c->op)) {
         json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
@@ -288,13 +471,33 @@ static void cluster_run(size_t i, void *arg)
     case TN_STAGE_DELETE_ARGOCD:
         /* the Application first, so Argo CD stops syncing into the namespace */
         rc = eqops__tn_delete(c, k, cl->name, "application", "argoproj.io/v1alpha1", "Application",
-                              c->env->argocd_ns, c->s->name, false);
+                              c->env->argocd_ns, c->s->name, true);
         if (rc == 0)
             rc = eqops__tn_delete(c, k, cl->name, "appproject", "argoproj.io/v1alpha1",
-                                  "AppProject", c->env->argocd_ns, c->s->name, false);
+                                  "AppProject", c->env->argocd_ns, c->s->name, true);
         if (rc == EQOPS_ENOTFOUND) /* no Argo CD kinds on this cluster */
             rc = 0;
         break;
+    case TN_STAGE_SECRET:
+        if (c->secret)
+            rc = eqops__tn_object(c, k, cl->name, "secret", c->secret, true);
+        break;
+    case TN_STAGE_CHECK_NS: {
+        /* destroy deletes nothing until every cluster's namespace is known to be eqops's */
+        json_t *live = NULL;
+        rc = eqops__tn_get(&live, k, "v1", "Namespace", NULL, c->s->name, &e);
+        if (rc == EQOPS_ENOTFOUND) {
+            eqops_error_clear(&e);
+            rc = 0;
+        } else if (rc == 0 && !eqops__tn_ours(live, c->s->name)) {
+            rc = eqops__err(&e, EQOPS_EEXISTS,
+                            "cluster %s: namespace %s was not made by eqops for tenant %s; "
+                            "nothing was deleted",
+                            cl->name, c->s->name, c->s->name);
+        }
+        json_decref(live);
+        break;
+    }
     case TN_STAGE_DELETE_NS:
         rc = eqops__tn_delete(c, k, cl->name, "namespace", "v1", "Namespace", NULL, c->s->name,
                               true);

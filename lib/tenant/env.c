@@ -25,6 +25,15 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
         return eqops__err_field(err, EQOPS_EINVAL, "version", "tenant env options: must be 1");
     if (opts->concurrency < 0 || opts->concurrency > 32)
         return eqops__err_field(err, EQOPS_EINVAL, "concurrency", "must be from 1 to 32 (0 = 4)");
+    if (opts->argocd_namespace &&
+        (strlen(opts->argocd_namespace) == 0 || strlen(opts->argocd_namespace) > 63 ||
+         strspn(opts->argocd_namespace, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+             strlen(opts->argocd_namespace)))
+        return eqops__err_field(err, EQOPS_EINVAL, "argocd_namespace",
+                                "a namespace name: 1 to 63 of a-z, 0-9 and '-'");
+    if (opts->field_manager &&
+        (strlen(opts->field_manager) == 0 || strlen(opts->field_manager) > 128))
+        return eqops__err_field(err, EQOPS_EINVAL, "field_manager", "1 to 128 characters");
     if (opts->lock_wait_ms < 0 || opts->delete_wait_ms < 0 || opts->request_timeout_ms < 0)
         return eqops__err(err, EQOPS_EINVAL, "tenant env options: timeouts must not be negative");
     char *text = NULL;

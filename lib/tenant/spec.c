@@ -238,6 +238,8 @@ static int quantities(json_t *o, const eqops_jpath *p, eqops_error *err)
         if (!label_key(k))
             return eqops__err_field(err, EQOPS_EINVAL, f.text,
                                     "not a resource name (like requests.cpu or pods)");
+        if (json_is_integer(v) && json_integer_value(v) < 0)
+            return eqops__err_field(err, EQOPS_EINVAL, f.text, "must not be negative");
         if (json_is_integer(v)) {
             char num[32];
             snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
@@ -245,9 +247,12 @@ static int quantities(json_t *o, const eqops_jpath *p, eqops_error *err)
                 return eqops__err(err, EQOPS_ENOMEM, "out of memory");
             continue;
         }
-        if (!json_is_string(v) || !eqops__tn_quantity(json_string_value(v), NULL))
+        long double q = 0;
+        if (!json_is_string(v) || !eqops__tn_quantity(json_string_value(v), &q))
             return eqops__err_field(err, EQOPS_EINVAL, f.text,
                                     "not a Kubernetes quantity (like 500m, 2, 4Gi)");
+        if (q < 0) /* quotas and limits are amounts */
+            return eqops__err_field(err, EQOPS_EINVAL, f.text, "must not be negative");
     }
     return 0;
 }
@@ -317,6 +322,8 @@ int eqops__tn_tiers_check(const json_t *doc, eqops_error *err)
         int limit = 20;
         if (rc == 0)
             rc = int_field(t, "connection_limit", &p, -1, 10000, &limit, err);
+        if (rc == 0 && limit == 0)
+            rc = bad(err, &p, "connection_limit", "0 would let nobody in: 1 to 10000, or -1", NULL);
         if (rc != 0)
             return rc;
     }
@@ -508,6 +515,8 @@ static int spec_database(tn_spec *s, json_t *doc, const eqops_jpath *root, eqops
         rc = eqops__json_bool(db, "enabled", &p, false, &s->db_enabled, err);
     if (rc == 0)
         rc = int_field(db, "connection_limit", &p, -1, 10000, &s->connection_limit, err);
+    if (rc == 0 && s->connection_limit == 0)
+        rc = bad(err, &p, "connection_limit", "0 would let nobody in: 1 to 10000, or -1", NULL);
     if (rc == 0)
         rc = str_rule(db, "host", &p, false, host_ok, "a host name or address", &s->db_host, err);
     if (rc == 0)

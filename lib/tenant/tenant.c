@@ -32,6 +32,7 @@ typedef struct creds {
     char found[PW_FOUND_MAX][PW_MAX]; /* distinct stored passwords */
     size_t nfound;
     char password[PW_MAX]; /* the one to store and use ("" unknown) */
+    char pending[PW_MAX];  /* a Secret's password marked as a rotation not finished */
     bool need_set;         /* give it to the role */
     bool pg_exists, pg_ready;
 } creds;
@@ -63,7 +64,7 @@ static int read_k8s_secret(tn_ctx *c, const tn_cluster *cl, creds *cr, eqops_err
     if (rc == 0)
         rc = eqops__tn_get(&live, k, "v1", "Secret", c->s->name, c->s->k8s_secret, err);
     eqops__tn_k8s_put(c->env, k);
-    if (rc == EQOPS_ENOTFOUND) {
+    if (rc == EQOPS_ENOTFOUND && strcmp(err->reason, "NotFound") == 0) { /* no Secret yet */
         eqops_error_clear(err);
         return 0;
     }
@@ -72,10 +73,17 @@ static int read_k8s_secret(tn_ctx *c, const tn_cluster *cl, creds *cr, eqops_err
         return rc;
     }
     const char *b64 = json_string_value(json_object_get(json_object_get(live, "data"), "password"));
+    const char *rotation = json_string_value(json_object_get(
+        json_object_get(json_object_get(live, "metadata"), "annotations"), TN_ANNOTATION_ROTATION));
     if (b64 != NULL && eqops__tn_ours(live, c->s->name)) {
         eqops_buf b = EQOPS_BUF_INIT;
-        if (eqops__base64_decode(&b, b64, strlen(b64), "password", NULL) == 0 && b.data)
+        if (eqops__base64_decode(&b, b64, strlen(b64), "password", NULL) == 0 && b.data) {
             found_add(cr, b.data, b.len);
+            if (rotation && strcmp(rotation, "pending") == 0 && b.len < PW_MAX) {
+                memcpy(cr->pending, b.data, b.len);
+                cr->pending[b.len] = '\0';
+            }
+        }
         eqops__buf_wipe(&b);
     }
     /* the Secret's text held the password too */
@@ -94,13 +102,51 @@ static json_t *aws_value(const creds *cr)
                      cr->password);
 }
 
+/* The description eqops gives the secrets it makes: how it knows them again. */
+static void aws_description(const tn_ctx *c, char *out, size_t len)
+{
+    snprintf(out, len, "database credentials of eqops tenant %s", c->s->name);
+}
+
+/* Whether the AWS secret exists (*exists), refusing one that eqops did not make for this
+ * tenant (EQOPS_EEXISTS): it is never overwritten or deleted. */
+static int aws_owned(tn_ctx *c, eqops_aws *aws, bool *exists, eqops_error *err)
+{
+    char *desc = NULL, want[128];
+    *exists = false;
+    int rc = eqops_aws_secret_describe(&desc, aws, c->s->aws_secret, err);
+    if (rc == EQOPS_ENOTFOUND) {
+        eqops_error_clear(err);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    json_t *doc = json_loads(desc, 0, NULL);
+    const char *d = json_string_value(json_object_get(doc, "Description"));
+    aws_description(c, want, sizeof(want));
+    *exists = true;
+    if (d == NULL || strcmp(d, want) != 0)
+        rc = eqops__err(err, EQOPS_EEXISTS,
+                        "AWS secret %s exists and was not made by eqops for tenant %s; not "
+                        "taking it over",
+                        c->s->aws_secret, c->s->name);
+    json_decref(doc);
+    eqops__free(desc);
+    return rc;
+}
+
 static int read_aws_secret(tn_ctx *c, creds *cr, json_t **stored, eqops_error *err)
 {
     *stored = NULL;
     eqops_aws *aws = NULL;
     char *value = NULL;
+    bool exists = false;
     int rc = eqops__tn_aws_get(c->env, c->s->aws_region, &aws, err);
     if (rc == 0)
+        rc = aws_owned(c, aws, &exists, err);
+    if (rc == 0 && !exists)
+        rc = EQOPS_ENOTFOUND;
+    else if (rc == 0)
         rc = eqops_aws_secret_get(&value, aws, c->s->aws_secret, NULL, err);
     if (aws)
         eqops__tn_aws_put(c->env, aws);
@@ -109,10 +155,13 @@ static int read_aws_secret(tn_ctx *c, creds *cr, json_t **stored, eqops_error *e
         return 0;
     }
     if (rc != 0) {
-        eqops__err_prefix(err, "AWS secret %s: ", c->s->aws_secret);
+        if (rc != EQOPS_EEXISTS)
+            eqops__err_prefix(err, "AWS secret %s: ", c->s->aws_secret);
         return rc;
     }
     json_t *doc = json_loads(value, 0, NULL);
+    if (doc == NULL) /* ours, but not what eqops writes: replaced by the next apply */
+        doc = json_object();
     const char *pw = json_string_value(json_object_get(doc, "password"));
     if (pw)
         found_add(cr, pw, strlen(pw));
@@ -145,11 +194,18 @@ static int login_check(eqops_pg *pg, const creds *cr, const char *password, eqop
         rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     } else if (PQstatus(conn) != CONNECTION_OK) {
         const char *msg = PQerrorMessage(conn);
-        bool auth = strstr(msg, "password authentication failed") != NULL ||
-                    strstr(msg, "permission denied") != NULL;
-        rc = eqops__err(err, auth ? EQOPS_EAUTH : EQOPS_EUNAVAILABLE, "database %s as %s: %s",
-                        cr->dbname, cr->user,
-                        auth ? "the stored password is refused" : "cannot connect");
+        /* refusals that come after the password was accepted: it is the right one */
+        static const char *const after_auth[] = {
+            "too many connections", "permission denied for database", "not permitted to log in",
+            "not currently accepting connections"};
+        bool accepted = false;
+        for (size_t i = 0; i < sizeof(after_auth) / sizeof(after_auth[0]); i++)
+            accepted = accepted || strstr(msg, after_auth[i]) != NULL;
+        bool auth = strstr(msg, "password authentication failed") != NULL;
+        if (!accepted)
+            rc = eqops__err(err, auth ? EQOPS_EAUTH : EQOPS_EUNAVAILABLE, "database %s as %s: %s",
+                            cr->dbname, cr->user,
+                            auth ? "the stored password is refused" : "cannot connect");
     }
     PQfinish(conn);
     return rc;
@@ -172,11 +228,15 @@ static int credentials(tn_ctx *c, eqops_pg *pg, creds *cr, json_t **aws_stored, 
     memcpy(cr->user, cr->dbname, sizeof(cr->user));
     const char *host = c->s->db_host ? c->s->db_host : eqops__pg_param(pg, "host");
     const char *port = eqops__pg_param(pg, "port");
-    snprintf(cr->host, sizeof(cr->host), "%s", host && *host ? host : "localhost");
+    /* a multi-host admin conninfo ("pg-a,pg-b"): drivers other than libpq take one host, so
+     * the credentials name the first (database.host names a service in front of them) */
+    snprintf(cr->host, sizeof(cr->host), "%.*s", host && *host ? (int)strcspn(host, ",") : 9,
+             host && *host ? host : "localhost");
     if (c->s->db_port)
         snprintf(cr->port, sizeof(cr->port), "%d", c->s->db_port);
     else
-        snprintf(cr->port, sizeof(cr->port), "%s", port && *port ? port : "5432");
+        snprintf(cr->port, sizeof(cr->port), "%.*s", port && *port ? (int)strcspn(port, ",") : 4,
+                 port && *port ? port : "5432");
     if (rc != 0)
         rc = eqops__err(&e, EQOPS_EINVAL, "tenant %s: no database name", c->s->name);
     if (rc == 0) {
@@ -195,6 +255,7 @@ static int credentials(tn_ctx *c, eqops_pg *pg, creds *cr, json_t **aws_stored, 
         rc = read_aws_secret(c, cr, aws_stored, &e);
     bool mut = mutating(c->op);
     if (rc == 0 && rotate) {
+        c->rotating = true;
         a.action = "update";
         if (mut)
             rc = eqops__pg_random_password(cr->password) ? EQOPS_ENOMEM : 0;
@@ -223,6 +284,14 @@ static int credentials(tn_ctx *c, eqops_pg *pg, creds *cr, json_t **aws_stored, 
             eqops_error_clear(&e);
         } else if (last != EQOPS_EAUTH) {
             rc = last;
+        } else if (cr->pending[0] && mut) {
+            /* a rotation was asked for and stored, then stopped before the role got it:
+             * finish it (the stored password is the one workloads will read) */
+            eqops_error_clear(&e);
+            memcpy(cr->password, cr->pending, PW_MAX);
+            cr->need_set = true;
+            c->rotating = true;
+            a.action = "update";
         } else {
             eqops_error_clear(&e);
             a.action = "manual";
@@ -239,13 +308,12 @@ static int credentials(tn_ctx *c, eqops_pg *pg, creds *cr, json_t **aws_stored, 
     if (rc == EQOPS_ENOMEM && e.code == 0)
         eqops__err(&e, rc, "out of memory");
     a.ms = eqops__mono_ms() - t0;
-    if (rc != 0) {
-        a.error = e.message;
-        /* reads report a password problem as drift; writes stop on it */
-        if (mut || rc != EQOPS_ECONFLICT)
-            eqops__tn_fail(c, rc, &e);
-        else
-            rc = 0;
+    if (rc != 0 && (mut || rc != EQOPS_ECONFLICT)) {
+        a.error = e.message; /* writes stop on a password problem */
+        eqops__tn_fail(c, rc, &e);
+    } else if (rc != 0) {
+        a.note = e.message; /* reads report it as drift */
+        rc = 0;
     }
     eqops__tn_act(c, &a);
     eqops_pg_tenant_free(t);
@@ -261,6 +329,12 @@ static int secret_object(tn_ctx *c, const creds *cr)
         data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "host", cr->host, "port", cr->port, "dbname",
                          cr->dbname, "user", cr->user, "password", cr->password);
     int rc = eqops__tn_render_secret(&c->secret, c->s, data, &e);
+    /* a rotation is marked on the Secret until the role has the new password, so a run
+     * stopped in between is finished by the next one */
+    if (rc == 0 && c->rotating &&
+        !eqops__jset(json_object_get(c->secret, "metadata"), "annotations",
+                     json_pack("{s:s}", TN_ANNOTATION_ROTATION, "pending")))
+        rc = eqops__err(&e, EQOPS_ENOMEM, "out of memory");
     if (data) {
         json_t *pw = json_object_get(data, "password");
         eqops__wipe((char *)json_string_value(pw), strlen(json_string_value(pw)));
@@ -308,24 +382,27 @@ static void aws_step(tn_ctx *c, const creds *cr, const json_t *stored)
         a.action = "update";
     if (mutating(c->op) && strcmp(a.action, "none") != 0) {
         eqops_aws *aws = NULL;
-        char *text = want ? json_dumps(want, JSON_COMPACT) : NULL, *res = NULL;
+        char description[128];
+        aws_description(c, description, sizeof(description));
+        char *text = want ? eqops__json_dump(want, 0) : NULL, *res = NULL;
         rc = text ? eqops__tn_aws_get(c->env, c->s->aws_region, &aws, &e)
                   : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
         if (rc == 0 && stored == NULL)
-            rc = eqops_aws_secret_create(&res, aws, c->s->aws_secret, text,
-                                         "database credentials of eqops tenant", &e);
-        if (rc == EQOPS_EEXISTS || (rc == 0 && stored != NULL)) {
+            rc = eqops_aws_secret_create(&res, aws, c->s->aws_secret, text, description, &e);
+        if (rc == EQOPS_EEXISTS) { /* made meanwhile: only ours is written over */
+            bool exists = false;
+            eqops_error_clear(&e);
+            rc = aws_owned(c, aws, &exists, &e);
+        }
+        if (rc == 0 && (stored != NULL || res == NULL)) {
             eqops__free(res);
             res = NULL;
-            eqops_error_clear(&e);
             rc = eqops_aws_secret_put(&res, aws, c->s->aws_secret, text, &e);
         }
         if (aws)
             eqops__tn_aws_put(c->env, aws);
-        if (text) {
-            eqops__wipe(text, strlen(text));
-            free(text);
-        }
+        if (text)
+            eqops__wipe_free(text, strlen(text));
         eqops__free(res);
     }
     if (want) {
@@ -468,8 +545,8 @@ static void schema_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
             json_t *doc = json_loads(out, 0, NULL);
             detail = json_incref(json_array_get(json_object_get(doc, "tenants"), 0));
             json_decref(doc);
-            a.error = "the schema or isolation differs from the template beyond pending "
-                      "migrations: a person must decide";
+            a.note = "the schema or isolation differs from the template beyond pending "
+                     "migrations: a person must decide";
         } else if (drc != 0) {
             eqops_error_clear(&e); /* no template yet: nothing to compare with */
         }
@@ -501,20 +578,16 @@ static void aws_delete_step(tn_ctx *c)
     int64_t t0 = eqops__mono_ms();
     eqops__tn_start(c, "", a.step);
     eqops_aws *aws = NULL;
-    char *desc = NULL;
+    bool exists = false;
     int rc = eqops__tn_aws_get(c->env, c->s->aws_region, &aws, &e);
     if (rc == 0)
-        rc = eqops_aws_secret_describe(&desc, aws, c->s->aws_secret, &e);
-    if (rc == EQOPS_ENOTFOUND) {
-        eqops_error_clear(&e);
-        rc = 0;
-    } else if (rc == 0) {
+        rc = aws_owned(c, aws, &exists, &e);
+    if (rc == 0 && exists) {
         a.action = "delete";
         rc = eqops_aws_secret_delete(aws, c->s->aws_secret, 1, &e);
     }
     if (aws)
         eqops__tn_aws_put(c->env, aws);
-    eqops__free(desc);
     a.ms = eqops__mono_ms() - t0;
     if (rc != 0) {
         a.error = e.message;
@@ -559,6 +632,39 @@ static void database_drop_step(tn_ctx *c, eqops_pg *pg)
 }
 
 /* ---- one tenant ----------------------------------------------------------------------------- */
+
+/* Whether the operation may go on: not failed or stopped, and (writes) the lock still held. */
+static bool lock_held(tn_ctx *c, PGconn *lock)
+{
+    if (eqops__tn_stopped(c))
+        return false;
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc = lock ? eqops__pg_lock_check(lock, "tenant lock", &e) : 0;
+    if (rc != 0)
+        eqops__tn_fail(c, rc, &e);
+    eqops_error_clear(&e);
+    return rc == 0;
+}
+
+/* Destroy: the AWS secret is eqops's (or absent) before anything is deleted. */
+static void aws_check(tn_ctx *c)
+{
+    if (c->s->aws_secret == NULL || eqops__tn_stopped(c))
+        return;
+    eqops_aws *aws = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    bool exists = false;
+    int rc = eqops__tn_aws_get(c->env, c->s->aws_region, &aws, &e);
+    if (rc == 0)
+        rc = aws_owned(c, aws, &exists, &e);
+    if (aws)
+        eqops__tn_aws_put(c->env, aws);
+    if (rc != 0) {
+        eqops__err_prefix(&e, "nothing was deleted: ");
+        eqops__tn_fail(c, rc, &e);
+    }
+    eqops_error_clear(&e);
+}
 
 /* The steps the operation reports, under the same conditions as in eqops__tn_tenant. */
 static size_t count_steps(const tn_spec *s, tn_op op)
@@ -610,11 +716,16 @@ int eqops__tn_tenant(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
     if (rc != 0)
         eqops__tn_fail(&c, rc, &e);
     if (op == TN_DESTROY) {
-        if (s->argocd)
+        /* everything is known to be eqops's before anything is deleted */
+        eqops__tn_stage(&c, TN_STAGE_CHECK_NS);
+        aws_check(&c);
+        if (s->argocd && lock_held(&c, lock))
             eqops__tn_stage(&c, TN_STAGE_DELETE_ARGOCD);
-        eqops__tn_stage(&c, TN_STAGE_DELETE_NS);
-        aws_delete_step(&c);
-        if (s->db_enabled)
+        if (lock_held(&c, lock))
+            eqops__tn_stage(&c, TN_STAGE_DELETE_NS);
+        if (lock_held(&c, lock))
+            aws_delete_step(&c);
+        if (s->db_enabled && lock_held(&c, lock))
             database_drop_step(&c, pg);
     } else {
         if (s->db_enabled && !eqops__tn_stopped(&c)) {
@@ -622,14 +733,25 @@ int eqops__tn_tenant(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
             if (credentials(&c, pg, cr, &aws_stored, rotate) == 0)
                 secret_object(&c, cr);
         }
-        eqops__tn_stage(&c, TN_STAGE_NAMESPACE);
+        /* writes go on only while the tenant's lock is still held (a lost connection
+         * releases it: another apply may be running now) */
+        if (lock_held(&c, lock))
+            eqops__tn_stage(&c, TN_STAGE_NAMESPACE);
         if (s->db_enabled) {
-            aws_step(&c, cr, aws_stored);
-            database_step(&c, pg, cr);
+            if (lock_held(&c, lock))
+                aws_step(&c, cr, aws_stored);
+            if (lock_held(&c, lock))
+                database_step(&c, pg, cr);
+            if (c.rotating && mutating(op) && lock_held(&c, lock)) {
+                /* the role has it now: the mark comes off (server-side apply drops it) */
+                json_object_del(json_object_get(c.secret, "metadata"), "annotations");
+                c.total += s->nclusters;
+                eqops__tn_stage(&c, TN_STAGE_SECRET);
+            }
             if (op == TN_DRIFT || op == TN_RECONCILE)
                 schema_step(&c, pg, cr);
         }
-        if (s->argocd)
+        if (s->argocd && lock_held(&c, lock))
             eqops__tn_stage(&c, TN_STAGE_ARGOCD);
     }
     if (lock)

@@ -17,12 +17,13 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#define TN_MAX_CLUSTERS  16
-#define TN_LABEL_TENANT  "eqops.io/tenant"
-#define TN_LABEL_TIER    "eqops.io/tier"
-#define TN_LABEL_MANAGED "app.kubernetes.io/managed-by"
-#define TN_MANAGED_BY    "eqops"
-#define TN_PSA_ENFORCE   "pod-security.kubernetes.io/enforce"
+#define TN_MAX_CLUSTERS        16
+#define TN_LABEL_TENANT        "eqops.io/tenant"
+#define TN_LABEL_TIER          "eqops.io/tier"
+#define TN_LABEL_MANAGED       "app.kubernetes.io/managed-by"
+#define TN_MANAGED_BY          "eqops"
+#define TN_PSA_ENFORCE         "pod-security.kubernetes.io/enforce"
+#define TN_ANNOTATION_ROTATION "eqops.io/rotation"
 
 /* ---- the spec (spec.c) ----------------------------------------------------------------------- */
 
@@ -168,7 +169,9 @@ typedef enum tn_stage {
     TN_STAGE_NAMESPACE,     /* the namespace, its objects and the credentials Secret */
     TN_STAGE_ARGOCD,        /* AppProject and Application */
     TN_STAGE_DELETE_ARGOCD, /* destroy: Application, AppProject */
-    TN_STAGE_DELETE_NS      /* destroy: the namespace, waiting until it is gone */
+    TN_STAGE_DELETE_NS,     /* destroy: the namespace, waiting until it is gone */
+    TN_STAGE_SECRET,        /* the credentials Secret again (a rotation done) */
+    TN_STAGE_CHECK_NS       /* destroy: every namespace is eqops's, before anything goes */
 } tn_stage;
 
 /* One operation on one tenant; workers of its clusters share it. */
@@ -178,6 +181,7 @@ typedef struct tn_ctx {
     const tn_spec *s;
     tn_op op;
     int parallel;   /* clusters at once */
+    bool rotating;  /* a new password goes to the role in this run */
     json_t *secret; /* the desired credentials Secret (secret data), or NULL */
     pthread_mutex_t mu;
     json_t *actions; /* the result's actions */
@@ -190,8 +194,9 @@ typedef struct tn_ctx {
 /* One action of a result. */
 typedef struct tn_act {
     const char *cluster, *step, *kind, *ns, *name, *action, *error;
-    json_t *fields; /* borrowed; may be NULL */
-    json_t *detail; /* borrowed; may be NULL */
+    const char *note; /* a finding that is not a failure ("manual": what a person must do) */
+    json_t *fields;   /* borrowed; may be NULL */
+    json_t *detail;   /* borrowed; may be NULL */
     int64_t ms;
     bool pg; /* counts as Postgres time */
 } tn_act;

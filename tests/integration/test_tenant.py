@@ -380,3 +380,91 @@ def test_fleet_examples_list_and_destroy(tenv):
     assert res["failed"] == 0
     for n in ("acme-power", "north-wind", "solar-coop"):
         gone(env, n, clusters=CONTEXTS[:1])
+
+
+def test_security_edits_and_removed_fields_are_put_back(tenv):
+    s = spec("it-strict", argocd=False)
+    path = write_spec(tenv, s)
+    eq(tenv, "apply", path)
+    # default-deny made to select nothing, and a peer from every namespace let in
+    kubectl(tenv, "eqops-k8s", "-n", "it-strict", "patch", "networkpolicy", "default-deny",
+            "--type", "merge", "-p", '{"spec":{"podSelector":{"matchLabels":{"x":"y"}}}}')
+    kubectl(tenv, "eqops-k8s2", "-n", "it-strict", "patch", "networkpolicy",
+            "allow-same-namespace", "--type", "json", "-p",
+            '[{"op":"add","path":"/spec/ingress/0/from/0/namespaceSelector","value":{}}]')
+    r, res = eq(tenv, "drift", path, check=False)
+    found = {(a["cluster"], a["name"]) for a in res["actions"] if a["action"] == "update"}
+    assert r.returncode == 1
+    assert ("r0", "default-deny") in found and ("r1", "allow-same-namespace") in found
+    _, res = eq(tenv, "reconcile", path)
+    for ctx, name in (("eqops-k8s", "default-deny"), ("eqops-k8s2", "allow-same-namespace")):
+        np = json.loads(kubectl(tenv, ctx, "-n", "it-strict", "get", "networkpolicy", name,
+                                "-o", "json").stdout)
+        assert np["spec"]["podSelector"] == {}
+        for rule in np["spec"].get("ingress", []):
+            assert rule["from"] == [{"podSelector": {}}]
+    _, res = eq(tenv, "drift", path)
+    assert res["changed"] == 0
+    # a label removed from the spec goes from the namespace too
+    del s["labels"]["team"]
+    write_spec(tenv, s)
+    _, res = eq(tenv, "apply", path)
+    ns = json.loads(kubectl(tenv, "eqops-k8s", "get", "namespace", "it-strict", "-o",
+                            "json").stdout)
+    assert "team" not in ns["metadata"]["labels"]
+    assert any(a["kind"] == "Namespace" and a["action"] == "update" for a in res["actions"])
+    eq(tenv, "destroy", path, "--confirm", "it-strict")
+
+
+def test_foreign_aws_secret_and_namespace_are_left_alone(tenv):
+    # an AWS secret someone else made, with the name the spec asks for
+    sh(CLI, "aws", "secret", "create", "eqops/test/it-foreign", "-", env=tenv,
+       input='{"password": "theirs"}')
+    path = write_spec(tenv, spec("it-foreign", argocd=False, aws=True))
+    r, _ = eq(tenv, "apply", path, check=False)
+    assert r.returncode == 1 and "not made by eqops" in r.stderr
+    theirs = sh(CLI, "aws", "secret", "get", "eqops/test/it-foreign", env=tenv).stdout
+    assert json.loads(theirs) == {"password": "theirs"}
+    r, _ = eq(tenv, "destroy", path, "--confirm", "it-foreign", check=False)
+    assert r.returncode == 1 and "nothing was deleted" in r.stderr
+    sh(CLI, "aws", "secret", "get", "eqops/test/it-foreign", env=tenv)
+    sh(CLI, "aws", "secret", "delete", "eqops/test/it-foreign", "--force", env=tenv)
+    # a namespace of that name in one region only: destroy deletes nothing anywhere
+    eq(tenv, "apply", write_spec(tenv, spec("it-foreign", argocd=False,
+                                            clusters=CONTEXTS[:1])))
+    kubectl(tenv, "eqops-k8s2", "create", "namespace", "it-foreign")
+    path = write_spec(tenv, spec("it-foreign", argocd=False))
+    r, _ = eq(tenv, "destroy", path, "--confirm", "it-foreign", check=False)
+    assert r.returncode == 1 and "nothing was deleted" in r.stderr
+    kubectl(tenv, "eqops-k8s", "get", "namespace", "it-foreign")
+    assert psql_ok(secret_creds(tenv, "eqops-k8s", "it-foreign"))
+    kubectl(tenv, "eqops-k8s2", "delete", "namespace", "it-foreign", "--wait=false")
+    eq(tenv, "destroy", write_spec(tenv, spec("it-foreign", argocd=False,
+                                              clusters=CONTEXTS[:1])),
+       "--confirm", "it-foreign")
+
+
+def test_rotation_stopped_before_the_role_is_finished_by_the_next_apply(tenv):
+    path = write_spec(tenv, spec("it-rot", argocd=False))
+    eq(tenv, "apply", path)
+    before = secret_creds(tenv, "eqops-k8s", "it-rot")
+    # kill the rotation once both Secrets hold the new password, before the role has it
+    p = subprocess.Popen([CLI, "tenant", "apply", path, "--rotate-password", "--progress-json",
+                          "--cluster-parallel", "1"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True, env=tenv)
+    for line in p.stderr:
+        ev = json.loads(line) if line.startswith("{") else {}
+        if ev.get("step") == "database" and ev.get("status") == "start":
+            p.send_signal(signal.SIGKILL)
+            break
+    p.stderr.close()
+    p.wait(timeout=60)
+    stored = secret_creds(tenv, "eqops-k8s", "it-rot")
+    assert stored["password"] != before["password"] and not psql_ok(stored)
+    _, res = eq(tenv, "apply", path)  # no --rotate-password: it finishes what was asked
+    after = assert_converged(tenv, "it-rot")
+    assert after["password"] == stored["password"] and not psql_ok(before)
+    sec = json.loads(kubectl(tenv, "eqops-k8s2", "-n", "it-rot", "get", "secret",
+                             "db-credentials", "-o", "json").stdout)
+    assert "eqops.io/rotation" not in sec["metadata"].get("annotations", {})
+    eq(tenv, "destroy", path, "--confirm", "it-rot")

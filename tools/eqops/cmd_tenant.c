@@ -129,7 +129,8 @@ static void print_result(const json_t *r, bool verbose)
     json_array_foreach(actions, i, a)
     {
         const char *act = json_string_value(json_object_get(a, "action"));
-        if (!verbose && strcmp(act, "none") == 0 && !json_object_get(a, "error"))
+        if (!verbose && strcmp(act, "none") == 0 && !json_object_get(a, "error") &&
+            !json_object_get(a, "note"))
             continue;
         const char *mark = strcmp(act, "create") == 0   ? "+"
                            : strcmp(act, "update") == 0 ? "~"
@@ -154,6 +155,8 @@ static void print_result(const json_t *r, bool verbose)
         }
         if (json_object_get(a, "error"))
             printf(": %s", json_string_value(json_object_get(a, "error")));
+        else if (json_object_get(a, "note"))
+            printf(": %s", json_string_value(json_object_get(a, "note")));
         printf("\n");
     }
 }
@@ -349,6 +352,8 @@ static int run_op(cli *c, const char *op, const tenant_flags *f, const char *tar
             lrc = eqops_tenant_status(&out, env, spec, &e);
         free(spec);
     }
+    if (o.progress == progress_tty) /* the progress line goes before the result */
+        fputs("\r\033[K", stderr);
     json_t *doc = out ? json_loads(out, 0, NULL) : NULL;
     eqops_free(out);
     rc = CLI_OK;

@@ -134,13 +134,13 @@ def test_destroy_needs_confirmation_before_any_request(offline):
     assert e.value.field != "confirm"
     with pytest.raises(eqops.NotFound) as e:
         offline.destroy(dict(SPEC, database={"enabled": False}), "acme-power")
-    assert e.value.field == "context"
+    assert e.value.field == "clusters[0].context"
 
 
 def test_unknown_context_and_missing_database(offline):
     with pytest.raises(eqops.NotFound) as e:
         offline.plan(dict(SPEC, database={"enabled": False}))
-    assert e.value.field == "context"
+    assert e.value.field == "clusters[0].context"
     with pytest.raises(eqops.InvalidArgument) as e:
         offline.apply(SPEC)  # a database without pg_conninfo
     assert e.value.field == "pg_conninfo"
@@ -150,10 +150,13 @@ def test_unknown_context_and_missing_database(offline):
 
 
 def test_unreachable_cluster_fails_cleanly(offline):
-    for call in (offline.plan, offline.status, offline.reconcile, offline.drift):
+    for call in (offline.plan, offline.reconcile, offline.drift):
         with pytest.raises(eqops.Unavailable) as e:
             call(UNREACHABLE)
         assert "secret-token" not in str(e.value)
+    # status reports a region it cannot reach instead of failing
+    st = offline.status(UNREACHABLE)
+    assert st["health"] == "unknown" and st["error"] and "secret-token" not in json.dumps(st)
     with pytest.raises(eqops.Unavailable):
         offline.apply(UNREACHABLE, rotate_password=True, cluster_parallel=1)
     with pytest.raises(eqops.Unavailable):
