@@ -349,11 +349,13 @@ int eqops__tn_delete(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
         rc = eqops__err(&e, EQOPS_EEXISTS,
                         "%s %s%s%s was not made by eqops for tenant %s; not deleting it", kind,
                         ns ? ns : "", ns ? "/" : "", name, c->s->name);
+    } else if (rc == 0 && !mutating(c->op)) {
+        a.action = "delete"; /* reads: what a write would do */
     } else if (rc == 0) {
         a.action = "delete";
         if (json_object_get(json_object_get(live, "metadata"), "deletionTimestamp") == NULL) {
             eqops_k8s_write_options w = EQOPS_K8S_WRITE_OPTIONS_INIT;
-            w.propagation_policy = "Foreground";
+            w.propagation_policy = "Background"; /* Foreground waits for the garbage collector */
             rc = eqops_k8s_delete(NULL, k, api, kind, ns, name, &w, &e);
             if (rc == EQOPS_ENOTFOUND)
                 rc = 0;
@@ -387,6 +389,26 @@ int eqops__tn_delete(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
     json_decref(live);
     eqops_error_clear(&e);
     return rc;
+}
+
+/* An object eqops made before and the spec no longer asks for (allow-database without
+ * egress_cidr, the Argo CD objects without argocd): deleted by writes, "delete" in reads.
+ * Nothing is reported when it is not there, or not eqops's. */
+static int prune(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *step, const char *api,
+                 const char *kind, const char *ns, const char *name)
+{
+    json_t *live = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc = eqops__tn_get(&live, k, api, kind, ns, name, &e);
+    bool ours = rc == 0 && eqops__tn_ours(live, c->s->name);
+    json_decref(live);
+    eqops_error_clear(&e);
+    if (rc != 0 || !ours) /* absent, an unknown kind, not ours, or unread: the next run looks */
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    c->total++;
+    pthread_mutex_unlock(&c->mu);
+    return eqops__tn_delete(c, k, cluster, step, api, kind, ns, name, true);
 }
 
 /* ---- per cluster ------------------------------------------------------------------------------
@@ -460,9 +482,19 @@ static void cluster_run(size_t i, void *arg)
                                   strcmp(objs.v[n].step, "namespace") != 0);
         if (rc == 0 && c->secret && !eqops__tn_stopped(c))
             rc = eqops__tn_object(c, k, cl->name, "secret", c->secret, true);
+        if (rc == 0 && !(c->s->db_enabled && c->s->egress_cidr) && !eqops__tn_stopped(c))
+            rc = prune(c, k, cl->name, "netpol-database", "networking.k8s.io/v1", "NetworkPolicy",
+                       c->s->name, "allow-database");
         break;
     case TN_STAGE_ARGOCD:
         rc = eqops__tn_render_argocd(&objs, c->s, c->env->argocd_ns, &e);
+        if (rc == 0 && objs.n == 0) { /* argocd taken out of the spec */
+            rc = prune(c, k, cl->name, "application", "argoproj.io/v1alpha1", "Application",
+                       c->env->argocd_ns, c->s->name);
+            if (rc == 0)
+                rc = prune(c, k, cl->name, "appproject", "argoproj.io/v1alpha1", "AppProject",
+                           c->env->argocd_ns, c->s->name);
+        }
         if (rc == 0 && objs.n > 0)
             rc = argocd_namespace(c, k, cl->name);
         for (size_t n = 0; rc == 0 && n < objs.n && !eqops__tn_stopped(c); n++)

@@ -751,7 +751,7 @@ int eqops__tn_tenant(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
             if (op == TN_DRIFT || op == TN_RECONCILE)
                 schema_step(&c, pg, cr);
         }
-        if (s->argocd && lock_held(&c, lock))
+        if (lock_held(&c, lock)) /* without argocd: removes what an earlier spec had */
             eqops__tn_stage(&c, TN_STAGE_ARGOCD);
     }
     if (lock)

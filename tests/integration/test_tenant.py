@@ -468,3 +468,29 @@ def test_rotation_stopped_before_the_role_is_finished_by_the_next_apply(tenv):
                              "db-credentials", "-o", "json").stdout)
     assert "eqops.io/rotation" not in sec["metadata"].get("annotations", {})
     eq(tenv, "destroy", path, "--confirm", "it-rot")
+
+
+def test_objects_taken_out_of_the_spec_are_removed(tenv):
+    s = spec("it-prune")
+    s["database"]["egress_cidr"] = "10.20.0.0/16"
+    path = write_spec(tenv, s)
+    eq(tenv, "apply", path)
+    kubectl(tenv, "eqops-k8s", "-n", "it-prune", "get", "networkpolicy", "allow-database")
+    del s["argocd"], s["database"]["egress_cidr"]
+    write_spec(tenv, s)
+    _, plan = eq(tenv, "plan", path)
+    planned = {(a["cluster"], a["kind"]) for a in plan["actions"] if a["action"] == "delete"}
+    assert planned == {(c, k) for c in ("r0", "r1")
+                       for k in ("NetworkPolicy", "Application", "AppProject")}
+    _, res = eq(tenv, "apply", path)
+    assert res["ok"]
+    for ctx in CONTEXTS:
+        r = kubectl(tenv, ctx, "-n", "it-prune", "get", "networkpolicy", "allow-database",
+                    check=False)
+        assert r.returncode != 0 and "NotFound" in r.stderr
+        r = kubectl(tenv, ctx, "-n", "argocd", "get", "applications.argoproj.io", "it-prune",
+                    check=False)
+        assert r.returncode != 0 and "NotFound" in r.stderr
+    _, res = eq(tenv, "apply", path)
+    assert res["changed"] == 0
+    eq(tenv, "destroy", path, "--confirm", "it-prune")
