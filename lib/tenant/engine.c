@@ -78,6 +78,17 @@ void eqops__tn_act(tn_ctx *c, const tn_act *a)
                         a->error ? "failed" : a->action, done, c->total);
 }
 
+void eqops__tn_step_end(tn_ctx *c, tn_act *a, int64_t t0, int rc, eqops_error *e)
+{
+    a->ms = eqops__mono_ms() - t0;
+    if (rc != 0) {
+        a->error = e->message;
+        eqops__tn_fail(c, rc, e);
+    }
+    eqops__tn_act(c, a);
+    eqops_error_clear(e);
+}
+
 /* ---- Kubernetes objects -----------------------------------------------------------------------
  */
 
@@ -319,16 +330,10 @@ int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
                                     label that eqops had set */
     }
     a.fields = fields;
-    a.ms = eqops__mono_ms() - t0;
-    if (rc != 0) {
-        a.error = e.message;
-        eqops__tn_fail(c, rc, &e);
-    }
-    eqops__tn_act(c, &a);
+    eqops__tn_step_end(c, &a, t0, rc, &e);
     json_decref(live);
     json_decref(fields);
     json_decref(stale);
-    eqops_error_clear(&e);
     return rc;
 }
 
@@ -380,14 +385,8 @@ int eqops__tn_delete(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
                 eqops__sleep_ms(250);
         }
     }
-    a.ms = eqops__mono_ms() - t0;
-    if (rc != 0) {
-        a.error = e.message;
-        eqops__tn_fail(c, rc, &e);
-    }
-    eqops__tn_act(c, &a);
+    eqops__tn_step_end(c, &a, t0, rc, &e);
     json_decref(live);
-    eqops_error_clear(&e);
     return rc;
 }
 

@@ -410,13 +410,7 @@ static void aws_step(tn_ctx *c, const creds *cr, const json_t *stored)
         eqops__wipe((char *)json_string_value(pw), strlen(json_string_value(pw)));
     }
     json_decref(want);
-    a.ms = eqops__mono_ms() - t0;
-    if (rc != 0) {
-        a.error = e.message;
-        eqops__tn_fail(c, rc, &e);
-    }
-    eqops__tn_act(c, &a);
-    eqops_error_clear(&e);
+    eqops__tn_step_end(c, &a, t0, rc, &e);
 }
 
 static void database_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
@@ -476,13 +470,7 @@ static void database_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
             rc = eqops_pg_tenant_create(&t, pg, c->s->name, &o, &e);
         eqops_pg_tenant_free(t);
     }
-    a.ms = eqops__mono_ms() - t0;
-    if (rc != 0) {
-        a.error = e.message;
-        eqops__tn_fail(c, rc, &e);
-    }
-    eqops__tn_act(c, &a);
-    eqops_error_clear(&e);
+    eqops__tn_step_end(c, &a, t0, rc, &e);
 }
 
 /* Drift and reconcile: pending migrations and a schema that differs from the template. */
@@ -554,15 +542,9 @@ static void schema_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
     }
     a.fields = pending;
     a.detail = detail;
-    a.ms = eqops__mono_ms() - t0;
-    if (rc != 0) {
-        a.error = e.message;
-        eqops__tn_fail(c, rc, &e);
-    }
-    eqops__tn_act(c, &a); /* "manual" is a finding, not a failure of the run */
+    eqops__tn_step_end(c, &a, t0, rc, &e); /* "manual" is a finding, not a failure of the run */
     json_decref(pending);
     json_decref(detail);
-    eqops_error_clear(&e);
 }
 
 static void aws_delete_step(tn_ctx *c)
@@ -588,13 +570,7 @@ static void aws_delete_step(tn_ctx *c)
     }
     if (aws)
         eqops__tn_aws_put(c->env, aws);
-    a.ms = eqops__mono_ms() - t0;
-    if (rc != 0) {
-        a.error = e.message;
-        eqops__tn_fail(c, rc, &e);
-    }
-    eqops__tn_act(c, &a);
-    eqops_error_clear(&e);
+    eqops__tn_step_end(c, &a, t0, rc, &e);
 }
 
 static void database_drop_step(tn_ctx *c, eqops_pg *pg)
@@ -622,13 +598,7 @@ static void database_drop_step(tn_ctx *c, eqops_pg *pg)
         a.action = "delete";
         rc = eqops_pg_tenant_drop(pg, c->s->name, c->s->name, &e);
     }
-    a.ms = eqops__mono_ms() - t0;
-    if (rc != 0) {
-        a.error = e.message;
-        eqops__tn_fail(c, rc, &e);
-    }
-    eqops__tn_act(c, &a);
-    eqops_error_clear(&e);
+    eqops__tn_step_end(c, &a, t0, rc, &e);
 }
 
 /* ---- one tenant ----------------------------------------------------------------------------- */

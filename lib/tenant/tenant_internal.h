@@ -205,6 +205,9 @@ void eqops__tn_fail(tn_ctx *c, int rc, const eqops_error *e);
 bool eqops__tn_stopped(tn_ctx *c);
 void eqops__tn_start(tn_ctx *c, const char *cluster, const char *step);
 void eqops__tn_act(tn_ctx *c, const tn_act *a);
+/* End a step: its time, its error (the operation's first failure), the action recorded and
+ * reported, `e` cleared. */
+void eqops__tn_step_end(tn_ctx *c, tn_act *a, int64_t t0, int rc, eqops_error *e);
 bool eqops__tn_ours(const json_t *live, const char *tenant);
 int eqops__tn_get(json_t **out, eqops_k8s *k, const char *api, const char *kind, const char *ns,
                   const char *name, eqops_error *err);
