@@ -4,6 +4,8 @@
  */
 #include "tenant_internal.h"
 
+#include "../pg/pg_internal.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <math.h>
@@ -540,6 +542,9 @@ static int spec_database(tn_spec *s, json_t *doc, const eqops_jpath *root, eqops
             eqops__jpath_key(&f, &sp, k);
             if (!setting_name_ok(k))
                 return bad(err, &f, NULL, "not a setting name (like statement_timeout)", NULL);
+            /* the pg module's allow-list: nothing that changes who sessions run as */
+            if ((rc = eqops__pg_setting_check(k, f.text, err)) != 0)
+                return rc;
             if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
                 return bad(err, &f, NULL, "must be a string, number or boolean", NULL);
             if (json_is_string(v) && !whole_string(v))
