@@ -19,11 +19,22 @@ static int check_env(eqops_tenant_env *env, eqops_error *err)
     return env ? 0 : eqops__err(err, EQOPS_EINVAL, "env must not be NULL");
 }
 
-static int parse(tn_spec *s, eqops_tenant_env *env, const char *spec, eqops_error *err)
+/* A reserved name is refused by everything but destroy, which removes only what is labelled as
+ * the tenant's: a tenant made before its name was reserved can still go. */
+static int name_allowed(tn_spec *s, eqops_tenant_env *env, tn_op op, eqops_error *err)
+{
+    int rc = op == TN_DESTROY ? 0 : eqops__tn_name_reserved(env, s->name, err);
+    if (rc != 0)
+        eqops__tn_spec_free(s);
+    return rc;
+}
+
+static int parse(tn_spec *s, eqops_tenant_env *env, const char *spec, tn_op op, eqops_error *err)
 {
     if (spec == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "spec", "must not be NULL");
-    return eqops__tn_spec_parse(s, env->tiers, spec, strlen(spec), "tenant spec", err);
+    int rc = eqops__tn_spec_parse(s, env->tiers, spec, strlen(spec), "tenant spec", err);
+    return rc == 0 ? name_allowed(s, env, op, err) : rc;
 }
 
 static int dump(char **out, json_t *doc, eqops_error *err)
@@ -41,7 +52,7 @@ EQOPS_API int eqops_tenant_spec_check(char **out, eqops_tenant_env *env, const c
     tn_spec s;
     int rc = check_env(env, err);
     if (rc == 0)
-        rc = parse(&s, env, spec, err);
+        rc = parse(&s, env, spec, TN_PLAN, err);
     if (rc == 0) {
         rc = dump(out, s.doc, err);
         eqops__tn_spec_free(&s);
@@ -58,7 +69,7 @@ EQOPS_API int eqops_tenant_render(char **out, eqops_tenant_env *env, const char 
     tn_spec s;
     int rc = check_env(env, err);
     if (rc == 0)
-        rc = parse(&s, env, spec, err);
+        rc = parse(&s, env, spec, TN_PLAN, err);
     if (rc != 0)
         return rc;
     size_t ci = 0;
@@ -138,7 +149,7 @@ static int one(char **out, eqops_tenant_env *env, const char *spec, tn_op op,
     if (rc == 0)
         rc = run_options_check(opts, err);
     if (rc == 0)
-        rc = parse(&s, env, spec, err);
+        rc = parse(&s, env, spec, op, err);
     if (rc != 0)
         return rc;
     if (op == TN_DESTROY &&
@@ -486,6 +497,8 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
             }
             json_decref(probe);
             rc = eqops__tn_spec_parse(&specs[parsed], env->tiers, text, len, "tenant spec", err);
+            if (rc == 0)
+                rc = name_allowed(&specs[parsed], env, op, err);
             if (rc != 0)
                 eqops__err_prefix(err, "%s: ", files[i]);
             else

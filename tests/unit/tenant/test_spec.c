@@ -441,7 +441,7 @@ static void env_options_checked(void **state)
     assert_int_equal(eqops_tenant_env_new(&out, &o, &e), EQOPS_EINVAL);
     assert_null(out);
     assert_string_equal(e.field, "version");
-    o.version = 2;
+    o.version = EQOPS_TENANT_ENV_OPTIONS_VERSION + 1;
     out = sentinel;
     assert_int_equal(eqops_tenant_env_new(&out, &o, &e), EQOPS_EINVAL);
     assert_null(out);
