@@ -485,26 +485,25 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char *text = NULL;
         size_t len = 0;
+        json_t *doc = NULL;
         rc = eqops__read_file(&text, &len, files[i], EQOPS__DOC_MAX_BYTES, err);
-        if (rc == 0) {
-            json_t *probe = NULL;
-            /* a tiers file among the specs is not a spec */
-            if (eqops__yaml_parse(&probe, text, len, false, files[i], NULL) == 0 &&
-                json_object_get(probe, "tiers") && json_object_size(probe) == 1) {
-                json_decref(probe);
-                eqops__free(text);
-                continue;
-            }
-            json_decref(probe);
-            rc = eqops__tn_spec_parse(&specs[parsed], env->tiers, text, len, "tenant spec", err);
-            if (rc == 0)
-                rc = name_allowed(&specs[parsed], env, op, err);
-            if (rc != 0)
-                eqops__err_prefix(err, "%s: ", files[i]);
-            else
-                parsed++;
-        }
+        if (rc != 0)
+            break;
+        /* parsed once: the tiers file test and the spec read the same document */
+        rc = eqops__yaml_parse(&doc, text, len, false, "tenant spec", err);
         eqops__free(text);
+        if (rc == 0 && json_object_get(doc, "tiers") && json_object_size(doc) == 1) {
+            json_decref(doc); /* a tiers file among the specs is not a spec */
+            continue;
+        }
+        if (rc == 0)
+            rc = eqops__tn_spec_from_doc(&specs[parsed], env->tiers, doc, "tenant spec", err);
+        if (rc == 0)
+            rc = name_allowed(&specs[parsed], env, op, err);
+        if (rc != 0)
+            eqops__err_prefix(err, "%s: ", files[i]);
+        else
+            parsed++;
         for (size_t k = 0; rc == 0 && k + 1 < parsed; k++) {
             const char *a = specs[k].aws_secret, *b = specs[parsed - 1].aws_secret;
             if (a && b && strcmp(a, b) == 0)

@@ -740,13 +740,19 @@ void eqops__tn_strip_nulls(json_t *doc)
 int eqops__tn_spec_parse(tn_spec *s, const json_t *tiers, const char *text, size_t len,
                          const char *what, eqops_error *err)
 {
-    static const char *const keys[] = {"apiVersion", "kind",    "name",   "tier",   "clusters",
-                                       "database",   "secrets", "argocd", "labels", NULL};
     memset(s, 0, sizeof(*s));
     json_t *doc = NULL;
     int rc = eqops__yaml_parse(&doc, text, len, false, what, err);
-    if (rc != 0)
-        return rc;
+    return rc == 0 ? eqops__tn_spec_from_doc(s, tiers, doc, what, err) : rc;
+}
+
+int eqops__tn_spec_from_doc(tn_spec *s, const json_t *tiers, json_t *doc, const char *what,
+                            eqops_error *err)
+{
+    static const char *const keys[] = {"apiVersion", "kind",    "name",   "tier",   "clusters",
+                                       "database",   "secrets", "argocd", "labels", NULL};
+    memset(s, 0, sizeof(*s));
+    int rc = 0;
     s->doc = doc;
     eqops__tn_strip_nulls(doc);
     eqops_jpath root;

@@ -59,6 +59,9 @@ int eqops__tn_tiers_check(const json_t *tiers, eqops_error *err);
 /* Parse and check `text` against `tiers`; fills `*s` (tn_spec_free). */
 int eqops__tn_spec_parse(tn_spec *s, const json_t *tiers, const char *text, size_t len,
                          const char *what, eqops_error *err);
+/* The same from a parsed document, which it takes (freed with the spec, or on failure). */
+int eqops__tn_spec_from_doc(tn_spec *s, const json_t *tiers, json_t *doc, const char *what,
+                            eqops_error *err);
 void eqops__tn_spec_free(tn_spec *s);
 
 /* A Kubernetes quantity's value ("500m" = 0.5, "2Gi"); false when it is not one. */

@@ -2,7 +2,7 @@
  * test_guard.c - the tenant module's guards from the security review (issue 13), without a
  * network: reserved tenant names (built in, the env's Argo CD namespace, the operator's),
  * which every operation but destroy refuses; the allow-list of database.settings; the
- * AppProject's deny list.
+ * AppProject's deny list; and a fleet run reading each spec file once.
  */
 #include "tenant_fixture.h"
 
@@ -310,6 +310,93 @@ static void appproject_denies_argo_kinds(void **state)
     json_decref(objs);
 }
 
+/* ---- a fleet reads each spec once ------------------------------------------------------- */
+
+static long allocations;
+static void *count_malloc(size_t n, void *payload)
+{
+    (void)payload;
+    allocations++;
+    return malloc(n);
+}
+static void *count_realloc(void *p, size_t n, void *payload)
+{
+    (void)payload;
+    allocations += p == NULL;
+    return realloc(p, n);
+}
+static void count_free(void *p, void *payload)
+{
+    (void)payload;
+    free(p);
+}
+
+static long counted(int (*fn)(void *), void *arg)
+{
+    eqops_allocator a = {EQOPS_ALLOCATOR_VERSION, count_malloc, count_realloc, count_free, NULL};
+    allocations = 0;
+    assert_int_equal(eqops_set_allocator(&a), 0);
+    int rc = fn(arg);
+    long n = allocations;
+    assert_int_equal(eqops_set_allocator(NULL), 0);
+    assert_int_equal(rc, EQOPS_EINVAL);
+    return n;
+}
+
+static const char *big_spec;
+
+static int check_big(void *arg)
+{
+    (void)arg;
+    char *out = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc = eqops_tenant_spec_check(&out, env, big_spec, &e);
+    eqops_error_clear(&e);
+    return rc;
+}
+
+static int fleet_big(void *dir)
+{
+    char *out = NULL;
+    size_t failed = 0;
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc = eqops_tenant_fleet(&out, &failed, env, "plan", dir, NULL, &e);
+    eqops_error_clear(&e);
+    return rc;
+}
+
+/*
+ * Regression (issue 13): a fleet run parsed each spec file twice (once to tell a tiers file
+ * from a spec, once as the spec). A spec whose document is big and refused at its first key
+ * costs about one YAML parse; the fleet over a directory holding only it must cost about the
+ * same, not twice as much (allocations counted through the allocator hook).
+ */
+static void fleet_parses_each_file_once(void **state)
+{
+    (void)state;
+    size_t cap = 64 * 1024, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text, cap, "%sunknown:\n", spec_named("acme-power"));
+    for (int i = 0; i < 2000; i++)
+        len += (size_t)snprintf(text + len, cap - len, "  k%d: [v%d, {x: y}]\n", i, i);
+    assert_true(len < cap - 1);
+    big_spec = text;
+    make_dir("fleet-once");
+    const char *dir = in_tmp("fleet-once");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/big.yaml", dir);
+    write_file(path, text);
+    long one = counted(check_big, NULL);
+    long fleet = counted(fleet_big, (void *)dir);
+    printf("allocations: spec check %ld, fleet over the same spec %ld\n", one, fleet);
+    assert_true(one > 8000);
+    if (fleet > one + one / 2)
+        fail_msg("the fleet made %ld allocations for a spec that checks in %ld: parsed twice?",
+                 fleet, one);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +405,7 @@ int main(void)
         cmocka_unit_test(fleet_reserved_names),
         cmocka_unit_test(database_settings_allow_list),
         cmocka_unit_test(appproject_denies_argo_kinds),
+        cmocka_unit_test(fleet_parses_each_file_once),
     };
     return cmocka_run_group_tests_name("tenant_guard", tests, setup, teardown);
 }
