@@ -1,6 +1,7 @@
 package eqops
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,11 @@ type TenantEnvOptions struct {
 	PGDBPrefix       string // PGOptions.DBPrefix; default "tenant_"
 	PGTemplateDB     string // default "eqops_template"
 	PGControlDB      string // default "eqops_control" (also holds the tenant locks)
+	// ReservedNames are more names no tenant may have: a name, or a prefix ending in "*"
+	// ("team-*"). They add to the built-in ones (kube-*, default, the Argo CD namespace,
+	// argocd, monitoring, ...: eqops/tenant.h), never replace them. Every operation but
+	// Destroy refuses a reserved name (ErrInvalid, Field "name").
+	ReservedNames []string
 }
 
 // TenantEnv holds the connections tenant operations use: kubeconfig, the Postgres admin
@@ -37,12 +43,22 @@ type TenantEnv struct {
 // NewTenantEnv reads and checks the tiers file; it connects to nothing yet. A bad option or
 // tiers file is ErrInvalid naming the field.
 func NewTenantEnv(o TenantEnvOptions) (*TenantEnv, error) {
+	for i, name := range o.ReservedNames {
+		if name == "" { // the C side would not see it: the indexes of its errors would shift
+			field := fmt.Sprintf("reserved_names[%d]", i)
+			return nil, &Error{Code: CodeInvalid, Field: field, Message: field + ": must not be empty"}
+		}
+	}
+	reserved, err := lines(o.ReservedNames, "reserved_names")
+	if err != nil {
+		return nil, err
+	}
 	var h raw.Struct_SS_eqops_tenant_env
 	if err := call(func(e raw.Eqops_error) int {
 		h = raw.Eqops_bind_tenant_env_new(o.TiersFile, o.Kubeconfig, o.PGConninfo,
 			o.MigrationsDir, o.ArgoCDNamespace, o.FieldManager, o.AWSProfile, o.Concurrency,
 			o.LockWaitMs, o.DeleteWaitMs, o.RequestTimeoutMs, o.PGDBPrefix, o.PGTemplateDB,
-			o.PGControlDB, e)
+			o.PGControlDB, reserved, e)
 		return e.GetCode()
 	}); err != nil {
 		return nil, err

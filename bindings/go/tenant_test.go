@@ -136,17 +136,30 @@ func TestTenantHostileNames(t *testing.T) {
 		b, _ := json.Marshal(map[string]any{"name": name, "tier": "small",
 			"clusters": []any{map[string]any{"name": "eu-west", "context": "nope"}}})
 		spec := string(b)
-		_, err := env.Check(spec)
-		wantField(t, err, ErrInvalid, "name")
-		_, err = env.Render(spec, "")
-		wantField(t, err, ErrInvalid, "name")
-		_, err = env.Plan(spec, nil)
-		wantField(t, err, ErrInvalid, "name")
-		_, err = env.Status(spec)
-		wantField(t, err, ErrInvalid, "name")
-		_, err = env.Destroy(spec, &TenantRunOptions{Confirm: name})
+		wantNameRefused(t, env, spec)
+		_, err := env.Destroy(spec, &TenantRunOptions{Confirm: name})
 		wantField(t, err, ErrInvalid, "name")
 	}
+}
+
+// wantNameRefused checks that every operation but Destroy refuses spec's name (ErrInvalid,
+// Field "name").
+func wantNameRefused(t *testing.T, env *TenantEnv, spec string) {
+	t.Helper()
+	_, err := env.Check(spec)
+	wantField(t, err, ErrInvalid, "name")
+	_, err = env.Render(spec, "")
+	wantField(t, err, ErrInvalid, "name")
+	_, err = env.Plan(spec, nil)
+	wantField(t, err, ErrInvalid, "name")
+	_, err = env.Apply(spec, nil)
+	wantField(t, err, ErrInvalid, "name")
+	_, err = env.Reconcile(spec, nil)
+	wantField(t, err, ErrInvalid, "name")
+	_, _, err = env.Drift(spec, nil)
+	wantField(t, err, ErrInvalid, "name")
+	_, err = env.Status(spec)
+	wantField(t, err, ErrInvalid, "name")
 }
 
 func TestTenantBadSpecs(t *testing.T) {
@@ -196,6 +209,97 @@ func TestTenantEnvErrors(t *testing.T) {
 	wantField(t, err, ErrInvalid, "env")
 	var nilEnv *TenantEnv
 	nilEnv.Close()
+}
+
+func specNamed(t *testing.T, name string, extra map[string]any) string {
+	t.Helper()
+	spec := map[string]any{"name": name, "tier": "small", "database": map[string]any{"enabled": false},
+		"clusters": []any{map[string]any{"name": "eu-west", "context": "nope"}}}
+	for k, v := range extra {
+		spec[k] = v
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestTenantReservedNames(t *testing.T) {
+	builtin, dir := offlineTenantEnv(t)
+	tiers, kc := filepath.Join(dir, "tiers.json"), filepath.Join(dir, "kubeconfig")
+	for _, name := range []string{"argocd", "kube-system", "kube-x", "monitoring", "cert-manager"} {
+		_, err := builtin.Check(specNamed(t, name, nil))
+		wantField(t, err, ErrInvalid, "name")
+		if !strings.Contains(err.Error(), "is reserved") {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	env, err := NewTenantEnv(TenantEnvOptions{TiersFile: tiers, Kubeconfig: kc, ArgoCDNamespace: "gitops",
+		ReservedNames: []string{"billing", "team-*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	for _, name := range []string{"gitops", "billing", "team-red", "argocd", "kube-public"} {
+		spec := specNamed(t, name, nil)
+		wantNameRefused(t, env, spec)
+		// destroy takes it, and goes on to the cluster ("nope" is no context)
+		_, err := env.Destroy(spec, &TenantRunOptions{Confirm: name})
+		wantField(t, err, ErrNotFound, "clusters[0].context")
+	}
+	if _, err := env.Check(specNamed(t, "billing-east", nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]string{{"ok", "Bad"}, {"ok", "a*b"}, {"ok", strings.Repeat("x", 64)},
+		{"ok", "a\nb"}, {"ok", ""}} {
+		_, err := NewTenantEnv(TenantEnvOptions{TiersFile: tiers, ReservedNames: bad})
+		if !errors.Is(err, ErrInvalid) {
+			t.Fatalf("%q: %v", bad, err)
+		}
+		if bad[1] != "a\nb" {
+			wantField(t, err, ErrInvalid, "reserved_names[1]")
+		}
+	}
+}
+
+func TestTenantDatabaseSettingsAllowList(t *testing.T) {
+	env, _ := offlineTenantEnv(t)
+	for _, name := range []string{"role", "session_authorization", "search_path", "local_preload_libraries"} {
+		_, err := env.Check(specNamed(t, "acme-power", map[string]any{
+			"database": map[string]any{"settings": map[string]any{name: "x"}}}))
+		wantField(t, err, ErrInvalid, "database.settings."+name)
+		if !strings.Contains(err.Error(), "not a setting a tenant database may have") {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if _, err := env.Check(specNamed(t, "acme-power", map[string]any{
+		"database": map[string]any{"settings": map[string]any{"statement_timeout": "30s"}}})); err != nil {
+		t.Fatal(err)
+	}
+	out, err := env.Render(specNamed(t, "acme-power", map[string]any{
+		"argocd": map[string]any{"repo": "https://git.example.com/a.git", "path": "deploy"}}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []struct {
+		Kind string
+		Spec struct {
+			NamespaceResourceBlacklist []struct{ Group, Kind string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &objs); err != nil {
+		t.Fatal(err)
+	}
+	denied := false
+	for _, o := range objs {
+		for _, gk := range o.Spec.NamespaceResourceBlacklist {
+			denied = denied || (o.Kind == "AppProject" && gk.Group == "argoproj.io" && gk.Kind == "*")
+		}
+	}
+	if !denied {
+		t.Fatalf("the AppProject does not deny the Argo CD kinds: %s", out)
+	}
 }
 
 func TestTenantRefusalsBeforeAnyRequest(t *testing.T) {

@@ -2,8 +2,8 @@
  * tenant.i - the tenant module for the bindings (included by eqops.i).
  *
  * The env comes back as an owned pointer (eqops_bind_tenant_env_new). Options structs get flat
- * forms (eqops_bind_tenant_*), "" standing for "not given", and the context list crosses as
- * one newline-separated string (a context name cannot hold a newline). The operations of one
+ * forms (eqops_bind_tenant_*), "" standing for "not given", and the context list and the
+ * reserved names cross as one newline-separated string each (neither can hold a newline). The operations of one
  * tenant (plan, apply, destroy, drift, reconcile: eqops_bind_tenant_run, by name) and of a
  * fleet take a progress callback, which each language supplies (Python: raw.i; Go: the
  * exported eqopsGoTenantProgress). Drift and the fleet also return their count (drifted
@@ -89,7 +89,8 @@ static int eqops_bind_tenant_fleet_fn(char **out, size_t *n, eqops_tenant_env *e
 %include "eqops/tenant.h"
 
 %inline %{
-/* "" = not given; the numbers 0 = the defaults of eqops/tenant.h */
+/* "" = not given; the numbers 0 = the defaults of eqops/tenant.h; reserved_names:
+ * newline-separated */
 eqops_tenant_env *eqops_bind_tenant_env_new(const char *tiers_file, const char *kubeconfig,
                                             const char *pg_conninfo, const char *migrations_dir,
                                             const char *argocd_namespace,
@@ -98,8 +99,15 @@ eqops_tenant_env *eqops_bind_tenant_env_new(const char *tiers_file, const char *
                                             long delete_wait_ms, long request_timeout_ms,
                                             const char *pg_db_prefix,
                                             const char *pg_template_db,
-                                            const char *pg_control_db, eqops_error *perr)
+                                            const char *pg_control_db,
+                                            const char *reserved_names, eqops_error *perr)
 {
+    int oom;
+    const char **reserved = eqops_bind_lines(reserved_names, &oom);
+    if (oom) {
+        eqops_bind_oom(perr);
+        return NULL;
+    }
     eqops_tenant_env_options o = EQOPS_TENANT_ENV_OPTIONS_INIT;
     o.tiers_file = eqops_bind_opt(tiers_file);
     o.kubeconfig = eqops_bind_opt(kubeconfig);
@@ -115,8 +123,10 @@ eqops_tenant_env *eqops_bind_tenant_env_new(const char *tiers_file, const char *
     o.pg_db_prefix = eqops_bind_opt(pg_db_prefix);
     o.pg_template_db = eqops_bind_opt(pg_template_db);
     o.pg_control_db = eqops_bind_opt(pg_control_db);
+    o.reserved_names = reserved;
     eqops_tenant_env *env = NULL;
     eqops_tenant_env_new(&env, &o, perr);
+    free(reserved);
     return env;
 }
 

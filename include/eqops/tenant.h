@@ -4,7 +4,8 @@
  *
  * A tenant spec (JSON or YAML; docs/tenant.md has the reference):
  *
- *   name: acme-power                # required; the tenant name rule of eqops/pg.h
+ *   name: acme-power                # required; the tenant name rule of eqops/pg.h, and
+ *                                   #   not a reserved name (below)
  *   tier: standard                  # required; a tier of the tiers file
  *   clusters:                       # required, 1 to 16
  *     - name: eu-west               # required, unique: [a-z0-9-], 1 to 40 characters
@@ -13,7 +14,8 @@
  *   database:                       # optional
  *     enabled: true                 # default true
  *     connection_limit: 20          # default: the tier's, else 20
- *     settings: {work_mem: 8MB}     # ALTER DATABASE ... SET
+ *     settings: {work_mem: 8MB}     # ALTER DATABASE ... SET; only the settings docs/pg.md
+ *                                   #   lists (timeouts, memory, locale, planner)
  *     host: db.internal             # the host written into the credentials (default: the
  *     port: 5432                    #   admin connection's host and port)
  *     egress_cidr: 10.0.0.0/16      # optional: a NetworkPolicy allowing egress there on port
@@ -41,7 +43,8 @@
  * with the Role and RoleBinding "tenant-workload"; the Secret with the database credentials
  * (host, port, dbname, user, password); with argocd, an AppProject <name> and an Application
  * <name> in the Argo CD namespace whose only destination is the tenant's namespace and which
- * may create no cluster-scoped object. In Postgres: the tenant role and database (eqops/pg.h).
+ * may create no cluster-scoped object, nor the quota, limits, network policies, RBAC or any
+ * Argo CD (argoproj.io) object in it. In Postgres: the tenant role and database (eqops/pg.h).
  * In AWS Secrets Manager (optional): the same credentials as a JSON secret.
  *
  * Apply works in this order: the tenant's lock (an advisory lock in the control database, so
@@ -77,7 +80,7 @@ extern "C" {
 typedef struct eqops_tenant_env eqops_tenant_env;
 
 typedef struct eqops_tenant_env_options {
-    unsigned version;             /* 1 */
+    unsigned version;             /* EQOPS_TENANT_ENV_OPTIONS_VERSION (1 is still accepted) */
     const char *tiers_file;       /* JSON or YAML; required for everything but list */
     const char *kubeconfig;       /* ':'-separated; default KUBECONFIG, else ~/.kube/config */
     const char *pg_conninfo;      /* the admin connection; required for database.enabled */
@@ -92,15 +95,38 @@ typedef struct eqops_tenant_env_options {
     const char *pg_db_prefix;     /* eqops/pg.h options: default "tenant_" */
     const char *pg_template_db;   /* default "eqops_template" */
     const char *pg_control_db;    /* default "eqops_control" (also holds the tenant locks) */
+    /* version 2: */
+    const char *const *reserved_names; /* NULL-terminated; more names no tenant may have */
 } eqops_tenant_env_options;
 
+#define EQOPS_TENANT_ENV_OPTIONS_VERSION 2
 #define EQOPS_TENANT_ENV_OPTIONS_INIT                                                              \
     {                                                                                              \
-        .version = 1                                                                               \
+        .version = EQOPS_TENANT_ENV_OPTIONS_VERSION                                                \
     }
 
+/*
+ * Reserved tenant names. A tenant's namespace is named after it, so a name that is already a
+ * namespace with another purpose would hand that namespace to the tenant (its workload may
+ * read the Secrets there) and let its destroy delete it. These names are refused (EQOPS_EINVAL,
+ * field "name", saying why) by every operation but destroy:
+ *   - built in, and never fewer: kube-*, default, the env's argocd_namespace, argocd,
+ *     argo-rollouts, monitoring, prometheus, grafana, cert-manager, ingress-nginx, kyverno,
+ *     gatekeeper-system, amazon-cloudwatch, aws-observability, amazon-guardduty, karpenter,
+ *     external-secrets, external-dns, istio-system, linkerd, flux-system, velero,
+ *     calico-system, tigera-operator, eqops-system;
+ *   - reserved_names (option version 2), the operator's additions: each a namespace name
+ *     ("billing") or a prefix ending in '*' ("team-*"), 1 to 63 of a-z, 0-9 and '-'; at most
+ *     256 (else EQOPS_EINVAL naming "reserved_names[i]"). The strings are copied.
+ * Destroy still takes a reserved name, so a tenant made before its name was reserved can be
+ * removed; as always it deletes only namespaces labelled as that tenant's.
+ * Separately, a namespace labelled as a tenant's is never used as the Argo CD namespace: the
+ * Argo CD step of plan and apply fails with EQOPS_EEXISTS instead.
+ */
+
 /* A new env. Reads and checks the tiers file; connects to nothing yet. Returns 0,
- * EQOPS_EINVAL (an option, the tiers file: the message names the field), EQOPS_ENOTFOUND. */
+ * EQOPS_EINVAL (an option, the tiers file, a reserved name: the message names the field),
+ * EQOPS_ENOTFOUND (the tiers file). */
 EQOPS_API int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options *opts,
                                    eqops_error *err);
 EQOPS_API void eqops_tenant_env_free(eqops_tenant_env *env);

@@ -60,8 +60,13 @@ int eqops__pg_object_name(const eqops_pg *pg, const char *tenant, char *out, siz
 /* The tenant name back from an object name; false when it is not one of ours. */
 bool eqops__pg_tenant_from_object(const eqops_pg *pg, const char *object, char *out,
                                   size_t out_len);
-/* Tests: the reserved-word table is sorted (bsearch needs it). */
+/* Tests: the tables of names (reserved words, tenant settings) are sorted (bsearch needs it). */
 bool eqops__pg_reserved_sorted(void);
+
+/* Whether `name` is a setting a tenant database may have (the allow-list in names.c, which
+ * the tenant spec uses too): 0, or EQOPS_EINVAL naming `field` ("settings[0]",
+ * "database.settings.role") with why. The name's syntax is the caller's to check first. */
+int eqops__pg_setting_check(const char *name, const char *field, eqops_error *err);
 
 /* A random password: 32 bytes of OpenSSL randomness, base64url without padding (43 chars). */
 int eqops__pg_random_password(char out[48]);

@@ -291,6 +291,11 @@ static int setting_check(const char *s, size_t k, size_t *name_len, eqops_error 
     }
     if (part_start)
         return eqops__err_field(err, EQOPS_EINVAL, field, "the name must not end with '.'");
+    char name[64];
+    snprintf(name, sizeof(name), "%.*s", (int)n, s);
+    int rc = eqops__pg_setting_check(name, field, err);
+    if (rc != 0)
+        return rc;
     if (strlen(eq + 1) > 1024)
         return eqops__err_field(err, EQOPS_EINVAL, field, "the value is longer than 1024 bytes");
     for (const unsigned char *p = (const unsigned char *)eq + 1; *p; p++)

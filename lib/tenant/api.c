@@ -19,11 +19,22 @@ static int check_env(eqops_tenant_env *env, eqops_error *err)
     return env ? 0 : eqops__err(err, EQOPS_EINVAL, "env must not be NULL");
 }
 
-static int parse(tn_spec *s, eqops_tenant_env *env, const char *spec, eqops_error *err)
+/* A reserved name is refused by everything but destroy, which removes only what is labelled as
+ * the tenant's: a tenant made before its name was reserved can still go. */
+static int name_allowed(tn_spec *s, eqops_tenant_env *env, tn_op op, eqops_error *err)
+{
+    int rc = op == TN_DESTROY ? 0 : eqops__tn_name_reserved(env, s->name, err);
+    if (rc != 0)
+        eqops__tn_spec_free(s);
+    return rc;
+}
+
+static int parse(tn_spec *s, eqops_tenant_env *env, const char *spec, tn_op op, eqops_error *err)
 {
     if (spec == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "spec", "must not be NULL");
-    return eqops__tn_spec_parse(s, env->tiers, spec, strlen(spec), "tenant spec", err);
+    int rc = eqops__tn_spec_parse(s, env->tiers, spec, strlen(spec), "tenant spec", err);
+    return rc == 0 ? name_allowed(s, env, op, err) : rc;
 }
 
 static int dump(char **out, json_t *doc, eqops_error *err)
@@ -41,7 +52,7 @@ EQOPS_API int eqops_tenant_spec_check(char **out, eqops_tenant_env *env, const c
     tn_spec s;
     int rc = check_env(env, err);
     if (rc == 0)
-        rc = parse(&s, env, spec, err);
+        rc = parse(&s, env, spec, TN_PLAN, err);
     if (rc == 0) {
         rc = dump(out, s.doc, err);
         eqops__tn_spec_free(&s);
@@ -58,7 +69,7 @@ EQOPS_API int eqops_tenant_render(char **out, eqops_tenant_env *env, const char 
     tn_spec s;
     int rc = check_env(env, err);
     if (rc == 0)
-        rc = parse(&s, env, spec, err);
+        rc = parse(&s, env, spec, TN_PLAN, err);
     if (rc != 0)
         return rc;
     size_t ci = 0;
@@ -138,7 +149,7 @@ static int one(char **out, eqops_tenant_env *env, const char *spec, tn_op op,
     if (rc == 0)
         rc = run_options_check(opts, err);
     if (rc == 0)
-        rc = parse(&s, env, spec, err);
+        rc = parse(&s, env, spec, op, err);
     if (rc != 0)
         return rc;
     if (op == TN_DESTROY &&
@@ -474,24 +485,25 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char *text = NULL;
         size_t len = 0;
+        json_t *doc = NULL;
         rc = eqops__read_file(&text, &len, files[i], EQOPS__DOC_MAX_BYTES, err);
-        if (rc == 0) {
-            json_t *probe = NULL;
-            /* a tiers file among the specs is not a spec */
-            if (eqops__yaml_parse(&probe, text, len, false, files[i], NULL) == 0 &&
-                json_object_get(probe, "tiers") && json_object_size(probe) == 1) {
-                json_decref(probe);
-                eqops__free(text);
-                continue;
-            }
-            json_decref(probe);
-            rc = eqops__tn_spec_parse(&specs[parsed], env->tiers, text, len, "tenant spec", err);
-            if (rc != 0)
-                eqops__err_prefix(err, "%s: ", files[i]);
-            else
-                parsed++;
-        }
+        if (rc != 0)
+            break;
+        /* parsed once: the tiers file test and the spec read the same document */
+        rc = eqops__yaml_parse(&doc, text, len, false, "tenant spec", err);
         eqops__free(text);
+        if (rc == 0 && json_object_get(doc, "tiers") && json_object_size(doc) == 1) {
+            json_decref(doc); /* a tiers file among the specs is not a spec */
+            continue;
+        }
+        if (rc == 0)
+            rc = eqops__tn_spec_from_doc(&specs[parsed], env->tiers, doc, "tenant spec", err);
+        if (rc == 0)
+            rc = name_allowed(&specs[parsed], env, op, err);
+        if (rc != 0)
+            eqops__err_prefix(err, "%s: ", files[i]);
+        else
+            parsed++;
         for (size_t k = 0; rc == 0 && k + 1 < parsed; k++) {
             const char *a = specs[k].aws_secret, *b = specs[parsed - 1].aws_secret;
             if (a && b && strcmp(a, b) == 0)

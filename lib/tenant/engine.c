@@ -421,7 +421,9 @@ typedef struct cluster_job {
 static int argocd_namespace(tn_ctx *c, eqops_k8s *k, const char *cluster)
 {
     /* Argo CD's own namespace is not the tenant's: made when missing, never changed; and only
-     * where Argo CD's kinds exist, so a cluster without Argo CD is told, not littered */
+     * where Argo CD's kinds exist, so a cluster without Argo CD is told, not littered. A
+     * tenant's namespace is never taken for it: its workload may read the Secrets there and
+     * its destroy would delete every tenant's AppProject with it. */
     json_t *live = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
     char *kind = NULL;
@@ -432,6 +434,12 @@ static int argocd_namespace(tn_ctx *c, eqops_k8s *k, const char *cluster)
                         "Argo CD is not installed (the server has no AppProject kind)");
     if (rc == 0)
         rc = eqops__tn_get(&live, k, "v1", "Namespace", NULL, c->env->argocd_ns, &e);
+    const char *owner = rc == 0 ? label(live, TN_LABEL_TENANT) : NULL;
+    if (owner)
+        rc = eqops__err(&e, EQOPS_EEXISTS,
+                        "it is labelled as tenant %.64s's namespace (%s), not Argo CD's; the "
+                        "AppProject and Application of tenant %s do not go there",
+                        owner, TN_LABEL_TENANT, c->s->name);
     json_decref(live);
     if (rc == EQOPS_ENOTFOUND && mutating(c->op)) {
         json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",

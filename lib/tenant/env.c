@@ -21,8 +21,9 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
     if (out == NULL)
         return eqops__err(err, EQOPS_EINVAL, "out must not be NULL");
     *out = NULL;
-    if (opts == NULL || opts->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "version", "tenant env options: must be 1");
+    if (opts == NULL || opts->version < 1 || opts->version > EQOPS_TENANT_ENV_OPTIONS_VERSION)
+        return eqops__err_field(err, EQOPS_EINVAL, "version", "tenant env options: must be 1 to %d",
+                                EQOPS_TENANT_ENV_OPTIONS_VERSION);
     if (opts->concurrency < 0 || opts->concurrency > 32)
         return eqops__err_field(err, EQOPS_EINVAL, "concurrency", "must be from 1 to 32 (0 = 4)");
     if (opts->argocd_namespace &&
@@ -36,10 +37,14 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
         return eqops__err_field(err, EQOPS_EINVAL, "field_manager", "1 to 128 characters");
     if (opts->lock_wait_ms < 0 || opts->delete_wait_ms < 0 || opts->request_timeout_ms < 0)
         return eqops__err(err, EQOPS_EINVAL, "tenant env options: timeouts must not be negative");
+    /* version 1 structs end before reserved_names */
+    const char *const *reserved = opts->version >= 2 ? opts->reserved_names : NULL;
+    int rc = eqops__tn_reserved_check(reserved, err);
+    if (rc != 0)
+        return rc;
     char *text = NULL;
     size_t len = 0;
     json_t *tiers = NULL;
-    int rc = 0;
     if (opts->tiers_file) { /* without one, only list works */
         rc = eqops__read_file(&text, &len, opts->tiers_file, EQOPS__DOC_MAX_BYTES, err);
         if (rc == 0)
@@ -83,6 +88,11 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
         eqops_tenant_env_free(env);
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
     }
+    rc = eqops__tn_reserved_copy(env, reserved, err);
+    if (rc != 0) {
+        eqops_tenant_env_free(env);
+        return rc;
+    }
     *out = env;
     return 0;
 }
@@ -116,6 +126,7 @@ void eqops_tenant_env_free(eqops_tenant_env *env)
     eqops__free(env->pg_prefix);
     eqops__free(env->pg_template);
     eqops__free(env->pg_control);
+    eqops__tn_reserved_free(env);
     pthread_mutex_destroy(&env->mu);
     pthread_mutex_destroy(&env->template_mu);
     eqops__free(env);

@@ -4,6 +4,8 @@
  */
 #include "tenant_internal.h"
 
+#include "../pg/pg_internal.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <math.h>
@@ -540,6 +542,9 @@ static int spec_database(tn_spec *s, json_t *doc, const eqops_jpath *root, eqops
             eqops__jpath_key(&f, &sp, k);
             if (!setting_name_ok(k))
                 return bad(err, &f, NULL, "not a setting name (like statement_timeout)", NULL);
+            /* the pg module's allow-list: nothing that changes who sessions run as */
+            if ((rc = eqops__pg_setting_check(k, f.text, err)) != 0)
+                return rc;
             if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
                 return bad(err, &f, NULL, "must be a string, number or boolean", NULL);
             if (json_is_string(v) && !whole_string(v))
@@ -735,13 +740,19 @@ void eqops__tn_strip_nulls(json_t *doc)
 int eqops__tn_spec_parse(tn_spec *s, const json_t *tiers, const char *text, size_t len,
                          const char *what, eqops_error *err)
 {
-    static const char *const keys[] = {"apiVersion", "kind",    "name",   "tier",   "clusters",
-                                       "database",   "secrets", "argocd", "labels", NULL};
     memset(s, 0, sizeof(*s));
     json_t *doc = NULL;
     int rc = eqops__yaml_parse(&doc, text, len, false, what, err);
-    if (rc != 0)
-        return rc;
+    return rc == 0 ? eqops__tn_spec_from_doc(s, tiers, doc, what, err) : rc;
+}
+
+int eqops__tn_spec_from_doc(tn_spec *s, const json_t *tiers, json_t *doc, const char *what,
+                            eqops_error *err)
+{
+    static const char *const keys[] = {"apiVersion", "kind",    "name",   "tier",   "clusters",
+                                       "database",   "secrets", "argocd", "labels", NULL};
+    memset(s, 0, sizeof(*s));
+    int rc = 0;
     s->doc = doc;
     eqops__tn_strip_nulls(doc);
     eqops_jpath root;

@@ -59,6 +59,9 @@ int eqops__tn_tiers_check(const json_t *tiers, eqops_error *err);
 /* Parse and check `text` against `tiers`; fills `*s` (tn_spec_free). */
 int eqops__tn_spec_parse(tn_spec *s, const json_t *tiers, const char *text, size_t len,
                          const char *what, eqops_error *err);
+/* The same from a parsed document, which it takes (freed with the spec, or on failure). */
+int eqops__tn_spec_from_doc(tn_spec *s, const json_t *tiers, json_t *doc, const char *what,
+                            eqops_error *err);
 void eqops__tn_spec_free(tn_spec *s);
 
 /* A Kubernetes quantity's value ("500m" = 0.5, "2Gi"); false when it is not one. */
@@ -78,6 +81,8 @@ struct eqops_tenant_env {
     json_t *tiers;
     char *kubeconfig, *pg_conninfo, *migrations, *argocd_ns, *field_manager, *aws_profile;
     char *pg_prefix, *pg_template, *pg_control; /* NULL: the pg module's defaults */
+    char **reserved; /* the operator's reserved names and prefixes (reserved.c) */
+    size_t nreserved;
     int concurrency;
     long lock_wait_ms, delete_wait_ms, timeout_ms;
     pthread_mutex_t mu;
@@ -94,6 +99,15 @@ struct eqops_tenant_env {
     } * aws;
     size_t naws, capaws;
 };
+
+/* Check the operator's reserved names (EQOPS_EINVAL naming reserved_names[i]); copy checked
+ * ones into the env; free them. */
+int eqops__tn_reserved_check(const char *const *names, eqops_error *err);
+int eqops__tn_reserved_copy(eqops_tenant_env *env, const char *const *names, eqops_error *err);
+void eqops__tn_reserved_free(eqops_tenant_env *env);
+/* EQOPS_EINVAL (field "name", saying why) when a tenant may not have this name: the built-in
+ * list, the env's Argo CD namespace, the operator's list. Every operation but destroy checks. */
+int eqops__tn_name_reserved(const eqops_tenant_env *env, const char *name, eqops_error *err);
 
 /* Borrow a client (made on first use, then pooled); give it back with the matching put. */
 int eqops__tn_k8s_get(eqops_tenant_env *env, const tn_cluster *c, eqops_k8s **out,

@@ -135,5 +135,55 @@ check "k8s missing kubeconfig" 1 "$eqops" -o json k8s get configmap --kubeconfig
 python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read().splitlines()[-1])["error"]; assert e["code"] == "EQOPS_ENOTFOUND"' \
   "$tmp/err" || { echo "FAIL: k8s error json"; cat "$tmp/err"; fails=$((fails + 1)); }
 
+# eqops tenant: reserved names (built in, --reserve, EQOPS_TENANT_RESERVED), refused by every
+# command but destroy; the database settings allow-list. No cluster is reached.
+printf 'tiers:\n  small:\n    quota: {pods: "5"}\n' >"$tmp/tiers.yaml"
+printf 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n' >"$tmp/kc"
+tspec() { # name [extra line]: a spec file in $tmp
+  printf 'name: %s\ntier: small\nclusters: [{name: a, context: nope}]\n%s\n' "$1" "${2:-}" \
+    >"$tmp/$1.yaml"
+  echo "$tmp/$1.yaml"
+}
+tenv=(env EQOPS_TENANT_TIERS="$tmp/tiers.yaml" KUBECONFIG="$tmp/kc")
+check "tenant help names --reserve" 0 "$eqops" tenant --help
+grep -q "EQOPS_TENANT_RESERVED" "$tmp/out" && grep -q "argocd" "$tmp/out" ||
+  { echo "FAIL: tenant help: reserved names"; fails=$((fails + 1)); }
+check "tenant apply --help lists --reserve" 0 "$eqops" tenant apply --help
+grep -q -- "--reserve" "$tmp/out" || { echo "FAIL: --reserve in the flags"; fails=$((fails + 1)); }
+check "tenant check, a plain name" 0 "${tenv[@]}" "$eqops" tenant check "$(tspec acme-power)"
+for name in argocd kube-system monitoring cert-manager; do
+  check "tenant check $name" 1 "${tenv[@]}" "$eqops" -o json tenant check "$(tspec $name)"
+  python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read().splitlines()[-1])["error"]; assert e["field"] == "name" and "is reserved" in e["message"], e' \
+    "$tmp/err" || { echo "FAIL: $name reserved"; cat "$tmp/err"; fails=$((fails + 1)); }
+done
+check "tenant plan argocd" 1 "${tenv[@]}" "$eqops" tenant plan "$(tspec argocd)"
+grep -q '"argocd" is reserved' "$tmp/err" || { echo "FAIL: plan argocd"; fails=$((fails + 1)); }
+check "tenant apply, the Argo CD namespace given" 1 "${tenv[@]}" "$eqops" tenant apply \
+  "$(tspec gitops)" --argocd-namespace gitops
+grep -q "argocd_namespace" "$tmp/err" || { echo "FAIL: apply gitops"; fails=$((fails + 1)); }
+check "tenant check --reserve" 1 "${tenv[@]}" "$eqops" tenant check "$(tspec billing)" \
+  --reserve team-a --reserve 'bill*'
+grep -q "reserved by the operator (reserved_names: bill\*)" "$tmp/err" ||
+  { echo "FAIL: --reserve message"; cat "$tmp/err"; fails=$((fails + 1)); }
+check "tenant check EQOPS_TENANT_RESERVED" 1 "${tenv[@]}" EQOPS_TENANT_RESERVED="team-a, billing" \
+  "$eqops" tenant check "$(tspec billing)"
+check "tenant check, reserved elsewhere" 0 "${tenv[@]}" EQOPS_TENANT_RESERVED="team-a" \
+  "$eqops" tenant check "$(tspec billing)" --reserve other
+check "tenant bad --reserve" 2 "${tenv[@]}" "$eqops" tenant check "$(tspec billing)" --reserve 'Bad*x'
+grep -q -- '--reserve "Bad\*x"' "$tmp/err" || { echo "FAIL: bad --reserve"; cat "$tmp/err"; fails=$((fails + 1)); }
+check "tenant bad EQOPS_TENANT_RESERVED" 2 "${tenv[@]}" EQOPS_TENANT_RESERVED="ok,-no" \
+  "$eqops" tenant check "$(tspec billing)"
+grep -q 'EQOPS_TENANT_RESERVED entry "-no"' "$tmp/err" ||
+  { echo "FAIL: bad EQOPS_TENANT_RESERVED"; cat "$tmp/err"; fails=$((fails + 1)); }
+# destroy takes a reserved name and goes on to the clusters (here: no such context)
+check "tenant destroy a reserved name" 1 "${tenv[@]}" "$eqops" -o json tenant destroy \
+  "$(tspec monitoring 'database: {enabled: false}')" --confirm monitoring
+python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read().splitlines()[-1])["error"]; assert e["field"] != "name" and "nope" in e["message"], e' \
+  "$tmp/err" || { echo "FAIL: destroy reserved"; cat "$tmp/err"; fails=$((fails + 1)); }
+check "tenant settings outside the allow-list" 1 "${tenv[@]}" "$eqops" -o json tenant check \
+  "$(tspec acme-power 'database: {settings: {role: postgres}}')"
+python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read().splitlines()[-1])["error"]; assert e["field"] == "database.settings.role", e' \
+  "$tmp/err" || { echo "FAIL: settings role"; cat "$tmp/err"; fails=$((fails + 1)); }
+
 echo "cli: $((n - fails))/$n checks passed"
 [ $fails -eq 0 ]

@@ -3,7 +3,8 @@ two regions (contexts eqops-k8s and eqops-k8s2), PostgreSQL and moto for Secrets
 
 Covers apply/plan/status/destroy, idempotency, isolation between tenants (Kubernetes RBAC and
 Postgres), drift and reconcile, SIGKILL at every step boundary followed by a resume, two
-racing applies, hostile names refused before any change, and fleet runs over a directory.
+racing applies, hostile and reserved names refused before any change, the Argo CD namespace
+never being a tenant's, the database settings allow-list, and fleet runs over a directory.
 """
 import base64
 import json
@@ -352,14 +353,168 @@ def test_hostile_names_refused_before_any_change(tenv, name):
 
 
 def test_namespaces_not_made_by_eqops_are_not_taken(tenv):
-    path = write_spec(tenv, spec("kube-system", argocd=False))
+    for ctx in CONTEXTS:
+        kubectl(tenv, ctx, "create", "namespace", "it-handmade")
+    path = write_spec(tenv, spec("it-handmade", argocd=False))
     r, res = eq(tenv, "apply", path, check=False)
     assert r.returncode == 1 and "not made by eqops" in r.stderr
+    r = sh(CLI, "db", "show", "it-handmade", env=tenv, check=False)
+    assert r.returncode == 1, "nothing else was created"
+    r, _ = eq(tenv, "destroy", path, "--confirm", "it-handmade", check=False)
+    assert r.returncode == 1 and "nothing was deleted" in r.stderr
+    for ctx in CONTEXTS:
+        kubectl(tenv, ctx, "get", "namespace", "it-handmade")
+        kubectl(tenv, ctx, "delete", "namespace", "it-handmade", "--wait=false")
+    # a reserved name is refused before anything is asked; destroy takes it, and deletes
+    # nothing of a namespace that is not the tenant's
+    path = write_spec(tenv, spec("kube-system", argocd=False))
+    r, res = eq(tenv, "apply", path, check=False)
+    err = json.loads(r.stderr.splitlines()[-1])["error"]
+    assert r.returncode == 1 and err["field"] == "name" and "kube-*" in err["message"]
     r = sh(CLI, "db", "show", "kube-system", env=tenv, check=False)
     assert r.returncode == 1, "nothing else was created"
     r, _ = eq(tenv, "destroy", path, "--confirm", "kube-system", check=False)
-    assert r.returncode == 1
+    assert r.returncode == 1 and "not made by eqops" in r.stderr
     assert kubectl(tenv, "eqops-k8s", "get", "namespace", "kube-system").returncode == 0
+
+
+def namespace(env, ctx, name):
+    r = kubectl(env, ctx, "get", "namespace", name, "-o", "json", check=False)
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+def argo_objects(env, ctx, ns):
+    """Names of the AppProjects and Applications in a namespace."""
+    found = []
+    for kind in ("appprojects.argoproj.io", "applications.argoproj.io"):
+        r = kubectl(env, ctx, "-n", ns, "get", kind, "-o", "json")
+        found += [kind.split(".")[0] + "/" + i["metadata"]["name"]
+                  for i in json.loads(r.stdout)["items"]]
+    return found
+
+
+def clean_up(env, flags, specs, argocd_ns):
+    """Destroy the tenants {name: spec path} (whatever a failed test left), then the Argo CD
+    namespace the test named."""
+    for name, path in specs.items():
+        eq(env, "destroy", path, "--confirm", name, *flags, check=False)
+    for ctx in CONTEXTS:
+        kubectl(env, ctx, "delete", "namespace", argocd_ns, "--wait=false", check=False)
+
+
+def test_a_tenant_named_like_the_argocd_namespace_is_refused(tenv):
+    """Issue 13: on clusters where the Argo CD namespace does not exist yet, a tenant of that
+    name got it; the next tenant with `argocd:` put its AppProject and Application into the
+    first tenant's namespace (its workload may read the Secrets there), and destroying the
+    first tenant deleted them. (`argocd` itself exists in these clusters already, so the env
+    names another Argo CD namespace: the same code path.)"""
+    home, victim = "it-argo-home", "it-argo-victim"
+    flags = ("--argocd-namespace", home)
+    squat = write_spec(tenv, spec(home, argocd=False))
+    vpath = write_spec(tenv, spec(victim))
+    try:
+        for op in ("plan", "apply"):
+            r, _ = eq(tenv, op, squat, *flags, check=False)
+            assert r.returncode == 1, "%s of tenant %s: %s" % (op, home, r.stdout)
+            err = json.loads(r.stderr.splitlines()[-1])["error"]
+            assert err["field"] == "name" and "is reserved" in err["message"], err
+            assert "argocd_namespace" in err["message"]
+        assert all(namespace(tenv, ctx, home) is None for ctx in CONTEXTS), "nothing was made"
+        r = sh(CLI, "db", "show", home, env=tenv, check=False)
+        assert r.returncode == 1
+        # the other tenant's Argo CD objects go into a namespace that is Argo CD's alone
+        _, res = eq(tenv, "apply", vpath, *flags)
+        assert res["ok"]
+        for ctx in CONTEXTS:
+            ns = namespace(tenv, ctx, home)
+            assert "eqops.io/tenant" not in ns["metadata"].get("labels", {})
+            assert sorted(argo_objects(tenv, ctx, home)) == [
+                "applications/" + victim, "appprojects/" + victim]
+            proj = json.loads(kubectl(tenv, ctx, "-n", home, "get", "appprojects.argoproj.io",
+                                      victim, "-o", "json").stdout)
+            assert {"group": "argoproj.io", "kind": "*"} in proj["spec"][
+                "namespaceResourceBlacklist"]
+        # the built-in names stay reserved whatever the env's Argo CD namespace is
+        r, _ = eq(tenv, "apply", write_spec(tenv, spec("argocd", argocd=False)), *flags,
+                  check=False)
+        assert r.returncode == 1 and "is reserved" in r.stderr
+    finally:
+        clean_up(tenv, flags, {victim: vpath, home: squat}, home)
+
+
+def test_a_tenants_namespace_is_never_the_argocd_namespace(tenv):
+    """An Argo CD namespace that is labelled as a tenant's (made before its name was reserved)
+    is refused, not used; that tenant can still be destroyed, and nothing else is."""
+    old, other = "it-argo-old", "it-argo-other"
+    flags = ("--argocd-namespace", old)
+    opath = write_spec(tenv, spec(old, argocd=False))
+    other_path = write_spec(tenv, spec(other))
+    try:
+        eq(tenv, "apply", opath)  # not reserved yet: the env's Argo CD namespace is argocd
+        for op in ("plan", "apply"):
+            r, _ = eq(tenv, op, other_path, *flags, check=False)
+            assert r.returncode == 1, "%s: %s" % (op, r.stdout)
+            err = json.loads(r.stderr.splitlines()[-1])["error"]
+            assert err["code"] == "EQOPS_EEXISTS", err
+            assert "labelled as tenant %s's namespace" % old in err["message"], err
+        for ctx in CONTEXTS:
+            assert argo_objects(tenv, ctx, old) == [], "nothing went into the tenant's namespace"
+        # the tenant whose name is now the Argo CD namespace: refused, but destroyable
+        r, _ = eq(tenv, "apply", opath, *flags, check=False)
+        assert r.returncode == 1 and "is reserved" in r.stderr
+        r, res = eq(tenv, "destroy", opath, "--confirm", old, *flags)
+        assert res["ok"]
+        assert all(namespace(tenv, ctx, old) is None for ctx in CONTEXTS)
+        r = sh(CLI, "db", "show", old, env=tenv, check=False)
+        assert r.returncode == 1
+        # now Argo CD's own: made plain, and the other tenant goes in
+        _, res = eq(tenv, "apply", other_path, *flags)
+        assert res["ok"]
+        for ctx in CONTEXTS:
+            assert "eqops.io/tenant" not in namespace(tenv, ctx, old)["metadata"].get(
+                "labels", {})
+    finally:
+        clean_up(tenv, flags, {other: other_path, old: opath}, old)
+
+
+def test_database_settings_outside_the_allow_list_are_refused(tenv):
+    """Issue 13: `role` among the database settings made the tenant database's sessions run
+    as another role (the admin is a member of every tenant role)."""
+    s = spec("it-settings", argocd=False)
+    s["database"]["settings"] = {"statement_timeout": "30s", "role": "tenant_it_settings"}
+    path = write_spec(tenv, s)
+    r, _ = eq(tenv, "apply", path, check=False)
+    err = json.loads(r.stderr.splitlines()[-1])["error"]
+    assert r.returncode == 1 and err["field"] == "database.settings.role", err
+    assert all(namespace(tenv, ctx, "it-settings") is None for ctx in CONTEXTS)
+    # the pg module itself, as `eqops db create --set` reaches it
+    try:
+        r = sh(CLI, "-o", "json", "db", "create", "it-settings", "--set", "statement_timeout=5s",
+               "--set", "role=tenant_it_settings", env=tenv, check=False)
+        assert r.returncode == 1, r.stdout
+        err = json.loads(r.stderr.splitlines()[-1])["error"]
+        assert err["field"] == "--set", err
+        assert err["message"].startswith("--set role: \"role\" is not a setting"), err
+        for bad in ("search_path=eqops", "session_preload_libraries=auto_explain"):
+            r = sh(CLI, "db", "create", "it-settings", "--set", bad, env=tenv, check=False)
+            assert r.returncode == 1 and "--set %s:" % bad.split("=")[0] in r.stderr, r.stderr
+        r = sh(CLI, "db", "show", "it-settings", env=tenv, check=False)
+        assert r.returncode == 1, "nothing was created"
+        # what a tenant may tune reaches its sessions
+        s["database"]["settings"] = {"statement_timeout": "30s", "lock_timeout": "4s",
+                                     "work_mem": "8MB", "timezone": "Europe/Berlin"}
+        write_spec(tenv, s)
+        eq(tenv, "apply", path)
+        c = secret_creds(tenv, "eqops-k8s", "it-settings")
+        q = subprocess.run(["psql", "-h", c["host"], "-p", c["port"], "-U", c["user"], "-d",
+                            c["dbname"], "-Atc", "select current_user, current_setting("
+                            "'lock_timeout'), current_setting('work_mem'), current_setting("
+                            "'timezone')"], capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, PGPASSWORD=c["password"]))
+        assert q.stdout.strip() == "tenant_it_settings|4s|8MB|Europe/Berlin", q.stderr
+    finally:
+        eq(tenv, "destroy", path, "--confirm", "it-settings", check=False)
+        sh(CLI, "db", "drop", "it-settings", "--confirm", "it-settings", env=tenv, check=False)
 
 
 def test_fleet_examples_list_and_destroy(tenv):

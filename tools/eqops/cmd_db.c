@@ -226,7 +226,23 @@ static int db_create(cli *c, int argc, char **argv)
              npos == 1);
     eqops_pg_tenant *t = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
-    if (eqops_pg_tenant_create(&t, pg, pos[0], &o, &e) != 0)
+    size_t k = 0;
+    int lrc = eqops_pg_tenant_create(&t, pg, pos[0], &o, &e);
+    if (lrc == EQOPS_EINVAL && sscanf(e.field, "settings[%zu]", &k) == 1 &&
+        k < (size_t)settings.n) {
+        /* name the flag the user wrote ("--set role"), not the option's index; the name
+         * only when it is a setting's name, not whatever was written */
+        char detail[sizeof(e.message)], name[64];
+        const char *colon = strstr(e.message, "]: ");
+        snprintf(detail, sizeof(detail), "%s", colon ? colon + 3 : e.message);
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(settings.v[k], "="), settings.v[k]);
+        if (name[0] == '\0' ||
+            strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.") != strlen(name))
+            snprintf(name, sizeof(name), "#%zu", k + 1);
+        snprintf(e.field, sizeof(e.field), "--set");
+        snprintf(e.message, sizeof(e.message), "--set %s: %.180s", name, detail);
+    }
+    if (lrc != 0)
         rc = fail(c, &e);
     else
         rc =

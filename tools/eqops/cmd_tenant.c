@@ -29,6 +29,14 @@ static void tenant_usage(void)
            "  list                tenants found in the clusters (--context) and Postgres\n"
            "  check SPEC          validate a spec and print it with its defaults\n"
            "  render SPEC         the Kubernetes objects of a spec (--cluster NAME)\n"
+           "\nReserved names: a tenant's namespace is named after it, so names of namespaces\n"
+           "with another purpose are refused (by every command but destroy, which removes\n"
+           "only what is labelled as the tenant's): kube-*, default, the Argo CD namespace,\n"
+           "argocd, monitoring, prometheus, cert-manager, ingress-nginx, kyverno,\n"
+           "gatekeeper-system, amazon-cloudwatch, external-secrets, eqops-system and other\n"
+           "well-known ones (docs/tenant.md). Add yours with --reserve NAME (repeat; a name or\n"
+           "a prefix ending in '*', like team-*) or EQOPS_TENANT_RESERVED (the same, separated\n"
+           "by commas or spaces); both add to the built-in list, never remove from it.\n"
            "\nExit codes: 0 success, 1 failure (or drift found), 2 usage.\n");
 }
 
@@ -36,7 +44,7 @@ typedef struct tenant_flags {
     const char *tiers, *kubeconfig, *pg, *migrations, *argocd_ns, *confirm, *concurrency,
         *cluster_parallel, *cluster, *lock_wait, *delete_wait;
     bool rotate, no_progress, progress_json, help;
-    cli_list contexts;
+    cli_list contexts, reserve;
 } tenant_flags;
 
 static const char *str_or(const char *s, const char *dflt)
@@ -231,14 +239,36 @@ static int parse_num(cli *c, const char *cmd, const char *flag, const char *v, l
     return CLI_OK;
 }
 
+/* The reserved names: EQOPS_TENANT_RESERVED (separated by commas or spaces) then --reserve.
+ * `*copy` holds the variable's entries; `*from_env` counts them (they come first). */
+static const char **reserved_names(const tenant_flags *f, char **copy, size_t *from_env)
+{
+    const char *var = getenv("EQOPS_TENANT_RESERVED");
+    *copy = strdup(var ? var : "");
+    *from_env = 0;
+    size_t cap = (*copy ? strlen(*copy) / 2 + 1 : 0) + (size_t)f->reserve.n + 1;
+    const char **v = *copy ? calloc(cap, sizeof(char *)) : NULL;
+    if (v == NULL)
+        return NULL;
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(*copy, ", \t\n", &save); t;
+         t = strtok_r(NULL, ", \t\n", &save))
+        v[n++] = t;
+    *from_env = n;
+    for (int i = 0; i < f->reserve.n; i++)
+        v[n++] = f->reserve.v[i];
+    return v;
+}
+
 static int open_env(cli *c, const char *cmd, const tenant_flags *f, const char *target,
                     eqops_tenant_env **env)
 {
-    char buf[PATH_MAX];
+    char buf[PATH_MAX], full[48]; /* "tenant apply": messages say the whole command */
+    snprintf(full, sizeof(full), "tenant %s", cmd);
     eqops_tenant_env_options o = EQOPS_TENANT_ENV_OPTIONS_INIT;
     o.tiers_file = find_tiers(f, target, buf, sizeof(buf));
     if (o.tiers_file == NULL && strcmp(cmd, "list") != 0)
-        return cli_usage(c, cmd,
+        return cli_usage(c, full,
                          "no tiers file: give --tiers FILE or EQOPS_TENANT_TIERS, or put "
                          "tiers.yaml beside the specs");
     o.kubeconfig = f->kubeconfig;
@@ -247,24 +277,53 @@ static int open_env(cli *c, const char *cmd, const tenant_flags *f, const char *
     o.argocd_namespace = f->argocd_ns;
     long v = 0;
     if (f->concurrency) {
-        if (parse_num(c, cmd, "concurrency", f->concurrency, 1, 32, &v) != CLI_OK)
+        if (parse_num(c, full, "concurrency", f->concurrency, 1, 32, &v) != CLI_OK)
             return CLI_USAGE;
         o.concurrency = (int)v;
     }
     if (f->lock_wait) {
-        if (parse_num(c, cmd, "lock-wait", f->lock_wait, 1, 86400, &v) != CLI_OK)
+        if (parse_num(c, full, "lock-wait", f->lock_wait, 1, 86400, &v) != CLI_OK)
             return CLI_USAGE;
         o.lock_wait_ms = v * 1000;
     }
     if (f->delete_wait) {
-        if (parse_num(c, cmd, "delete-wait", f->delete_wait, 1, 86400, &v) != CLI_OK)
+        if (parse_num(c, full, "delete-wait", f->delete_wait, 1, 86400, &v) != CLI_OK)
             return CLI_USAGE;
         o.delete_wait_ms = v * 1000;
     }
+    char *copy = NULL;
+    size_t from_env = 0;
+    const char **reserved = reserved_names(f, &copy, &from_env);
+    if (reserved == NULL) {
+        free(copy);
+        fprintf(stderr, "eqops: out of memory\n");
+        return CLI_FAIL;
+    }
+    o.reserved_names = reserved;
     eqops_error e = EQOPS_ERROR_INIT;
-    if (eqops_tenant_env_new(env, &o, &e) != 0)
-        return fail(c, &e);
-    return CLI_OK;
+    int rc = eqops_tenant_env_new(env, &o, &e);
+    size_t bad = 0;
+    if (rc == EQOPS_EINVAL && sscanf(e.field, "reserved_names[%zu]", &bad) == 1) {
+        /* the flag or variable the user wrote, not the option's name */
+        char shown[65];
+        snprintf(shown, sizeof(shown), "%s", reserved[bad]);
+        for (char *p = shown; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                *p = '?';
+        const char *detail = strstr(e.message, "]: ");
+        rc = cli_usage(c, full, "%s \"%s\": %s",
+                       bad < from_env ? "EQOPS_TENANT_RESERVED entry" : "--reserve", shown,
+                       detail ? detail + 3 : e.message);
+        eqops_error_clear(&e);
+    } else if (rc == EQOPS_EINVAL && strcmp(e.field, "reserved_names") == 0) {
+        rc = cli_usage(c, full, "--reserve and EQOPS_TENANT_RESERVED: at most 256 names in all");
+        eqops_error_clear(&e);
+    } else if (rc != 0) {
+        rc = fail(c, &e);
+    }
+    free(reserved);
+    free(copy);
+    return rc == 0 ? CLI_OK : rc;
 }
 
 static int read_spec(cli *c, const char *path, char **out)
@@ -305,6 +364,8 @@ static int read_spec(cli *c, const char *path, char **out)
 
 static int run_op(cli *c, const char *op, const tenant_flags *f, const char *target)
 {
+    char cmd_name[48];
+    snprintf(cmd_name, sizeof(cmd_name), "tenant %s", op);
     eqops_tenant_env *env = NULL;
     int rc = open_env(c, op, f, target, &env);
     if (rc != CLI_OK)
@@ -314,7 +375,7 @@ static int run_op(cli *c, const char *op, const tenant_flags *f, const char *tar
     o.rotate_password = f->rotate;
     if (f->cluster_parallel) {
         long v = 0;
-        if (parse_num(c, op, "cluster-parallel", f->cluster_parallel, 1, 16, &v) != CLI_OK) {
+        if (parse_num(c, cmd_name, "cluster-parallel", f->cluster_parallel, 1, 16, &v) != CLI_OK) {
             eqops_tenant_env_free(env);
             return CLI_USAGE;
         }
@@ -482,6 +543,9 @@ int cmd_tenant(cli *c, int argc, char **argv)
         {"migrations", 0, CLI_FLAG_STRING, &f.migrations,
          "the template's migrations directory (default $EQOPS_MIGRATIONS)"},
         {"argocd-namespace", 0, CLI_FLAG_STRING, &f.argocd_ns, "default argocd"},
+        {"reserve", 0, CLI_FLAG_LIST, &f.reserve,
+         "a name or prefix* no tenant may have, added to the built-in ones (repeat; also "
+         "$EQOPS_TENANT_RESERVED)"},
         {"confirm", 0, CLI_FLAG_STRING, &f.confirm, "destroy: the tenant's name (or the DIR)"},
         {"rotate-password", 0, CLI_FLAG_BOOL, &f.rotate,
          "apply: set and store a new database password"},

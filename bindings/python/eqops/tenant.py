@@ -67,7 +67,10 @@ class Env(Owned):
     tiers_file: JSON or YAML, required for everything but list(); kubeconfig: a path or
     ':'-separated paths (default KUBECONFIG, ~/.kube/config); pg_conninfo: the admin
     connection, needed when a spec has a database; concurrency: tenants at once in fleet()
-    (default 4); the *_ms timeouts are milliseconds, 0 for the defaults of eqops/tenant.h."""
+    (default 4); the *_ms timeouts are milliseconds, 0 for the defaults of eqops/tenant.h;
+    reserved_names: more names no tenant may have (a name, or a prefix ending in "*" like
+    "team-*"), added to the built-in ones (kube-*, default, the Argo CD namespace, argocd,
+    monitoring, ...: eqops/tenant.h); every operation but destroy refuses a reserved name."""
 
     _free = staticmethod(_raw.eqops_tenant_env_free)
     _what = "Env"
@@ -75,13 +78,15 @@ class Env(Owned):
     def __init__(self, tiers_file=None, kubeconfig=None, pg_conninfo=None, migrations_dir=None,
                  argocd_namespace=None, field_manager=None, aws_profile=None, concurrency=0,
                  lock_wait_ms=0, delete_wait_ms=0, request_timeout_ms=0, pg_db_prefix=None,
-                 pg_template_db=None, pg_control_db=None):
+                 pg_template_db=None, pg_control_db=None, reserved_names=None):
+        if isinstance(reserved_names, str):
+            reserved_names = [reserved_names]
         self._h = _raw.eqops_bind_tenant_env_new(
             str(tiers_file or ""), str(kubeconfig or ""), pg_conninfo or "",
             str(migrations_dir or ""), argocd_namespace or "", field_manager or "",
             aws_profile or "", int(concurrency), int(lock_wait_ms), int(delete_wait_ms),
             int(request_timeout_ms), pg_db_prefix or "", pg_template_db or "",
-            pg_control_db or "")
+            pg_control_db or "", _lines(reserved_names, "reserved_names"))
 
     # ---- reading the spec (no request) --------------------------------------------------------
     def check(self, spec):

@@ -123,6 +123,56 @@ def test_env_errors(tiers, tmp_path):
         assert e.value.field == "tier"
 
 
+def test_reserved_names(tiers, tmp_path):
+    with tenant.Env(tiers) as env:  # the built-in list
+        for name in ("argocd", "kube-system", "kube-x", "monitoring", "cert-manager"):
+            with pytest.raises(eqops.InvalidArgument) as e:
+                env.check(dict(SPEC, name=name))
+            assert e.value.field == "name" and "is reserved" in str(e.value)
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(json.dumps(KUBECONFIG))
+    with tenant.Env(tiers, kubeconfig=kc, argocd_namespace="gitops",
+                    reserved_names=["billing", "team-*"]) as env:
+        for name in ("gitops", "billing", "team-red", "argocd", "kube-public"):
+            for call in (env.check, env.render, env.status, env.plan, env.apply, env.reconcile,
+                         env.drift):
+                with pytest.raises(eqops.InvalidArgument) as e:
+                    call(dict(SPEC, name=name))
+                assert e.value.field == "name", (name, str(e.value))
+        assert env.check(dict(SPEC, name="billing-east"))["name"] == "billing-east"
+        # destroy takes a reserved name: it goes on to the cluster ("nope" is no context)
+        with pytest.raises(eqops.NotFound) as e:
+            env.destroy(dict(SPEC, name="billing", database={"enabled": False}), "billing")
+        assert e.value.field == "clusters[0].context"
+    with tenant.Env(tiers, reserved_names="billing") as env:  # one name as a string
+        with pytest.raises(eqops.InvalidArgument):
+            env.check(dict(SPEC, name="billing"))
+    for bad in (["ok", "Bad"], ["ok", "a*b"], ["ok", "x" * 64]):
+        with pytest.raises(eqops.InvalidArgument) as e:
+            tenant.Env(tiers, reserved_names=bad)
+        assert e.value.field == "reserved_names[1]"
+    for bad in (["a\nb"], [""], [3]):
+        with pytest.raises(TypeError):
+            tenant.Env(tiers, reserved_names=bad)
+
+
+def test_database_settings_allow_list(env):
+    for name in ("role", "session_authorization", "search_path", "local_preload_libraries"):
+        with pytest.raises(eqops.InvalidArgument) as e:
+            env.check(dict(SPEC, database={"settings": {name: "x"}}))
+        assert e.value.field == "database.settings." + name
+        assert "not a setting a tenant database may have" in str(e.value)
+    doc = env.check(dict(SPEC, database={"settings": {"statement_timeout": "30s",
+                                                      "work_mem": "8MB"}}))
+    assert doc["database"]["settings"] == {"statement_timeout": "30s", "work_mem": "8MB"}
+
+
+def test_appproject_denies_argo_kinds(env):
+    spec = dict(SPEC, argocd={"repo": "https://git.example.com/a.git", "path": "deploy"})
+    project = next(o for o in env.render(spec) if o["kind"] == "AppProject")
+    assert {"group": "argoproj.io", "kind": "*"} in project["spec"]["namespaceResourceBlacklist"]
+
+
 def test_destroy_needs_confirmation_before_any_request(offline):
     # the context "nope" does not exist: anything past the check would fail otherwise
     for confirm in (None, "", "acme", "ACME-POWER"):

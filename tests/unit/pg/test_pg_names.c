@@ -232,13 +232,67 @@ static void test_sqlstate_codes(void **state)
     }
 }
 
+/*
+ * Regression (issue 13): any syntactically valid setting name reached ALTER DATABASE ... SET,
+ * `role` too; the admin is a member of every tenant role, so a database whose sessions start
+ * as another role was one setting away. Only the allow-list passes now.
+ */
+static void test_setting_allow_list(void **state)
+{
+    (void)state;
+    const char *allowed[] = {"statement_timeout",
+                             "lock_timeout",
+                             "idle_in_transaction_session_timeout",
+                             "work_mem",
+                             "timezone",
+                             "application_name",
+                             "jit"};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        eqops_error e = EQOPS_ERROR_INIT;
+        if (eqops__pg_setting_check(allowed[i], "settings[0]", &e) != 0)
+            fail_msg("%s: %s", allowed[i], e.message);
+    }
+    const char *refused[] = {"role",
+                             "session_authorization",
+                             "search_path",
+                             "session_preload_libraries",
+                             "local_preload_libraries",
+                             "shared_preload_libraries",
+                             "dynamic_library_path",
+                             "default_transaction_read_only",
+                             "row_security",
+                             "session_replication_role",
+                             "lc_messages",
+                             "log_statement",
+                             "password_encryption",
+                             "app.tenant",
+                             "pgaudit.log",
+                             "statement_timeout_",
+                             "",
+                             NULL};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        eqops_error e = EQOPS_ERROR_INIT;
+        assert_int_equal(eqops__pg_setting_check(refused[i], "settings[3]", &e), EQOPS_EINVAL);
+        assert_string_equal(e.field, "settings[3]");
+        if (strstr(e.message, "not a setting a tenant database may have") == NULL)
+            fail_msg("%s: '%s'", refused[i] ? refused[i] : "NULL", e.message);
+    }
+    eqops_error e = EQOPS_ERROR_INIT;
+    assert_int_equal(eqops__pg_setting_check("role", "settings[0]", &e), EQOPS_EINVAL);
+    assert_string_equal(e.message, "settings[0]: \"role\" is not a setting a tenant database may "
+                                   "have (only timeouts, memory, locale, format and planner "
+                                   "settings; docs/pg.md lists them)");
+    assert_int_equal(eqops__pg_setting_check("role", "settings[0]", NULL), EQOPS_EINVAL);
+    assert_true(eqops__pg_reserved_sorted());
+}
+
 int main(void)
 {
     eqops_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_rule),       cmocka_unit_test(test_object_names),
         cmocka_unit_test(test_migrations_load), cmocka_unit_test(test_random_password),
-        cmocka_unit_test(test_sqlstate_codes),
+        cmocka_unit_test(test_sqlstate_codes),  cmocka_unit_test(test_setting_allow_list),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     eqops_cleanup();

@@ -241,3 +241,20 @@ void check_refused(eqops_tenant_env *e, const char *spec, int code, const char *
                  err.message, words ? words : "");
     eqops_error_clear(&err);
 }
+
+/* A progress callback that counts its calls in progress_calls. */
+int progress_calls;
+
+int count_progress(const char *tenant, const char *cluster, const char *step, const char *status,
+                   size_t done, size_t total, void *payload)
+{
+    (void)tenant;
+    (void)cluster;
+    (void)step;
+    (void)status;
+    (void)done;
+    (void)total;
+    (void)payload;
+    progress_calls++;
+    return 0;
+}

@@ -34,5 +34,9 @@ json_t *check_ok(eqops_tenant_env *e, const char *spec);
 json_t *render_ok(eqops_tenant_env *e, const char *spec, const char *cluster);
 void check_refused(eqops_tenant_env *e, const char *spec, int code, const char *field,
                    const char *words, const char *label);
+/* A progress callback counting its calls in progress_calls (set it to 0 first). */
+extern int progress_calls;
+int count_progress(const char *tenant, const char *cluster, const char *step, const char *status,
+                   size_t done, size_t total, void *payload);
 
 #endif

@@ -481,22 +481,6 @@ static void diff_non_quantity_strings(void **state)
 
 /* ---- operations that stop before any request ------------------------------------------------- */
 
-static int progress_calls;
-
-static int count_progress(const char *tenant, const char *cluster, const char *step,
-                          const char *status, size_t done, size_t total, void *payload)
-{
-    (void)tenant;
-    (void)cluster;
-    (void)step;
-    (void)status;
-    (void)done;
-    (void)total;
-    (void)payload;
-    progress_calls++;
-    return 0;
-}
-
 static void destroy_needs_confirmation(void **state)
 {
     (void)state;
@@ -779,6 +763,8 @@ static int op_env_new(void *p)
     o.tiers_file = tiers_path;
     o.kubeconfig = kubeconfig_path;
     o.pg_conninfo = "host=/nonexistent";
+    static const char *const reserved[] = {"billing", "team-*", NULL};
+    o.reserved_names = reserved;
     return eqops_tenant_env_new(e, &o, NULL);
 }
 
