@@ -105,6 +105,15 @@ struct eqops_slo_set {
     size_t nunits;
 };
 
+/* A Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, at most 128 characters) (spec.c). */
+bool eqops__slo_valid_label_name(const char *s);
+/* parent[key], a labels object: valid names that eqops does not set itself (but severity when
+ * `allow_severity`), string values; *out is a new reference, {} when absent (spec.c). */
+int eqops__slo_parse_labels(json_t **out, const json_t *parent, const char *key,
+                            const eqops_jpath *path, bool allow_severity, eqops_error *err);
+/* The "alerting" of SLO `slo` into d, its objectives already parsed (spec_alerting.c). */
+int eqops__slo_parse_alerting(slo_def *d, const json_t *slo, const char *service,
+                              const eqops_jpath *path, eqops_error *err);
 /* Build the model from a JSON value of the eqops spec format (spec.c). */
 int eqops__slo_set_from_json(eqops_slo_set **out, const json_t *doc, eqops_error *err);
 /* Translate OpenSLO v1 documents (an array) into the eqops spec format (openslo.c). */
