@@ -257,7 +257,10 @@ typedef struct eqops_slo_rules_options {
         .version = 1                                                                               \
     }
 
-/* Prometheus rule file (YAML) for every SLO of the set. `*out` is new: eqops_free(). */
+/* Prometheus rule file (YAML) for every SLO of the set. `*out` is new: eqops_free(). The
+ * spec's alert labels and annotations are static text: Prometheus expands them as Go
+ * templates, so each "{{" in them is written as {{ "{{" }} and renders as written. Returns 0,
+ * EQOPS_EINVAL (options) or EQOPS_ENOMEM. */
 EQOPS_API int eqops_slo_rules(char **out, const eqops_slo_set *set,
                               const eqops_slo_rules_options *opts, eqops_error *err);
 

@@ -144,6 +144,25 @@ json_t *eqops__slo_identity(const eqops__rules_ctx *c, const slo_def *d, const s
 json_t *eqops__slo_alert_labels(const eqops__rules_ctx *c, const slo_def *d, const slo_objective *o,
                                 const slo_policy *p, const eqops_slo_alert_window *w);
 
+/* ---- text spliced into rules (promql.c) --------------------------------------------------- */
+
+/*
+ * Read a query as Prometheus' lexer does and return it (new, in *out) without its comments:
+ * `#` outside a string literal runs to the end of the line and would swallow what eqops puts
+ * after the query on that line. Refuses unbalanced brackets, unclosed strings, control
+ * characters, a '{{' that is not {{.window}} and, with `needs_window`, a query without one
+ * outside strings; the message names `field`. Returns 0, EQOPS_EINVAL or EQOPS_ENOMEM.
+ */
+int eqops__slo_query_clean(char **out, const char *q, const char *field, bool needs_window,
+                           eqops_error *err);
+/* A cleaned query with {{.window}} replaced by `window`. */
+void eqops__slo_put_query(eqops_buf *out, const char *query, const char *window);
+/* `value` as a PromQL "..." string literal (quotes, backslashes and line breaks escaped). */
+void eqops__slo_put_string(eqops_buf *out, const char *value);
+/* A copy of a labels or annotations object whose values Go's text/template (Prometheus'
+ * alert templating) renders as written; NULL when out of memory. */
+json_t *eqops__slo_template_literals(const json_t *obj);
+
 /* Counter samples from CSV or JSON text (series_file.c). */
 int eqops__slo_series_parse(eqops_slo_series_data **out, const char *text, size_t len,
                             eqops_error *err);

@@ -120,59 +120,6 @@ static int dup_field(char **dst, const char *src, eqops_error *err)
     return *dst ? 0 : eqops__err(err, EQOPS_ENOMEM, "out of memory");
 }
 
-/* Brackets and quotes balance, and the window placeholder is there. */
-static int check_template(const char *q, const eqops_jpath *p, bool needs_window, eqops_error *err)
-{
-    int depth[3] = {0, 0, 0};
-    char quote = 0;
-    for (const char *c = q; *c; c++) {
-        if (quote) {
-            if (*c == '\\' && c[1])
-                c++;
-            else if (*c == quote)
-                quote = 0;
-            continue;
-        }
-        switch (*c) {
-        case '"':
-        case '\'':
-        case '`':
-            quote = *c;
-            break;
-        case '(':
-            depth[0]++;
-            break;
-        case ')':
-            depth[0]--;
-            break;
-        case '{':
-            depth[1]++;
-            break;
-        case '}':
-            depth[1]--;
-            break;
-        case '[':
-            depth[2]++;
-            break;
-        case ']':
-            depth[2]--;
-            break;
-        default:
-            break;
-        }
-        if (depth[0] < 0 || depth[1] < 0 || depth[2] < 0)
-            break;
-    }
-    if (quote || depth[0] || depth[1] || depth[2])
-        return eqops__err_field(err, EQOPS_EINVAL, p->text,
-                                "unbalanced brackets or quotes in the query");
-    if (needs_window && strstr(q, "{{.window}}") == NULL && strstr(q, "{{ .window }}") == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, p->text,
-                                "the query needs a {{.window}} range, as in "
-                                "sum(rate(http_requests_total[{{.window}}]))");
-    return 0;
-}
-
 /* ---- parts of one SLO ------------------------------------------------------------------ */
 
 static int parse_window(slo_def *d, const json_t *slo, const eqops_jpath *path, eqops_error *err)
@@ -327,16 +274,12 @@ static int parse_sli(slo_def *d, const json_t *slo, const eqops_jpath *path, eqo
         if ((bad == NULL) == (good == NULL))
             return eqops__err_field(err, EQOPS_EINVAL, ep.text,
                                     "give exactly one of bad and good, with total");
-        eqops_jpath qp;
+        eqops_jpath qp, tp;
         eqops__jpath_key(&qp, &ep, bad ? "bad" : "good");
-        if ((rc = check_template(bad ? bad : good, &qp, true, err)) != 0)
-            return rc;
-        eqops__jpath_key(&qp, &ep, "total");
-        if ((rc = check_template(total, &qp, true, err)) != 0)
-            return rc;
-        if ((bad && (rc = dup_field(&d->bad, bad, err)) != 0) ||
-            (good && (rc = dup_field(&d->good, good, err)) != 0) ||
-            (rc = dup_field(&d->total, total, err)) != 0)
+        eqops__jpath_key(&tp, &ep, "total");
+        if ((rc = eqops__slo_query_clean(bad ? &d->bad : &d->good, bad ? bad : good, qp.text, true,
+                                         err)) != 0 ||
+            (rc = eqops__slo_query_clean(&d->total, total, tp.text, true, err)) != 0)
             return rc;
     } else {
         static const char *const lkeys[] = {"metric",  "selector", "threshold",
@@ -362,7 +305,9 @@ static int parse_sli(slo_def *d, const json_t *slo, const eqops_jpath *path, eqo
             return eqops__err_field(err, EQOPS_EINVAL, fp.text,
                                     "name the histogram without _bucket or _count");
         eqops__jpath_key(&fp, &lp, "selector");
-        if (strpbrk(sel, "{}") != NULL || check_template(sel, &fp, false, NULL) != 0)
+        if ((rc = eqops__slo_query_clean(&d->selector, sel, fp.text, false, err)) != 0)
+            return rc;
+        if (strpbrk(d->selector, "{}") != NULL)
             return eqops__err_field(err, EQOPS_EINVAL, fp.text,
                                     "label matchers without braces, such as job=\"api\"");
         eqops__jpath_key(&fp, &lp, "threshold");
@@ -399,8 +344,7 @@ static int parse_sli(slo_def *d, const json_t *slo, const eqops_jpath *path, eqo
                     "between boundaries matches no le label)",
                     d->threshold, metric);
         }
-        if ((rc = dup_field(&d->metric, metric, err)) != 0 ||
-            (rc = dup_field(&d->selector, sel, err)) != 0)
+        if ((rc = dup_field(&d->metric, metric, err)) != 0)
             return rc;
     }
     if (test != NULL) {
