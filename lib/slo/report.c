@@ -325,8 +325,8 @@ int eqops_slo_report(char **out, const eqops_slo_set *set, const eqops_slo_repor
         doc = json_pack("{s:s, s:o, s:s, s:o}", "service", set->service, "at", time_text(c.at_ms),
                         "source", opts->series ? "series" : "prometheus", "objectives", list);
         list = NULL;
-        if (doc == NULL || (*out = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-                                                       JSON_REAL_PRECISION(12))) == NULL)
+        if (doc == NULL || (*out = eqops__slo_json_text(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                                                                 JSON_REAL_PRECISION(12))) == NULL)
             rc = eqops__err(err, EQOPS_ENOMEM, "report: out of memory");
     }
     json_decref(list);

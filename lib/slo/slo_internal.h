@@ -163,6 +163,11 @@ void eqops__slo_put_string(eqops_buf *out, const char *value);
  * alert templating) renders as written; NULL when out of memory. */
 json_t *eqops__slo_template_literals(const json_t *obj);
 
+/* JSON text of `doc` (new, eqops__free), NULL when out of memory (spec_json.c). Unlike
+ * json_dumps, which can drop a failed append and return truncated JSON, a failed append here
+ * fails the whole text. */
+char *eqops__slo_json_text(const json_t *doc, size_t flags);
+
 /* Counter samples from CSV or JSON text (series_file.c). */
 int eqops__slo_series_parse(eqops_slo_series_data **out, const char *text, size_t len,
                             eqops_error *err);

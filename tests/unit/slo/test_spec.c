@@ -394,12 +394,22 @@ static int op_rules(void *p)
         g->out = NULL;
         rc = eqops_slo_rules_test(&g->out, g->set, NULL, NULL);
     }
+    if (rc == 0) {
+        eqops_free(g->out);
+        g->out = NULL;
+        rc = eqops_slo_set_to_json(&g->out, g->set, NULL);
+    }
     return rc;
 }
 
 static void free_out(void *p)
 {
     struct gen *g = p;
+    /* a failed allocation must fail the text, not cut it short (the last text is JSON) */
+    json_t *doc = g->out && g->out[0] == '{' ? json_loads(g->out, 0, NULL) : NULL;
+    if (g->out != NULL && g->out[0] == '{' && doc == NULL)
+        fail_msg("eqops_slo_set_to_json returned invalid JSON:\n%s", g->out);
+    json_decref(doc);
     eqops_free(g->out);
     g->out = NULL;
 }
