@@ -16,7 +16,6 @@
 #include <stdio.h>
 
 #define DEFAULT_INTERVAL_MS 60000
-#define DEFAULT_STEP_MS     300000
 #define RAW_WINDOW_MAX_MS   3600000 /* windows up to 1h come straight from the counters */
 
 /* ---- PromQL building ------------------------------------------------------------------- */
@@ -491,7 +490,7 @@ int eqops__slo_rules_ctx(eqops__rules_ctx *c, const eqops_slo_set *set,
     c->set = set;
     c->err = err;
     c->interval_ms = DEFAULT_INTERVAL_MS;
-    c->step_ms = DEFAULT_STEP_MS;
+    c->step_ms = EQOPS__SLO_DEFAULT_STEP_MS;
     if (set == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "set", "must not be NULL");
     if (opts != NULL) {

@@ -24,8 +24,11 @@ bool eqops__slo_increase(double *out, const int64_t *t, const double *v, size_t 
 int eqops__slo_ratio_series(double *out, const eqops_slo_series *s, int64_t window_ms,
                             double min_events, double scale, eqops_error *err);
 
-/* bad and total event increases over [start, end] (0 when undefined; bad clamped at 0) */
-void eqops__slo_window_counts(const eqops_slo_series *s, int64_t start, int64_t end, double *bad,
+/* The samples are usable: arrays given, timestamps increasing strictly, values finite. */
+int eqops__slo_check_series(const eqops_slo_series *s, eqops_error *err);
+/* bad and total event increases over [start, end] (0 when undefined; bad clamped at 0);
+ * false when the total is undefined: fewer than two samples in the range */
+bool eqops__slo_window_counts(const eqops_slo_series *s, int64_t start, int64_t end, double *bad,
                               double *total);
 
 /* ---- the spec model (spec.c) ------------------------------------------------------------ */
@@ -120,6 +123,9 @@ int eqops__slo_set_from_json(eqops_slo_set **out, const json_t *doc, eqops_error
 int eqops__slo_openslo_to_spec(json_t **out, const json_t *docs, eqops_error *err);
 
 /* ---- rules (rules.c), shared with the test-file generator (rules_test.c) ---------------- */
+
+/* The default interval of the recorded increases (the rules' `step`). */
+#define EQOPS__SLO_DEFAULT_STEP_MS 300000
 
 typedef struct eqops__rules_ctx {
     const eqops_slo_set *set;
