@@ -362,8 +362,8 @@ static int slo_report(cli *c, int argc, char **argv)
         {"ca-file", 0, CLI_FLAG_STRING, &ca, "CA bundle for an https Prometheus"},
         {"at", 0, CLI_FLAG_STRING, &at, "evaluation time, Unix seconds (default now / last)"},
         {"fail-on", 0, CLI_FLAG_LIST, &fail_on,
-         "exit 1 when one of these holds: page, ticket (a burn alert of that severity fires), "
-         "nodata (an objective has no data); comma-separated"},
+         "exit 1 when one holds: page, ticket (a burn alert of that severity fires), nodata "
+         "(an objective without data); comma-separated"},
         {"help", 'h', CLI_FLAG_BOOL, &help, "show this help"},
         {0}};
     const char *pos[1];
@@ -373,7 +373,7 @@ static int slo_report(cli *c, int argc, char **argv)
     if (help || npos != 1 || (prom == NULL) == (series == NULL)) {
         printf("Usage: eqops slo report SPEC (--prometheus URL | --series FILE)"
                " [--fail-on page,ticket,nodata]\n\n"
-               "Exit status: 0 when the report ran (or no --fail-on condition holds), 1 on a "
+               "Exit status: 0 when the report ran and no --fail-on condition holds, 1 on a\n"
                "failure or when a --fail-on condition holds, 2 on a usage error.\n\nFlags:\n");
         cli_print_flags(flags);
         return help ? CLI_OK : CLI_USAGE;
