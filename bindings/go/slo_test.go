@@ -179,3 +179,49 @@ func TestSLOSetRulesReport(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Nothing measured in the window is no data, not a perfect SLI (issue 13.9).
+func TestSLOReportNoData(t *testing.T) {
+	set, err := ParseSLOSet(`{"service": "s", "slos": [{"name": "a", "window": "1d", "target": 99,
+	  "alerting": {"page": {"windows": [{"long": "1h", "short": "5m", "factor": 10}]}, "ticket": false},
+	  "sli": {"events": {"bad": "sum(rate(e[{{.window}}]))", "total": "sum(rate(t[{{.window}}]))"}}}]}`, FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	s := series(120)
+	for i := range s.Bad {
+		s.Bad[i] = s.Total[i] / 2
+	}
+	rep, err := set.Report(ReportOptions{Series: &s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conds := rep["conditions"].(map[string]any)
+	if conds["page"] != true || conds["ticket"] != false || conds["nodata"] != false {
+		t.Fatalf("with data: %v", conds)
+	}
+	last := time.UnixMilli(s.TimestampsMs[len(s.TimestampsMs)-1])
+	rep, err = set.Report(ReportOptions{Series: &s, At: last.Add(3 * day)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conds = rep["conditions"].(map[string]any)
+	if conds["page"] != false || conds["nodata"] != true {
+		t.Fatalf("without data: %v", conds)
+	}
+	obj := rep["objectives"].([]any)[0].(map[string]any)
+	if obj["no_data"] != true || obj["sli"] != nil || obj["budget"] != nil || obj["exhaustion"] != nil {
+		t.Fatalf("%v", obj)
+	}
+	for _, b := range obj["burn"].([]any) {
+		if b.(map[string]any)["no_data"] != true || b.(map[string]any)["burn_rate"] != nil {
+			t.Fatalf("%v", b)
+		}
+	}
+	alert := obj["alerts"].([]any)[0].(map[string]any)
+	absent := obj["absent"].(map[string]any)
+	if alert["firing"] != false || alert["no_data"] != true || absent["firing"] != true || absent["for"] != "15m" {
+		t.Fatalf("%v %v", alert, absent)
+	}
+}

@@ -125,7 +125,11 @@ type ReportOptions struct {
 	Timeout       time.Duration
 }
 
-// Report is the current state of every objective as JSON (decode into a map or a struct).
+// Report is the current state of every objective as JSON (decoded into a map).
+// rep["conditions"] holds "page", "ticket" and "nodata": a burn alert of that severity
+// fires, or an objective has no data. An objective or window without data has "no_data":
+// true and nil for its numbers ("sli", "budget", "error_ratio", ...), never a perfect 100%;
+// "absent" says whether the absent alert fires.
 func (s *SLOSet) Report(o ReportOptions) (map[string]any, error) {
 	var at int64
 	if !o.At.IsZero() {

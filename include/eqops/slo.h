@@ -257,7 +257,10 @@ typedef struct eqops_slo_rules_options {
         .version = 1                                                                               \
     }
 
-/* Prometheus rule file (YAML) for every SLO of the set. `*out` is new: eqops_free(). */
+/* Prometheus rule file (YAML) for every SLO of the set. `*out` is new: eqops_free(). The
+ * spec's alert labels and annotations are static text: Prometheus expands them as Go
+ * templates, so each "{{" in them is written as {{ "{{" }} and renders as written. Returns 0,
+ * EQOPS_EINVAL (options) or EQOPS_ENOMEM. */
 EQOPS_API int eqops_slo_rules(char **out, const eqops_slo_set *set,
                               const eqops_slo_rules_options *opts, eqops_error *err);
 
@@ -311,8 +314,18 @@ typedef struct eqops_slo_report_options {
  * Current state of every objective of the set, as JSON: SLI and budget over the SLO window
  * (calendar windows from their start), error ratio and burn rate per alert window, which
  * alerts fire, and when the budget runs out at the current burn. `*out` is new: eqops_free().
- * Returns 0, EQOPS_EINVAL, or the errors of the Prometheus query (EQOPS_EUNAVAILABLE,
- * EQOPS_ETIMEOUT, EQOPS_ETLS, EQOPS_EPROTO, ...).
+ *
+ * No data is not a perfect SLI. A window whose total events query finds no samples has
+ * "no_data": true and null error_ratio and burn_rate, and its alerts do not fire; an
+ * objective with nothing in its SLO window has "no_data": true and null "sli", "budget" and
+ * "exhaustion". "absent" is {"for", "firing"} for the absent alert (null without one); it
+ * fires when the total series has no samples over its `for` plus the rules' 5m step. The
+ * top-level "conditions" {"page", "ticket", "nodata"} say whether a page or ticket burn alert
+ * fires and whether an objective has no data in its window or a firing absent alert.
+ *
+ * Returns 0, EQOPS_EINVAL (options, or samples that are not strictly increasing and finite),
+ * or the errors of the Prometheus query (EQOPS_EUNAVAILABLE, EQOPS_ETIMEOUT, EQOPS_ETLS,
+ * EQOPS_EPROTO, ...).
  */
 EQOPS_API int eqops_slo_report(char **out, const eqops_slo_set *set,
                                const eqops_slo_report_options *opts, eqops_error *err);

@@ -49,15 +49,26 @@ static int rate_query(char **out, const json_t *part, size_t doc, const char *na
         return fail(err, doc, where, "only Prometheus metric sources are supported");
     if (q == NULL || q[0] == '\0')
         return fail(err, doc, where, "spec.query is required");
+    /* without its comments, which would swallow the range eqops appends */
+    char qf[160], *clean = NULL;
+    snprintf(qf, sizeof(qf), "documents[%zu].%s.spec.query", doc, where);
+    int rc = eqops__slo_query_clean(&clean, q, qf, false, err);
+    if (rc != 0)
+        return rc;
     eqops_buf b = EQOPS_BUF_INIT;
-    if (strstr(q, "{{.window}}") != NULL)
-        eqops__buf_puts(&b, q);
-    else if (strpbrk(q, "([") == NULL)
-        eqops__buf_printf(&b, "sum(rate(%s[{{.window}}]))", q);
+    if (strstr(clean, "{{.window}}") != NULL)
+        eqops__buf_puts(&b, clean);
+    else if (strpbrk(clean, "([") == NULL)
+        eqops__buf_printf(&b, "sum(rate(%s[{{.window}}]))", clean);
     else
-        return fail(err, doc, where,
-                    "write the query as a counter selector (http_requests_total{code=\"500\"}) "
-                    "or with a {{.window}} range");
+        rc = fail(err, doc, where,
+                  "write the query as a counter selector (http_requests_total{code=\"500\"}) "
+                  "or with a {{.window}} range");
+    eqops__free(clean);
+    if (rc != 0) {
+        eqops__buf_free(&b);
+        return rc;
+    }
     if ((*out = eqops__buf_detach(&b)) == NULL)
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
     return 0;

@@ -108,20 +108,22 @@ done:
     return rc;
 }
 
-/* Events counted in the window of `dur_ms` ending at the report time. */
-static int live_counts(report_ctx *c, const slo_def *d, int64_t dur_ms, double *bad, double *total)
+/* Events counted in the window of `dur_ms` ending at the report time; *data is false when
+ * the total events query returned nothing (no series, or not a number). */
+static int live_counts(report_ctx *c, const slo_def *d, int64_t dur_ms, double *bad, double *total,
+                       bool *data)
 {
     char win[48];
     eqops__duration_format(dur_ms, win);
     eqops_buf qb = EQOPS_BUF_INIT, qt = EQOPS_BUF_INIT;
     eqops__slo_bad_expr(&qb, d, win);
     eqops__slo_expr(&qt, d, "total", win);
-    bool fb, ft;
+    bool fb;
     int rc = eqops__buf_ok(&qb) || eqops__buf_ok(&qt)
                  ? eqops__err(c->err, EQOPS_ENOMEM, "report: out of memory")
                  : prom_query(bad, &fb, c, eqops__buf_cstr(&qb));
     if (rc == 0)
-        rc = prom_query(total, &ft, c, eqops__buf_cstr(&qt));
+        rc = prom_query(total, data, c, eqops__buf_cstr(&qt));
     eqops__buf_free(&qb);
     eqops__buf_free(&qt);
     if (rc != 0)
@@ -134,18 +136,24 @@ static int live_counts(report_ctx *c, const slo_def *d, int64_t dur_ms, double *
     return 0;
 }
 
-static int counts(report_ctx *c, const slo_def *d, int64_t dur_ms, double *bad, double *total)
+static int counts(report_ctx *c, const slo_def *d, int64_t dur_ms, double *bad, double *total,
+                  bool *data)
 {
     if (c->o->series != NULL) {
-        eqops__slo_window_counts(c->o->series, c->at_ms - dur_ms, c->at_ms, bad, total);
+        *data = eqops__slo_window_counts(c->o->series, c->at_ms - dur_ms, c->at_ms, bad, total);
         if (*bad > *total)
             *bad = *total;
         return 0;
     }
-    return live_counts(c, d, dur_ms, bad, total);
+    return live_counts(c, d, dur_ms, bad, total, data);
 }
 
 /* ---- one objective ----------------------------------------------------------------------- */
+
+/* What the report found, for eqops slo report --fail-on and the report's "conditions". */
+typedef struct report_state {
+    bool page, ticket, nodata;
+} report_state;
 
 static json_t *ms_text(int64_t ms)
 {
@@ -161,6 +169,12 @@ static json_t *time_text(int64_t ms)
     return json_string(b);
 }
 
+/* A number, or null when there is nothing to compute it from. */
+static json_t *real_or_null(bool data, double v)
+{
+    return data ? json_real(v) : json_null();
+}
+
 static int period_start(report_ctx *c, const slo_def *d, int64_t *start)
 {
     if (d->calendar == CAL_NONE) {
@@ -173,14 +187,23 @@ static int period_start(report_ctx *c, const slo_def *d, int64_t *start)
                                      c->err);
 }
 
+/* SLI and budget over the SLO window; *data is false when nothing was measured in it. */
 static int budget_json(json_t *out, report_ctx *c, const slo_def *d, const slo_objective *o,
-                       int64_t start, eqops_slo_budget *b)
+                       int64_t start, eqops_slo_budget *b, bool *data)
 {
     double bad, total;
-    int rc = counts(c, d, c->at_ms - start, &bad, &total);
+    int rc = counts(c, d, c->at_ms - start, &bad, &total, data);
     if (rc != 0)
         return rc;
     eqops__slo_fill_budget(b, o->target, bad, total, d->min_events);
+    if (!*data) {
+        if (!eqops__jset(out, "no_data", json_true()) || !eqops__jset(out, "sli", json_null()) ||
+            !eqops__jset(out, "budget", json_null()))
+            return eqops__err(c->err, EQOPS_ENOMEM, "report: out of memory");
+        return 0;
+    }
+    if (!eqops__jset(out, "no_data", json_false()))
+        return eqops__err(c->err, EQOPS_ENOMEM, "report: out of memory");
     if (d->budgeting != BUDGET_OCCURRENCES && c->o->series != NULL) {
         eqops_slo_timeslices ts;
         rc = eqops_slo_timeslice_budget(&ts, c->o->series, start, c->at_ms, d->slice_ms,
@@ -205,48 +228,77 @@ static int budget_json(json_t *out, report_ctx *c, const slo_def *d, const slo_o
     return 0;
 }
 
+/* Error ratio and burn per alert window, and which burn alerts fire. A window without data
+ * has no ratio, and its alert cannot fire (the rule's expression is empty then too). */
 static int windows_json(json_t *out, report_ctx *c, const slo_def *d, const slo_objective *o,
-                        double *first_long_burn)
+                        double *first_long_burn, report_state *st)
 {
-    json_t *burn = json_array(), *alerts = json_array();
-    if (burn == NULL || alerts == NULL || json_object_set_new(out, "burn", burn) != 0 ||
-        json_object_set_new(out, "alerts", alerts) != 0) {
-        json_decref(alerts);
+    json_t *burn = json_array(), *alerts = NULL;
+    if (!eqops__jset(out, "burn", burn) || !eqops__jset(out, "alerts", alerts = json_array()))
         return eqops__err(c->err, EQOPS_ENOMEM, "report: out of memory");
-    }
     const slo_policy *ps[2] = {&d->page, &d->ticket};
     *first_long_burn = -1;
     for (size_t k = 0; k < 2; k++)
         for (size_t i = 0; ps[k]->enabled && i < ps[k]->n; i++) {
             const eqops_slo_alert_window *w = &ps[k]->w[i];
             double ratio[2];
+            bool data[2];
             int64_t lens[2] = {w->long_ms, w->short_ms};
             for (size_t j = 0; j < 2; j++) {
                 double bad, total;
-                int rc = counts(c, d, lens[j], &bad, &total);
+                int rc = counts(c, d, lens[j], &bad, &total, &data[j]);
                 if (rc != 0)
                     return rc;
                 ratio[j] = eqops__slo_ratio(bad, total, d->min_events);
-                if (!eqops__jappend(burn, json_pack("{s:o, s:f, s:f}", "window", ms_text(lens[j]),
-                                                    "error_ratio", ratio[j], "burn_rate",
-                                                    ratio[j] / o->budget)))
+                if (!eqops__jappend(burn, json_pack("{s:o, s:o, s:o, s:b}", "window",
+                                                    ms_text(lens[j]), "error_ratio",
+                                                    real_or_null(data[j], ratio[j]), "burn_rate",
+                                                    real_or_null(data[j], ratio[j] / o->budget),
+                                                    "no_data", !data[j])))
                     return eqops__err(c->err, EQOPS_ENOMEM, "report: out of memory");
             }
-            if (*first_long_burn < 0)
+            if (*first_long_burn < 0 && data[0])
                 *first_long_burn = ratio[0] / o->budget;
             double thr = eqops__slo_threshold(w->factor, o);
+            bool firing = data[0] && data[1] && ratio[0] > thr && ratio[1] > thr;
+            if (firing && k == 0)
+                st->page = true;
+            if (firing && k == 1)
+                st->ticket = true;
             if (!eqops__jappend(
-                    alerts, json_pack("{s:s, s:o, s:o, s:f, s:f, s:b}", "severity",
+                    alerts, json_pack("{s:s, s:o, s:o, s:f, s:f, s:b, s:b}", "severity",
                                       k ? "ticket" : "page", "long", ms_text(w->long_ms), "short",
                                       ms_text(w->short_ms), "factor", w->factor, "threshold", thr,
-                                      "firing", ratio[0] > thr && ratio[1] > thr)))
+                                      "firing", firing, "no_data", !(data[0] && data[1]))))
                 return eqops__err(c->err, EQOPS_ENOMEM, "report: out of memory");
         }
     return 0;
 }
 
+/* The absent alert fires once the total series has been missing for its `for`: certainly when
+ * the total events query finds nothing over `for` plus the rules' default step (the recorded
+ * increase it watches spans a step). */
+static int absent_json(json_t *out, report_ctx *c, const slo_def *d, report_state *st)
+{
+    if (d->absent_for_ms <= 0)
+        return eqops__jset(out, "absent", json_null())
+                   ? 0
+                   : eqops__err(c->err, EQOPS_ENOMEM, "report: out of memory");
+    double bad, total;
+    bool data;
+    int rc = counts(c, d, d->absent_for_ms + EQOPS__SLO_DEFAULT_STEP_MS, &bad, &total, &data);
+    if (rc != 0)
+        return rc;
+    if (!data)
+        st->nodata = true;
+    if (!eqops__jset(out, "absent",
+                     json_pack("{s:o, s:b}", "for", ms_text(d->absent_for_ms), "firing", !data)))
+        return eqops__err(c->err, EQOPS_ENOMEM, "report: out of memory");
+    return 0;
+}
+
 static int objective_report(json_t *list, report_ctx *c, const eqops_slo_set *set, const slo_def *d,
-                            const slo_objective *o)
+                            const slo_objective *o, report_state *st)
 {
     int64_t start;
     int rc = period_start(c, d, &start);
@@ -259,10 +311,17 @@ static int objective_report(json_t *list, report_ctx *c, const eqops_slo_set *se
     if (r == NULL || json_array_append_new(list, r) != 0)
         return eqops__err(c->err, EQOPS_ENOMEM, "report: out of memory");
     eqops_slo_budget b;
+    bool data;
     double burn_now = -1;
-    if ((rc = budget_json(r, c, d, o, start, &b)) != 0 ||
-        (rc = windows_json(r, c, d, o, &burn_now)) != 0)
+    if ((rc = budget_json(r, c, d, o, start, &b, &data)) != 0 ||
+        (rc = windows_json(r, c, d, o, &burn_now, st)) != 0 || (rc = absent_json(r, c, d, st)) != 0)
         return rc;
+    if (!data) {
+        st->nodata = true;
+        return eqops__jset(r, "exhaustion", json_null())
+                   ? 0
+                   : eqops__err(c->err, EQOPS_ENOMEM, "report: out of memory");
+    }
     if (burn_now < 0)
         burn_now = b.burn_rate;
     int64_t left = 0;
@@ -300,8 +359,10 @@ int eqops_slo_report(char **out, const eqops_slo_set *set, const eqops_slo_repor
     int rc = 0;
     if (opts->series != NULL) {
         const eqops_slo_series *s = opts->series;
-        if (s->n < 2 || s->t_ms == NULL || s->total == NULL || (s->bad == NULL && s->good == NULL))
+        if (s->n < 2)
             return eqops__err_field(err, EQOPS_EINVAL, "opts.series", "needs two samples or more");
+        if ((rc = eqops__slo_check_series(s, err)) != 0)
+            return rc;
         if (c.at_ms == 0)
             c.at_ms = s->t_ms[s->n - 1];
     } else {
@@ -316,17 +377,20 @@ int eqops_slo_report(char **out, const eqops_slo_set *set, const eqops_slo_repor
     json_t *list = json_array();
     if (list == NULL)
         rc = eqops__err(err, EQOPS_ENOMEM, "report: out of memory");
+    report_state st = {false, false, false};
     for (size_t u = 0; rc == 0 && u < set->nunits; u++) {
         const slo_def *d = &set->slos[set->units[u].slo];
-        rc = objective_report(list, &c, set, d, &d->obj[set->units[u].obj]);
+        rc = objective_report(list, &c, set, d, &d->obj[set->units[u].obj], &st);
     }
     json_t *doc = NULL;
     if (rc == 0) {
-        doc = json_pack("{s:s, s:o, s:s, s:o}", "service", set->service, "at", time_text(c.at_ms),
-                        "source", opts->series ? "series" : "prometheus", "objectives", list);
+        doc = json_pack("{s:s, s:o, s:s, s:{s:b, s:b, s:b}, s:o}", "service", set->service, "at",
+                        time_text(c.at_ms), "source", opts->series ? "series" : "prometheus",
+                        "conditions", "page", st.page, "ticket", st.ticket, "nodata", st.nodata,
+                        "objectives", list);
         list = NULL;
-        if (doc == NULL || (*out = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-                                                       JSON_REAL_PRECISION(12))) == NULL)
+        if (doc == NULL || (*out = eqops__slo_json_text(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                                                                 JSON_REAL_PRECISION(12))) == NULL)
             rc = eqops__err(err, EQOPS_ENOMEM, "report: out of memory");
     }
     json_decref(list);

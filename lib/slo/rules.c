@@ -16,28 +16,9 @@
 #include <stdio.h>
 
 #define DEFAULT_INTERVAL_MS 60000
-#define DEFAULT_STEP_MS     300000
 #define RAW_WINDOW_MAX_MS   3600000 /* windows up to 1h come straight from the counters */
 
 /* ---- PromQL building ------------------------------------------------------------------- */
-
-static void put_template(eqops_buf *out, const char *tmpl, const char *window)
-{
-    static const char *const holes[] = {"{{.window}}", "{{ .window }}"};
-    const char *p = tmpl;
-    while (*p) {
-        size_t k;
-        for (k = 0; k < 2; k++)
-            if (strncmp(p, holes[k], strlen(holes[k])) == 0)
-                break;
-        if (k < 2) {
-            eqops__buf_puts(out, window);
-            p += strlen(holes[k]);
-        } else {
-            eqops__buf_putc(out, *p++);
-        }
-    }
-}
 
 static void put_selector(eqops_buf *out, const slo_def *d, const char *suffix, bool le)
 {
@@ -65,7 +46,10 @@ int eqops__slo_expr(eqops_buf *out, const slo_def *d, const char *part, const ch
                                                     : d->total;
         if (t == NULL)
             return EQOPS_EINVAL;
-        put_template(out, t, window);
+        /* in parentheses: a query such as `sum(...) > 0` must not bind to what follows */
+        eqops__buf_putc(out, '(');
+        eqops__slo_put_query(out, t, window);
+        eqops__buf_putc(out, ')');
     } else if (d->native) {
         char th[32];
         eqops__fmt_double(d->threshold, th);
@@ -306,17 +290,21 @@ json_t *eqops__slo_alert_labels(const eqops__rules_ctx *c, const slo_def *d, con
     return l;
 }
 
+/* An alerting rule. Prometheus expands alert labels and annotations as Go templates: the
+ * spec's values are static text, so they go out as templates that render as written. */
 static int alert(json_t *rules, const char *name, eqops_buf *expr, int64_t for_ms, json_t *labels,
                  const json_t *annotations, eqops_error *err)
 {
     char f[48];
     eqops__duration_format(for_ms, f);
-    json_t *r = NULL, *ann = json_deep_copy(annotations);
-    if (eqops__buf_ok(expr) == 0 && labels != NULL && ann != NULL)
+    json_t *r = NULL, *lab = labels ? eqops__slo_template_literals(labels) : NULL,
+           *ann = eqops__slo_template_literals(annotations);
+    json_decref(labels);
+    if (eqops__buf_ok(expr) == 0 && lab != NULL && ann != NULL)
         r = json_pack("{s:s, s:s, s:s, s:o, s:o}", "alert", name, "expr", eqops__buf_cstr(expr),
-                      "for", f, "labels", labels, "annotations", ann);
+                      "for", f, "labels", lab, "annotations", ann);
     else {
-        json_decref(labels);
+        json_decref(lab);
         json_decref(ann);
     }
     eqops__buf_free(expr);
@@ -502,7 +490,7 @@ int eqops__slo_rules_ctx(eqops__rules_ctx *c, const eqops_slo_set *set,
     c->set = set;
     c->err = err;
     c->interval_ms = DEFAULT_INTERVAL_MS;
-    c->step_ms = DEFAULT_STEP_MS;
+    c->step_ms = EQOPS__SLO_DEFAULT_STEP_MS;
     if (set == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "set", "must not be NULL");
     if (opts != NULL) {

@@ -299,13 +299,8 @@ static void put_series(eqops_buf *b, const char *metric, const labelset *l)
     for (size_t i = 0; i < l->n; i++) {
         if (!l->value[i][0])
             continue;
-        eqops__buf_printf(b, "%s%s=\"", i ? "," : "", l->name[i]);
-        for (const char *p = l->value[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                eqops__buf_putc(b, '\\');
-            eqops__buf_putc(b, *p);
-        }
-        eqops__buf_putc(b, '"');
+        eqops__buf_printf(b, "%s%s=", i ? "," : "", l->name[i]);
+        eqops__slo_put_string(b, l->value[i]);
     }
     eqops__buf_putc(b, '}');
 }
@@ -452,18 +447,6 @@ static bool same_sli(const slo_def *a, const slo_def *b)
            a->threshold == b->threshold;
 }
 
-static bool has_templates(const json_t *annotations)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)annotations, k, v)
-    {
-        if (strstr(json_string_value(v), "{{") != NULL)
-            return true;
-    }
-    return false;
-}
-
 /* Expected burn alerts at error ratio e, steady state, for alerts named like d's. */
 static int expected_burn(json_t *exp, const eqops__rules_ctx *c, const slo_def *d, double e)
 {
@@ -567,7 +550,8 @@ static int slo_tests(json_t *tests, const eqops__rules_ctx *c, const slo_def *d)
         size_t i = 0;
         json_object_foreach(l, k, v)
         {
-            eqops__buf_printf(&lb, "%s%s=\"%s\"", i++ ? ", " : "", k, json_string_value(v));
+            eqops__buf_printf(&lb, "%s%s=", i++ ? ", " : "", k);
+            eqops__slo_put_string(&lb, json_string_value(v));
         }
         eqops__buf_putc(&lb, '}');
         json_decref(l);
@@ -639,12 +623,6 @@ int eqops_slo_rules_test(char **out, const eqops_slo_set *set, const eqops_slo_r
     int rc = eqops__slo_rules_ctx(&c, set, opts, err);
     if (rc != 0)
         return rc;
-    for (size_t i = 0; i < set->n; i++)
-        if (has_templates(set->slos[i].alert_annotations))
-            return eqops__err(err, EQOPS_EINVAL,
-                              "SLO %s: annotations with {{ }} templates cannot be predicted in "
-                              "a test file",
-                              set->slos[i].name);
     const char *rules_file = opts && opts->rules_file ? opts->rules_file : "rules.yml";
     json_t *tests = json_array();
     json_t *doc = tests ? json_pack("{s:[s], s:s, s:o}", "rule_files", rules_file,

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-static int check_series(const eqops_slo_series *s, eqops_error *err)
+int eqops__slo_check_series(const eqops_slo_series *s, eqops_error *err)
 {
     if (s == NULL || (s->n > 0 && (s->t_ms == NULL || s->total == NULL)))
         return eqops__err_field(err, EQOPS_EINVAL, "series", "timestamps and total are required");
@@ -19,7 +19,10 @@ static int check_series(const eqops_slo_series *s, eqops_error *err)
                                     "timestamps must increase strictly (index %zu)", i);
         double b = s->bad ? s->bad[i] : s->good[i];
         if (!isfinite(b) || !isfinite(s->total[i]))
-            return eqops__err_field(err, EQOPS_EINVAL, s->bad ? "series.bad" : "series.good",
+            return eqops__err_field(err, EQOPS_EINVAL,
+                                    !isfinite(s->total[i]) ? "series.total"
+                                    : s->bad               ? "series.bad"
+                                                           : "series.good",
                                     "value %zu is not a finite number", i);
     }
     return 0;
@@ -241,16 +244,17 @@ int eqops_slo_burn_rate_series(double *out, size_t out_len, const eqops_slo_seri
     return eqops__slo_ratio_series(out, s, window_ms, min_events, 1.0 / (1 - target), err);
 }
 
-void eqops__slo_window_counts(const eqops_slo_series *s, int64_t start, int64_t end, double *bad,
+bool eqops__slo_window_counts(const eqops_slo_series *s, int64_t start, int64_t end, double *bad,
                               double *total)
 {
     double inc_t, inc_c;
     const double *cnt = s->bad ? s->bad : s->good;
-    eqops__slo_increase(&inc_t, s->t_ms, s->total, s->n, start, end);
+    bool defined = eqops__slo_increase(&inc_t, s->t_ms, s->total, s->n, start, end);
     eqops__slo_increase(&inc_c, s->t_ms, cnt, s->n, start, end);
     double b = s->bad ? inc_c : inc_t - inc_c;
     *bad = b < 0 ? 0 : b;
     *total = inc_t < 0 ? 0 : inc_t;
+    return defined;
 }
 
 int eqops_slo_period_budget(eqops_slo_budget *out, const eqops_slo_series *s, int64_t start_ms,
@@ -260,7 +264,8 @@ int eqops_slo_period_budget(eqops_slo_budget *out, const eqops_slo_series *s, in
     int rc;
     if (out == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "out", "must not be NULL");
-    if ((rc = check_series(s, err)) != 0 || (rc = eqops__slo_check_target(target, "target", err)))
+    if ((rc = eqops__slo_check_series(s, err)) != 0 ||
+        (rc = eqops__slo_check_target(target, "target", err)))
         return rc;
     if (end_ms <= start_ms)
         return eqops__err_field(err, EQOPS_EINVAL, "end_ms", "must be after start_ms");
@@ -308,7 +313,8 @@ int eqops_slo_timeslice_budget(eqops_slo_timeslices *out, const eqops_slo_series
     int rc;
     if (out == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "out", "must not be NULL");
-    if ((rc = check_series(s, err)) != 0 || (rc = eqops__slo_check_target(target, "target", err)))
+    if ((rc = eqops__slo_check_series(s, err)) != 0 ||
+        (rc = eqops__slo_check_target(target, "target", err)))
         return rc;
     if (!ratio_mode && (rc = eqops__slo_check_target(slice_target, "slice_target", err)) != 0)
         return rc;

@@ -24,8 +24,11 @@ bool eqops__slo_increase(double *out, const int64_t *t, const double *v, size_t 
 int eqops__slo_ratio_series(double *out, const eqops_slo_series *s, int64_t window_ms,
                             double min_events, double scale, eqops_error *err);
 
-/* bad and total event increases over [start, end] (0 when undefined; bad clamped at 0) */
-void eqops__slo_window_counts(const eqops_slo_series *s, int64_t start, int64_t end, double *bad,
+/* The samples are usable: arrays given, timestamps increasing strictly, values finite. */
+int eqops__slo_check_series(const eqops_slo_series *s, eqops_error *err);
+/* bad and total event increases over [start, end] (0 when undefined; bad clamped at 0);
+ * false when the total is undefined: fewer than two samples in the range */
+bool eqops__slo_window_counts(const eqops_slo_series *s, int64_t start, int64_t end, double *bad,
                               double *total);
 
 /* ---- the spec model (spec.c) ------------------------------------------------------------ */
@@ -105,12 +108,24 @@ struct eqops_slo_set {
     size_t nunits;
 };
 
+/* A Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, at most 128 characters) (spec.c). */
+bool eqops__slo_valid_label_name(const char *s);
+/* parent[key], a labels object: valid names that eqops does not set itself (but severity when
+ * `allow_severity`), string values; *out is a new reference, {} when absent (spec.c). */
+int eqops__slo_parse_labels(json_t **out, const json_t *parent, const char *key,
+                            const eqops_jpath *path, bool allow_severity, eqops_error *err);
+/* The "alerting" of SLO `slo` into d, its objectives already parsed (spec_alerting.c). */
+int eqops__slo_parse_alerting(slo_def *d, const json_t *slo, const char *service,
+                              const eqops_jpath *path, eqops_error *err);
 /* Build the model from a JSON value of the eqops spec format (spec.c). */
 int eqops__slo_set_from_json(eqops_slo_set **out, const json_t *doc, eqops_error *err);
 /* Translate OpenSLO v1 documents (an array) into the eqops spec format (openslo.c). */
 int eqops__slo_openslo_to_spec(json_t **out, const json_t *docs, eqops_error *err);
 
 /* ---- rules (rules.c), shared with the test-file generator (rules_test.c) ---------------- */
+
+/* The default interval of the recorded increases (the rules' `step`). */
+#define EQOPS__SLO_DEFAULT_STEP_MS 300000
 
 typedef struct eqops__rules_ctx {
     const eqops_slo_set *set;
@@ -134,6 +149,30 @@ json_t *eqops__slo_identity(const eqops__rules_ctx *c, const slo_def *d, const s
 /* The labels of an alert of policy `p` for window `w` (NULL for the absent alert). */
 json_t *eqops__slo_alert_labels(const eqops__rules_ctx *c, const slo_def *d, const slo_objective *o,
                                 const slo_policy *p, const eqops_slo_alert_window *w);
+
+/* ---- text spliced into rules (promql.c) --------------------------------------------------- */
+
+/*
+ * Read a query as Prometheus' lexer does and return it (new, in *out) without its comments:
+ * `#` outside a string literal runs to the end of the line and would swallow what eqops puts
+ * after the query on that line. Refuses unbalanced brackets, unclosed strings, control
+ * characters, a '{{' that is not {{.window}} and, with `needs_window`, a query without one
+ * outside strings; the message names `field`. Returns 0, EQOPS_EINVAL or EQOPS_ENOMEM.
+ */
+int eqops__slo_query_clean(char **out, const char *q, const char *field, bool needs_window,
+                           eqops_error *err);
+/* A cleaned query with {{.window}} replaced by `window`. */
+void eqops__slo_put_query(eqops_buf *out, const char *query, const char *window);
+/* `value` as a PromQL "..." string literal (quotes, backslashes and line breaks escaped). */
+void eqops__slo_put_string(eqops_buf *out, const char *value);
+/* A copy of a labels or annotations object whose values Go's text/template (Prometheus'
+ * alert templating) renders as written; NULL when out of memory. */
+json_t *eqops__slo_template_literals(const json_t *obj);
+
+/* JSON text of `doc` (new, eqops__free), NULL when out of memory (spec_json.c). Unlike
+ * json_dumps, which can drop a failed append and return truncated JSON, a failed append here
+ * fails the whole text. */
+char *eqops__slo_json_text(const json_t *doc, size_t flags);
 
 /* Counter samples from CSV or JSON text (series_file.c). */
 int eqops__slo_series_parse(eqops_slo_series_data **out, const char *text, size_t len,

@@ -103,6 +103,23 @@ static json_t *slo_json(const slo_def *d)
     return s;
 }
 
+static int dump_to_buf(const char *text, size_t size, void *payload)
+{
+    eqops_buf *b = payload;
+    eqops__buf_put(b, text, size);
+    return eqops__buf_ok(b) ? -1 : 0;
+}
+
+char *eqops__slo_json_text(const json_t *doc, size_t flags)
+{
+    eqops_buf b = EQOPS_BUF_INIT;
+    if (json_dump_callback(doc, dump_to_buf, &b, flags) != 0 || eqops__buf_ok(&b) != 0) {
+        eqops__buf_free(&b);
+        return NULL;
+    }
+    return eqops__buf_detach(&b);
+}
+
 int eqops_slo_set_to_json(char **out, const eqops_slo_set *set, eqops_error *err)
 {
     if (out == NULL || set == NULL)
@@ -120,7 +137,8 @@ int eqops_slo_set_to_json(char **out, const eqops_slo_set *set, eqops_error *err
                                    set->service, "labels", set->labels, "slos", slos)
                        : NULL;
     if (doc != NULL)
-        *out = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+        *out = eqops__slo_json_text(doc,
+                                    JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(doc);
     return *out ? 0 : eqops__err(err, EQOPS_ENOMEM, "SLO spec: out of memory");
 }

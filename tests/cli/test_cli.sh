@@ -72,6 +72,35 @@ printf 'timestamp,good,total\n1700000000,0,0\n1700000060,990,1000\n1700000120,19
 check "slo report --series" 0 "$eqops" slo report "$specs/billing-api.json" --series "$tmp/s.csv"
 grep -q "budget not burning\|budget gone" "$tmp/out" || { echo "FAIL: report text"; fails=$((fails + 1)); }
 check "slo report needs a source" 2 "$eqops" slo report "$specs/billing-api.json"
+# --fail-on: exit 1 when a named condition holds (the 6h/30m page alert fires on s.csv)
+check "slo report --fail-on nodata, with data" 0 "$eqops" slo report "$specs/billing-api.json" \
+  --series "$tmp/s.csv" --fail-on nodata
+check "slo report --fail-on page" 1 "$eqops" slo report "$specs/billing-api.json" \
+  --series "$tmp/s.csv" --fail-on nodata --fail-on ticket,page
+grep -q "FIRING" "$tmp/out" && grep -q "fail-on: page,ticket holds" "$tmp/err" ||
+  { echo "FAIL: --fail-on page output"; fails=$((fails + 1)); }
+# a month after the last sample nothing is measured: no data, not a perfect SLI
+check "slo report no data" 0 "$eqops" slo report "$specs/billing-api.json" --series "$tmp/s.csv" \
+  --at 1703000000
+grep -q "NO DATA" "$tmp/out" && grep -q "absent 15m: FIRING" "$tmp/out" &&
+  ! grep -q "SLI 100" "$tmp/out" || { echo "FAIL: no-data text $(cat "$tmp/out")"; fails=$((fails + 1)); }
+check "slo report --fail-on nodata" 1 "$eqops" slo report "$specs/billing-api.json" \
+  --series "$tmp/s.csv" --at 1703000000 --fail-on page,ticket,nodata
+grep -q "fail-on: nodata holds" "$tmp/err" || { echo "FAIL: nodata message"; fails=$((fails + 1)); }
+check "slo report -o json --fail-on nodata" 1 "$eqops" -o json slo report \
+  "$specs/billing-api.json" --series "$tmp/s.csv" --at 1703000000 --fail-on nodata
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); o=d["objectives"][0]
+assert d["conditions"] == {"page": False, "ticket": False, "nodata": True}, d["conditions"]
+assert o["no_data"] and o["sli"] is None and o["absent"]["firing"]' "$tmp/out" ||
+  { echo "FAIL: no-data json"; fails=$((fails + 1)); }
+for bad in bogus "" "page," ",page" "page,,ticket" "PAGE"; do
+  check "slo report --fail-on '$bad'" 2 "$eqops" slo report "$specs/billing-api.json" \
+    --series "$tmp/s.csv" --fail-on "$bad"
+  grep -q -- "--fail-on: .*page, ticket or nodata" "$tmp/err" && [ ! -s "$tmp/out" ] ||
+    { echo "FAIL: --fail-on '$bad' message: $(cat "$tmp/err")"; fails=$((fails + 1)); }
+done
+check "slo report --fail-on without a value" 2 "$eqops" slo report "$specs/billing-api.json" \
+  --series "$tmp/s.csv" --fail-on
 check "slo unknown subcommand" 2 "$eqops" slo frobnicate
 
 # eqops db: usage errors are found before connecting; a dead server is a failure (1)

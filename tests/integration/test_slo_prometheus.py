@@ -3,13 +3,15 @@
 Counter series with resets, a gap, a stretch without traffic and irregular sample times are
 loaded into the test environment's Prometheus; the same increase() and ratio queries run
 through its HTTP API must match the library's offline results to 1e-9 relative, and the live
-report must match the offline one.
+report must match the offline one. A misspelled metric is reported as no data, by the
+library and by `eqops slo report --fail-on`.
 """
 import array
 import json
 import math
 import os
 import random
+import shutil
 import subprocess
 import urllib.parse
 import urllib.request
@@ -153,3 +155,98 @@ def test_live_report_matches_offline(prom):
     for a, b in zip(live["burn"], offline["burn"]):
         assert a["window"] == b["window"] and close(a["error_ratio"], b["error_ratio"])
     assert [a["firing"] for a in live["alerts"]] == [a["firing"] for a in offline["alerts"]]
+
+
+def requests_spec(metric):
+    return {"service": "it", "slos": [{
+        "name": "requests", "window": "1d", "target": 99,
+        "alerting": {"page": {"windows": [{"long": "1h", "short": "5m", "factor": 2}]},
+                     "ticket": {"windows": [{"long": "6h", "short": "30m", "factor": 1}]}},
+        "sli": {"events": {
+            "bad": 'sum(rate(%s{kind="bad"}[{{.window}}]))' % metric,
+            "total": 'sum(rate(%s{kind="total"}[{{.window}}]))' % metric}}}]}
+
+
+def test_misspelled_metric_is_no_data(prom):
+    """Issue 13.9: no samples is no data, not a perfect SLI with nothing burning."""
+    url, t, _, _ = prom
+    at = t[-1]
+    good = slo.SloSet.parse(json.dumps(requests_spec("eqops_slo_it_requests_total")))
+    rep = good.report(prometheus_url=url, at_ms=at)
+    obj = rep["objectives"][0]
+    assert obj["no_data"] is False and obj["sli"] is not None
+    assert obj["absent"] == {"for": "15m", "firing": False}
+    assert rep["conditions"]["nodata"] is False
+    typo = slo.SloSet.parse(json.dumps(requests_spec("eqops_slo_it_reqeusts_total")))
+    rep = typo.report(prometheus_url=url, at_ms=at)
+    assert rep["conditions"] == {"page": False, "ticket": False, "nodata": True}
+    obj = rep["objectives"][0]
+    assert obj["no_data"] is True
+    assert obj["sli"] is None and obj["budget"] is None and obj["exhaustion"] is None
+    assert [b["no_data"] for b in obj["burn"]] == [True] * 4
+    assert all(b["error_ratio"] is None and b["burn_rate"] is None for b in obj["burn"])
+    assert [(a["firing"], a["no_data"]) for a in obj["alerts"]] == [(False, True)] * 2
+    assert obj["absent"] == {"for": "15m", "firing": True}
+
+
+def test_gap_and_quiet_stretch_live_and_offline(prom):
+    """A scrape gap empties the short window (no data); flat counters are data (no traffic),
+    and the live report says the same as the offline one."""
+    url, t, bad, total = prom
+    spec = slo.SloSet.parse(json.dumps(requests_spec("eqops_slo_it_requests_total")))
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "eqops-it-gap-%d.json" % os.getpid())
+    with open(path, "w") as f:
+        json.dump({"timestamp": [x / 1000 for x in t], "bad": list(bad), "total": list(total)}, f)
+    try:
+        series = slo.load_series(path)
+        for minute, short_has_data in ((109, False), (279, True)):
+            at = T0 + minute * 60_000
+            live = spec.report(prometheus_url=url, at_ms=at)["objectives"][0]
+            offline = spec.report(series=series, at_ms=at)["objectives"][0]
+            for o in (live, offline):
+                assert o["no_data"] is False and o["absent"]["firing"] is False
+                windows = {b["window"]: b for b in o["burn"]}
+                assert windows["5m"]["no_data"] is (not short_has_data), (minute, o["burn"])
+                assert windows["1h"]["no_data"] is False
+            assert [b["no_data"] for b in live["burn"]] == [b["no_data"] for b in offline["burn"]]
+            quiet = {b["window"]: b for b in live["burn"]}["5m"]
+            if minute == 279:  # flat counters: no traffic, nothing failed
+                assert quiet["error_ratio"] == 0
+    finally:
+        os.unlink(path)
+
+
+def cli():
+    path = os.environ.get("EQOPS_CLI") or shutil.which("eqops")
+    if not path or not os.path.exists(path):
+        pytest.skip("EQOPS_CLI is not set and eqops is not on PATH")
+    return path
+
+
+def test_cli_fail_on_nodata(prom, tmp_path):
+    url, t, _, _ = prom
+    at = "%d.%03d" % (t[-1] // 1000, t[-1] % 1000)
+    results = {}
+    for name, metric in (("good", "eqops_slo_it_requests_total"),
+                         ("typo", "eqops_slo_it_reqeusts_total")):
+        spec = tmp_path / (name + ".json")
+        spec.write_text(json.dumps(requests_spec(metric)))
+        base = [cli(), "slo", "report", str(spec), "--prometheus", url, "--at", at]
+        results[name] = [subprocess.run(base + extra, capture_output=True, text=True,
+                                        timeout=120)
+                         for extra in ([], ["--fail-on", "nodata"],
+                                       ["-o", "json", "--fail-on", "page,ticket,nodata"])]
+    plain, nodata, js = results["typo"]
+    assert plain.returncode == 0, plain.stderr
+    assert "NO DATA" in plain.stdout and "SLI 100" not in plain.stdout
+    assert "absent 15m: FIRING" in plain.stdout and "budget not burning" not in plain.stdout
+    assert nodata.returncode == 1 and "--fail-on: nodata holds" in nodata.stderr
+    assert js.returncode == 1
+    assert json.loads(js.stdout)["conditions"] == {"page": False, "ticket": False,
+                                                   "nodata": True}
+    plain, nodata, js = results["good"]
+    assert plain.returncode == 0 and "NO DATA" not in plain.stdout, plain.stdout
+    assert nodata.returncode == 0, nodata.stderr
+    conds = json.loads(js.stdout)["conditions"]
+    assert conds["nodata"] is False
+    assert js.returncode == (1 if conds["page"] or conds["ticket"] else 0)

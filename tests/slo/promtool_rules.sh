@@ -2,11 +2,14 @@
 # Every generated rule file passes `promtool check rules`, and every generated test file
 # passes `promtool test rules`: the page and ticket alerts fire just above their burn rates,
 # stay silent just below, a quiet service keeps its budget, a missing metric raises the
-# absent alert. Run for each example spec, and once with Sloth-compatible names.
+# absent alert. Run for each example spec, once with Sloth-compatible names, and for the
+# hostile specs next to this script, whose hand-written NAME.test.yml (when there is one)
+# also passes against the rules made of NAME.json.
 # usage: promtool_rules.sh path/to/eqops examples/slo
 set -u
 eqops=$1
 specs=$2
+here=$(cd "$(dirname "$0")" && pwd)
 command -v promtool >/dev/null || { echo "promtool is not installed (scripts/setup)"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -35,5 +38,19 @@ for spec in "$specs"/*.json "$specs"/openslo.yaml; do  # billing-api.yaml = .jso
   run "$spec" eqops
 done
 run "$specs/billing-api.json" sloth
+for spec in "$here"/*.json; do
+  run "$spec" eqops
+  name=$(basename "$spec" .json)
+  [ -f "$here/$name.test.yml" ] || continue
+  n=$((n + 1))
+  cp "$here/$name.test.yml" "$tmp/"
+  if ! "$eqops" slo rules "$spec" >"$tmp/$name.rules.yml" 2>"$tmp/$name.err" ||
+     ! (cd "$tmp" && promtool test rules "$name.test.yml") >"$tmp/$name.hand" 2>&1; then
+    echo "FAIL: promtool test rules $name.test.yml (hand-written)"
+    cat "$tmp/$name.err"; head -60 "$tmp/$name.hand"; fails=$((fails + 1))
+  else
+    echo "ok: $spec: hand-written $name.test.yml"
+  fi
+done
 echo "promtool: $((n - fails))/$n rule sets pass check and test"
 [ $fails -eq 0 ]

@@ -235,6 +235,61 @@ static int slo_budget(cli *c, int argc, char **argv)
     return rc;
 }
 
+static void print_objective_text(json_t *o)
+{
+    json_t *b = json_object_get(o, "budget");
+    printf("\n%s: objective %s%% over %s (from %s)\n", json_string_value(json_object_get(o, "id")),
+           json_string_value(json_object_get(o, "objective")),
+           json_string_value(json_object_get(o, "window")),
+           json_string_value(json_object_get(o, "from")));
+    if (json_is_true(json_object_get(o, "no_data")))
+        printf("  NO DATA: the SLI's total events query found no samples in the window (a "
+               "misspelled metric or label, or a target that is not scraped?)\n");
+    else
+        printf("  SLI %.6f%%, budget %.2f%% remaining (%.10g bad of %.10g)\n",
+               100 * json_number_value(json_object_get(o, "sli")),
+               100 * json_number_value(json_object_get(b, "remaining")),
+               json_number_value(json_object_get(b, "bad")),
+               json_number_value(json_object_get(b, "total")));
+    size_t k;
+    json_t *w;
+    printf("  burn:");
+    json_array_foreach(json_object_get(o, "burn"), k, w)
+    {
+        printf(" %s=", json_string_value(json_object_get(w, "window")));
+        if (json_is_true(json_object_get(w, "no_data")))
+            printf("no-data");
+        else
+            printf("%.3g", json_number_value(json_object_get(w, "burn_rate")));
+    }
+    printf("\n");
+    json_array_foreach(json_object_get(o, "alerts"), k, w)
+    {
+        printf("  %-6s %s/%s x%.4g: %s\n", json_string_value(json_object_get(w, "severity")),
+               json_string_value(json_object_get(w, "long")),
+               json_string_value(json_object_get(w, "short")),
+               json_number_value(json_object_get(w, "factor")),
+               json_is_true(json_object_get(w, "firing"))    ? "FIRING"
+               : json_is_true(json_object_get(w, "no_data")) ? "no data"
+                                                             : "ok");
+    }
+    json_t *absent = json_object_get(o, "absent");
+    if (json_is_object(absent))
+        printf("  absent %s: %s\n", json_string_value(json_object_get(absent, "for")),
+               json_is_true(json_object_get(absent, "firing"))
+                   ? "FIRING (no samples of the total events series)"
+                   : "ok");
+    json_t *ex = json_object_get(o, "exhaustion");
+    if (!json_is_object(ex))
+        return;
+    if (json_is_true(json_object_get(ex, "exhausts")))
+        printf("  budget gone in %s at the current burn (%.3g)\n",
+               json_string_value(json_object_get(ex, "in")),
+               json_number_value(json_object_get(ex, "burn_rate")));
+    else
+        printf("  budget not burning\n");
+}
+
 static void print_report_text(json_t *doc)
 {
     size_t i;
@@ -244,53 +299,71 @@ static void print_report_text(json_t *doc)
            json_string_value(json_object_get(doc, "source")));
     json_array_foreach(json_object_get(doc, "objectives"), i, o)
     {
-        json_t *b = json_object_get(o, "budget");
-        printf("\n%s: objective %s%% over %s (from %s)\n",
-               json_string_value(json_object_get(o, "id")),
-               json_string_value(json_object_get(o, "objective")),
-               json_string_value(json_object_get(o, "window")),
-               json_string_value(json_object_get(o, "from")));
-        printf("  SLI %.6f%%, budget %.2f%% remaining (%.10g bad of %.10g)\n",
-               100 * json_number_value(json_object_get(o, "sli")),
-               100 * json_number_value(json_object_get(b, "remaining")),
-               json_number_value(json_object_get(b, "bad")),
-               json_number_value(json_object_get(b, "total")));
-        size_t k;
-        json_t *w;
-        printf("  burn:");
-        json_array_foreach(json_object_get(o, "burn"), k, w)
-        {
-            printf(" %s=%.3g", json_string_value(json_object_get(w, "window")),
-                   json_number_value(json_object_get(w, "burn_rate")));
-        }
-        printf("\n");
-        json_array_foreach(json_object_get(o, "alerts"), k, w)
-        {
-            printf("  %-6s %s/%s x%.4g: %s\n", json_string_value(json_object_get(w, "severity")),
-                   json_string_value(json_object_get(w, "long")),
-                   json_string_value(json_object_get(w, "short")),
-                   json_number_value(json_object_get(w, "factor")),
-                   json_is_true(json_object_get(w, "firing")) ? "FIRING" : "ok");
-        }
-        json_t *ex = json_object_get(o, "exhaustion");
-        if (json_is_true(json_object_get(ex, "exhausts")))
-            printf("  budget gone in %s at the current burn (%.3g)\n",
-                   json_string_value(json_object_get(ex, "in")),
-                   json_number_value(json_object_get(ex, "burn_rate")));
-        else
-            printf("  budget not burning\n");
+        print_objective_text(o);
     }
+}
+
+/* The report's conditions eqops slo report --fail-on can name. */
+static const char *const fail_conditions[] = {"page", "ticket", "nodata"};
+
+/* --fail-on values (repeatable, each comma-separated) into a bit per condition. */
+static int parse_fail_on(cli *c, const cli_list *l, unsigned *mask)
+{
+    *mask = 0;
+    for (int i = 0; i < l->n; i++) {
+        const char *p = l->v[i];
+        do {
+            size_t len = strcspn(p, ",");
+            size_t k = 0;
+            while (k < (sizeof(fail_conditions) / sizeof(fail_conditions[0])) &&
+                   !(strlen(fail_conditions[k]) == len && strncmp(p, fail_conditions[k], len) == 0))
+                k++;
+            if (len == 0)
+                return cli_usage(c, "slo report",
+                                 "--fail-on: empty condition in '%s': name page, ticket or "
+                                 "nodata, comma-separated",
+                                 l->v[i]);
+            if (k == (sizeof(fail_conditions) / sizeof(fail_conditions[0])))
+                return cli_usage(c, "slo report",
+                                 "--fail-on: unknown condition '%.*s': use page, ticket or "
+                                 "nodata, comma-separated",
+                                 (int)(len > 40 ? 40 : len), p);
+            *mask |= 1u << k;
+            p += len;
+        } while (*p++ == ',');
+    }
+    return CLI_OK;
+}
+
+/* CLI_FAIL, naming them on stderr, when a condition of `mask` holds in the report. */
+static int check_fail_on(cli *c, json_t *doc, unsigned mask)
+{
+    json_t *conds = json_object_get(doc, "conditions");
+    char held[64] = "";
+    for (size_t k = 0; k < (sizeof(fail_conditions) / sizeof(fail_conditions[0])); k++)
+        if ((mask & (1u << k)) && json_is_true(json_object_get(conds, fail_conditions[k])))
+            snprintf(held + strlen(held), sizeof(held) - strlen(held), "%s%s", held[0] ? "," : "",
+                     fail_conditions[k]);
+    if (held[0] == '\0')
+        return CLI_OK;
+    if (c->output != CLI_JSON)
+        fprintf(stderr, "eqops: slo report: --fail-on: %s holds\n", held);
+    return CLI_FAIL;
 }
 
 static int slo_report(cli *c, int argc, char **argv)
 {
     bool help = false;
     const char *prom = NULL, *series = NULL, *ca = NULL, *at = NULL;
+    cli_list fail_on = {{NULL}, 0};
     const cli_flag flags[] = {
         {"prometheus", 0, CLI_FLAG_STRING, &prom, "Prometheus base URL (http://host:9090)"},
         {"series", 0, CLI_FLAG_STRING, &series, "CSV or JSON file of counter samples"},
         {"ca-file", 0, CLI_FLAG_STRING, &ca, "CA bundle for an https Prometheus"},
         {"at", 0, CLI_FLAG_STRING, &at, "evaluation time, Unix seconds (default now / last)"},
+        {"fail-on", 0, CLI_FLAG_LIST, &fail_on,
+         "exit 1 when one holds: page, ticket (a burn alert of that severity fires), nodata "
+         "(an objective without data); comma-separated"},
         {"help", 'h', CLI_FLAG_BOOL, &help, "show this help"},
         {0}};
     const char *pos[1];
@@ -298,10 +371,16 @@ static int slo_report(cli *c, int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     if (help || npos != 1 || (prom == NULL) == (series == NULL)) {
-        printf("Usage: eqops slo report SPEC (--prometheus URL | --series FILE)\n\nFlags:\n");
+        printf("Usage: eqops slo report SPEC (--prometheus URL | --series FILE)"
+               " [--fail-on page,ticket,nodata]\n\n"
+               "Exit status: 0 when the report ran and no --fail-on condition holds, 1 on a\n"
+               "failure or when a --fail-on condition holds, 2 on a usage error.\n\nFlags:\n");
         cli_print_flags(flags);
         return help ? CLI_OK : CLI_USAGE;
     }
+    unsigned mask;
+    if ((rc = parse_fail_on(c, &fail_on, &mask)) != CLI_OK)
+        return rc;
     eqops_slo_report_options o = EQOPS_SLO_REPORT_OPTIONS_INIT;
     o.prometheus_url = prom;
     o.ca_file = ca;
@@ -316,6 +395,7 @@ static int slo_report(cli *c, int argc, char **argv)
     eqops_slo_series_data *data = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
     char *out = NULL;
+    json_t *doc = NULL;
     if ((rc = load(c, pos[0], &set)) != CLI_OK)
         return rc;
     if (series != NULL && eqops_slo_series_load(&data, series, &e) != 0) {
@@ -327,14 +407,18 @@ static int slo_report(cli *c, int argc, char **argv)
         rc = cli_fail(c, &e);
         goto done;
     }
-    if (c->output == CLI_JSON) {
-        printf("%s\n", out);
-    } else {
-        json_t *doc = json_loads(out, 0, NULL);
-        print_report_text(doc);
-        json_decref(doc);
+    if ((doc = json_loads(out, 0, NULL)) == NULL) {
+        e.code = EQOPS_ENOMEM;
+        rc = cli_fail(c, &e);
+        goto done;
     }
+    if (c->output == CLI_JSON)
+        printf("%s\n", out);
+    else
+        print_report_text(doc);
+    rc = check_fail_on(c, doc, mask);
 done:
+    json_decref(doc);
     eqops_free(out);
     eqops_slo_series_data_free(data);
     eqops_slo_set_free(set);

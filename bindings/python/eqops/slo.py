@@ -296,7 +296,14 @@ class SloSet:
 
     def report(self, prometheus_url=None, series=None, at_ms=0, ca_file=None,
                bearer_token=None, timeout_ms=0):
-        """Current SLI, budget, burn and alerts, live from Prometheus or from a Series."""
+        """Current SLI, budget, burn and alerts, live from Prometheus or from a Series.
+
+        A dict (the report's JSON). rep["conditions"] is {"page", "ticket", "nodata"}: a
+        burn alert of that severity fires, or an objective has no data. An objective or
+        window without data has "no_data": True and None for its numbers ("sli", "budget",
+        "error_ratio", ...), never a perfect 100%; "absent" says whether the absent alert
+        fires.
+        """
         if (prometheus_url is None) == (series is None):
             raise ValueError("give either prometheus_url or series")
         return json.loads(_raw.eqops_bind_slo_report(

@@ -143,6 +143,34 @@ def test_specs_rules_and_report(tmp_path):
         1793487600000, 1796079600000)
 
 
+def test_report_says_when_there_is_no_data(tmp_path):
+    """Nothing measured in the window is no data, not a perfect SLI (issue 13.9)."""
+    p = tmp_path / "series.csv"
+    p.write_text("timestamp,bad,total\n" + "".join(
+        "%d,%d,%d\n" % (1_767_312_000 + 60 * i, 5 * i, 10 * i) for i in range(120)))
+    series = slo.load_series(p)
+    spec = slo.SloSet.parse(json.dumps({"service": "s", "slos": [{
+        "name": "a", "window": "1d", "target": 99,
+        "alerting": {"page": {"windows": [{"long": "1h", "short": "5m", "factor": 10}]},
+                     "ticket": False},
+        "sli": {"events": {"bad": "sum(rate(e[{{.window}}]))",
+                           "total": "sum(rate(t[{{.window}}]))"}}}]}))
+    live = spec.report(series=series)
+    assert live["conditions"] == {"page": True, "ticket": False, "nodata": False}
+    obj = live["objectives"][0]
+    assert obj["no_data"] is False and obj["sli"] == pytest.approx(0.5)
+    assert obj["absent"] == {"for": "15m", "firing": False}
+    # three days after the last sample the 1d window holds nothing
+    rep = spec.report(series=series, at_ms=1_767_312_000_000 + 3 * DAY)
+    assert rep["conditions"] == {"page": False, "ticket": False, "nodata": True}
+    obj = rep["objectives"][0]
+    assert obj["no_data"] is True
+    assert obj["sli"] is None and obj["budget"] is None and obj["exhaustion"] is None
+    assert all(b["no_data"] and b["burn_rate"] is None for b in obj["burn"])
+    assert [(a["firing"], a["no_data"]) for a in obj["alerts"]] == [(False, True)]
+    assert obj["absent"] == {"for": "15m", "firing": True}
+
+
 def test_no_leaks_in_loops():
     t, bad, total = make_series(100)
     for _ in range(3000):

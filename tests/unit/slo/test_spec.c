@@ -159,6 +159,37 @@ static void validation_names_field_and_rule(void **state)
         {SLI_OK ", \"target\": 99, \"alerting\": {\"name\": \"bad name\"}", "slos[0].alerting.name",
          "alert name"},
         {SLI_OK ", \"target\": 99, \"sli2\": 1", "slos[0].sli2", "unknown field"},
+        /* a PromQL comment runs to the end of the line: it cannot hide a parenthesis that
+         * breaks out of the expression eqops wraps around the query (issue 13.3) */
+        {"\"sli\": {\"events\": {\"bad\": \"sum(rate(errs_total[{{.window}}])) # \\\"\\n) * 0 + "
+         "(vector(0) # \\\"\\n\", \"total\": \"sum(rate(req_total[{{.window}}]))\"}}, \"target\": "
+         "99",
+         "slos[0].sli.events.bad", "unbalanced brackets"},
+        {"\"sli\": {\"events\": {\"bad\": \"sum(rate(errs_total[{{.window}}])) # \\r) * 0 + "
+         "(vector(0) # \\r\", \"total\": \"sum(rate(req_total[{{.window}}]))\"}}, \"target\": 99",
+         "slos[0].sli.events.bad", "unbalanced brackets"},
+        {"\"sli\": {\"events\": {\"bad\": \"sum(rate(errs_total[{{.window}}]))\", \"total\": "
+         "\"sum(rate(req_total[5m])) # {{.window}}\"}}, \"target\": 99",
+         "slos[0].sli.events.total", "needs a {{.window}}"},
+        {"\"sli\": {\"events\": {\"bad\": \"sum(rate(errs_total[{{.windows}}]))\", \"total\": "
+         "\"sum(rate(req_total[{{.window}}]))\"}}, \"target\": 99",
+         "slos[0].sli.events.bad", "only placeholder is {{.window}}"},
+        {"\"sli\": {\"events\": {\"bad\": \"sum(rate(errs_total{a=\\\"x\\ny\\\"}[{{.window}}]))\", "
+         "\"total\": \"sum(rate(req_total[{{.window}}]))\"}}, \"target\": 99",
+         "slos[0].sli.events.bad", "end on the line"},
+        {"\"sli\": {\"events\": {\"bad\": \"sum(rate(errs_total{a=`x}[{{.window}}]))\", "
+         "\"total\": \"sum(rate(req_total[{{.window}}]))\"}}, \"target\": 99",
+         "slos[0].sli.events.bad", "not closed"},
+        {"\"sli\": {\"events\": {\"bad\": \"sum(rate(errs_total[{{.window}})])\", "
+         "\"total\": \"sum(rate(req_total[{{.window}}]))\"}}, \"target\": 99",
+         "slos[0].sli.events.bad", "unbalanced brackets"},
+        {"\"sli\": {\"events\": {\"bad\": \"sum(rate(errs_total[{{.window}}]))\\u0001\", "
+         "\"total\": \"sum(rate(req_total[{{.window}}]))\"}}, \"target\": 99",
+         "slos[0].sli.events.bad", "control characters"},
+        {"\"sli\": {\"latency\": {\"metric\": \"http_seconds\", \"selector\": "
+         "\"job=\\\"a\\\"} or vector(1) # \", \"threshold\": 0.3, \"buckets\": [0.3]}}, "
+         "\"target\": 99",
+         "slos[0].sli.latency.selector", "unbalanced brackets"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         eqops_error e = EQOPS_ERROR_INIT;
@@ -245,6 +276,78 @@ static void hostile_documents(void **state)
     eqops_error_clear(&e);
 }
 
+static eqops_slo_set *parse_ok(const char *text)
+{
+    eqops_slo_set *set = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    if (eqops_slo_set_parse(&set, text, strlen(text), EQOPS_SLO_FORMAT_AUTO, &e) != 0)
+        fail_msg("parse: %s", e.message);
+    return set;
+}
+
+/* Queries are read the way Prometheus' lexer reads them, and kept without their comments. */
+static void queries_read_like_prometheus(void **state)
+{
+    eqops_slo_set *set = parse_ok(
+        "{\"service\": \"svc\", \"slos\": [{\"name\": \"a\", \"target\": 99, \"sli\": "
+        "{\"events\": {\"bad\": \"sum(rate(errs_total{path=\\\"#1\\\"}[{{.window}}])) # 5xx\\n\", "
+        "\"total\": \"sum(\\n  rate(req_total{path=`C:\\\\`}[{{ .window }}]) # all\\r\\n)\"}}}]}");
+    assert_string_equal(set->slos[0].bad, "sum(rate(errs_total{path=\"#1\"}[{{.window}}])) \n");
+    assert_string_equal(set->slos[0].total,
+                        "sum(\n  rate(req_total{path=`C:\\`}[{{ .window }}]) \r\n)");
+    char *rules = NULL;
+    assert_int_equal(eqops_slo_rules(&rules, set, NULL, NULL), 0);
+    assert_null(strstr(rules, "# 5xx"));
+    assert_null(strstr(rules, "# all"));
+    /* the comment is gone, its line break stays, and the query is in its own parentheses */
+    assert_non_null(strstr(rules, "((sum(rate(errs_total{path=\\\"#1\\\"}[5m])) \\n) or on() "
+                                  "vector(0))"));
+    eqops_free(rules);
+    eqops_slo_set_free(set);
+    /* a latency selector too */
+    set = parse_ok(
+        "{\"service\": \"svc\", \"slos\": [{\"name\": \"a\", \"target\": 99, \"sli\": "
+        "{\"latency\": {\"metric\": \"http_seconds\", \"selector\": \"job=\\\"a\\\" # x\", "
+        "\"threshold\": 0.3, \"buckets\": [0.3]}}}]}");
+    assert_string_equal(set->slos[0].selector, "job=\"a\" ");
+    eqops_slo_set_free(set);
+    /* and an OpenSLO query, before eqops appends its range */
+    set = parse_ok("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec:\n  service: s\n"
+                   "  objectives: [{target: 0.99}]\n  indicator:\n    metadata: {name: i}\n"
+                   "    spec:\n      ratioMetric:\n        counter: true\n"
+                   "        bad: {metricSource: {type: Prometheus, spec: {query: 'errs_total # "
+                   "server errors'}}}\n"
+                   "        total: {metricSource: {type: Prometheus, spec: {query: req_total}}}\n");
+    assert_string_equal(set->slos[0].bad, "sum(rate(errs_total [{{.window}}]))");
+    eqops_slo_set_free(set);
+}
+
+/* Alert labels and annotations are static text: Prometheus expands them as Go templates, so
+ * they go out as templates that render as written, and the test file expects them as
+ * written (issue 13.4). promtool renders them in tests/slo/promtool_rules.sh. */
+static void alert_text_stays_literal(void **state)
+{
+    eqops_slo_set *set = parse_ok(
+        "{\"service\": \"svc\", \"labels\": {\"team\": \"{{ oops\"}, \"slos\": [{\"name\": "
+        "\"a\", \"target\": 99, " SLI_OK ", \"alerting\": {\"annotations\": {\"summary\": "
+        "\"{{ range query \\\"up\\\" }}{{ .Value }}{{ end }}\"}}}]}");
+    char *rules = NULL, *test = NULL;
+    assert_int_equal(eqops_slo_rules(&rules, set, NULL, NULL), 0);
+    /* recording rules' labels are not templates; alert labels and annotations are */
+    assert_non_null(strstr(rules, "team: '{{ oops'"));
+    assert_non_null(strstr(rules, "team: '{{ \"{{\" }} oops'"));
+    assert_non_null(strstr(rules,
+                           "summary: '{{ \"{{\" }} range query \"up\" }}{{ \"{{\" }} .Value }}"
+                           "{{ \"{{\" }} end }}'"));
+    assert_null(strstr(rules, "'{{ range"));
+    assert_int_equal(eqops_slo_rules_test(&test, set, NULL, NULL), 0);
+    assert_non_null(strstr(test, "summary: '{{ range query \"up\" }}{{ .Value }}{{ end }}'"));
+    assert_non_null(strstr(test, "team: '{{ oops'"));
+    eqops_free(rules);
+    eqops_free(test);
+    eqops_slo_set_free(set);
+}
+
 static void defaults_are_filled(void **state)
 {
     const char *text = "{\"service\": \"svc\", \"slos\": [{\"name\": \"avail\", " SLI_OK
@@ -291,12 +394,22 @@ static int op_rules(void *p)
         g->out = NULL;
         rc = eqops_slo_rules_test(&g->out, g->set, NULL, NULL);
     }
+    if (rc == 0) {
+        eqops_free(g->out);
+        g->out = NULL;
+        rc = eqops_slo_set_to_json(&g->out, g->set, NULL);
+    }
     return rc;
 }
 
 static void free_out(void *p)
 {
     struct gen *g = p;
+    /* a failed allocation must fail the text, not cut it short (the last text is JSON) */
+    json_t *doc = g->out && g->out[0] == '{' ? json_loads(g->out, 0, NULL) : NULL;
+    if (g->out != NULL && g->out[0] == '{' && doc == NULL)
+        fail_msg("eqops_slo_set_to_json returned invalid JSON:\n%s", g->out);
+    json_decref(doc);
     eqops_free(g->out);
     g->out = NULL;
 }
@@ -331,9 +444,14 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(examples_load),         cmocka_unit_test(validation_names_field_and_rule),
-        cmocka_unit_test(document_level_errors), cmocka_unit_test(hostile_documents),
-        cmocka_unit_test(defaults_are_filled),   cmocka_unit_test(allocation_failures),
+        cmocka_unit_test(examples_load),
+        cmocka_unit_test(validation_names_field_and_rule),
+        cmocka_unit_test(document_level_errors),
+        cmocka_unit_test(hostile_documents),
+        cmocka_unit_test(defaults_are_filled),
+        cmocka_unit_test(allocation_failures),
+        cmocka_unit_test(queries_read_like_prometheus),
+        cmocka_unit_test(alert_text_stays_literal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
