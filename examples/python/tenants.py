@@ -47,6 +47,9 @@ if len(sys.argv) > 2:
     report = slo.SloSet.load(os.path.join(root, "examples", "slo", "billing-api.json")).report(
         series=slo.load_series(sys.argv[2]))
     for o in report["objectives"]:
+        if o.get("no_data"):
+            print("slo %-36s NO DATA" % o["id"])
+            continue
         b = o["budget"]
         print("slo %-36s SLI %.4f%%  budget %.1f%% remaining" % (o["id"], 100 * o["sli"],
                                                                 100 * b["remaining"]))

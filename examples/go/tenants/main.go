@@ -114,6 +114,10 @@ func main() {
 		must(err)
 		for _, o := range report["objectives"].([]any) {
 			obj := o.(map[string]any)
+			if noData, _ := obj["no_data"].(bool); noData {
+				fmt.Printf("slo %-36s NO DATA\n", obj["id"])
+				continue
+			}
 			budget := obj["budget"].(map[string]any)
 			fmt.Printf("slo %-36s SLI %.4f%%  budget %.1f%% remaining\n", obj["id"],
 				100*obj["sli"].(float64), 100*budget["remaining"].(float64))
