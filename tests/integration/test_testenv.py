@@ -1,6 +1,12 @@
-"""Each service of the test environment is the real thing (scripts/testenv)."""
+"""Each service of the test environment is the real thing (scripts/testenv); its run
+directory is private."""
+import hashlib
 import json
 import os
+import pwd
+import shutil
+import stat
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -9,6 +15,9 @@ import uuid
 import pytest
 
 from conftest import need_env, sh
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TESTENV = os.path.join(ROOT, "scripts", "testenv")
 
 
 def kubectl(kc, *args, check=True):
@@ -112,8 +121,7 @@ def test_aws_calls_against_moto():
 
 def test_moto_signature_checking_can_be_switched_on():
     need_env("AWS_ENDPOINT_URL")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    testenv = os.path.join(root, "scripts", "testenv")
+    testenv = TESTENV
     sh(testenv, "moto-auth", "on")
     try:
         env = dict(os.environ)
@@ -152,3 +160,102 @@ def test_prometheus_answers_with_the_seeded_value():
     assert body["status"] == "success"
     [sample] = body["data"]["result"]
     assert sample["value"][1] == "42"
+
+
+# ---- the run directory is private ------------------------------------------------------------
+
+def someone_else():
+    """(uid, gid) of a user who is not us, to own a planted directory (needs root)."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can make a directory that belongs to another user")
+    nobody = pwd.getpwnam("nobody")
+    return nobody.pw_uid, nobody.pw_gid
+
+
+def planted(path, owner):
+    os.mkdir(path, 0o777)
+    os.chmod(path, 0o777)  # as an attacker would: open to all
+    os.chown(path, *owner)
+    return path
+
+
+def refused(run_dir, env, script=TESTENV):
+    for args in (["up", "moto"], ["env"], ["status"], ["down"], ["pg-ctl", "stop"]):
+        r = sh(script, *args, env=env, check=False)
+        assert r.returncode != 0, (args, r.stdout, r.stderr)
+        assert run_dir in r.stderr and "refusing to use it" in r.stderr, (args, r.stderr)
+        assert "export" not in r.stdout
+    # nothing was written, changed or removed
+    st = os.lstat(run_dir)
+    assert os.listdir(run_dir) == [] and stat.S_IMODE(st.st_mode) == 0o777
+
+
+def test_a_run_directory_of_another_user_is_refused():
+    owner = someone_else()
+    run_dir = planted(tempfile.mktemp(prefix="eqops-planted-", dir="/tmp"), owner)
+    try:
+        refused(run_dir, dict(os.environ, EQOPS_TESTENV_DIR=run_dir))
+    finally:
+        shutil.rmtree(run_dir)
+
+
+def test_the_derived_run_directory_of_another_user_is_refused(tmp_path):
+    """The default path, /tmp/eqops-testenv-<hash of the checkout>, made first by someone
+    else: here for a copy of the script in a checkout of its own."""
+    owner = someone_else()
+    checkout = tmp_path / "checkout"
+    shutil.copytree(os.path.join(ROOT, "scripts"), checkout / "scripts",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    run_dir = "/tmp/eqops-testenv-" + hashlib.sha256(str(checkout).encode()).hexdigest()[:10]
+    planted(run_dir, owner)
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "EQOPS_TESTENV_DIR"}
+        refused(run_dir, env, str(checkout / "scripts" / "testenv"))
+    finally:
+        shutil.rmtree(run_dir)
+
+
+def test_a_symbolic_link_as_run_directory_is_refused(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    link = tempfile.mktemp(prefix="eqops-link-", dir="/tmp")
+    os.symlink(target, link)
+    try:
+        r = sh(TESTENV, "up", "moto", env=dict(os.environ, EQOPS_TESTENV_DIR=link),
+               check=False)
+        assert r.returncode != 0 and "symbolic link" in r.stderr, r.stderr
+        assert os.listdir(target) == []
+    finally:
+        os.unlink(link)
+
+
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_the_run_directory_and_its_secrets_are_private():
+    run_dir, = need_env("EQOPS_TESTENV_DIR")
+    st = os.lstat(run_dir)
+    assert stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+    assert mode(run_dir) == 0o711, oct(mode(run_dir))
+    assert mode(os.path.join(run_dir, "state.json")) == 0o600
+    secret_files = 0
+    for top, dirs, files in os.walk(run_dir):
+        for d in dirs:  # nothing below the run directory can be entered by others
+            assert mode(os.path.join(top, d)) & 0o077 == 0, os.path.join(top, d)
+        for f in files:
+            path = os.path.join(top, f)
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue  # the Postgres socket, in a 0700 directory
+            assert mode(path) & 0o077 == 0, (path, oct(mode(path)))
+            if f.endswith((".key", ".kubeconfig", "tokens.csv", "pgpass", "state.json")):
+                assert mode(path) == 0o600, (path, oct(mode(path)))
+                secret_files += 1
+            if f == "exec-credential":  # holds a token, and runs
+                assert mode(path) == 0o700
+    assert secret_files >= 1
+    pg = os.path.join(run_dir, "postgres")
+    if os.path.isdir(pg):
+        want = pwd.getpwnam("postgres").pw_uid if os.geteuid() == 0 else os.geteuid()
+        for d in (pg, os.path.join(pg, "data")):
+            assert os.lstat(d).st_uid == want and mode(d) == 0o700, d
