@@ -19,11 +19,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
 
+import eqops
 from conftest import CI, need_env, sh
+from eqops import pg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TESTENV = os.path.join(ROOT, "scripts", "testenv")
@@ -241,6 +244,40 @@ def test_the_standby_is_synchronous(pair):
     finally:
         os.kill(ws, signal.SIGCONT)
     assert p.wait(30) == 0
+
+
+def test_a_database_the_standby_has_not_replayed_yet_is_waited_for(pair):
+    """In the failover window the old primary refuses connections and the standby, still
+    replaying, does not know a database created just before the crash: that is a server not
+    ready yet, not a database that does not exist."""
+    primary, standby = pair["EQOPS_TEST_PG_SUPER_DSN"], pair["EQOPS_TEST_PG_STANDBY_SUPER_DSN"]
+    psql(standby, "SELECT pg_wal_replay_pause()")  # a standby behind on replay
+    psql(primary, "CREATE DATABASE maint_new OWNER eqops_admin")  # flushed there, not replayed
+    sh(TESTENV, "pg-ctl", "kill", env=pair)
+    log, outcome = [], {}
+    eqops.set_log_handler(lambda lvl, mod, msg: log.append(msg), eqops.LOG_WARN)
+
+    def connect():  # the maintenance database of the conninfo is the new one
+        try:
+            with pg.Cluster(pair["EQOPS_TEST_PG_HA_DSN"] + " dbname=maint_new",
+                            max_retries=8) as c:
+                outcome["tenants"] = c.tenants()
+        except eqops.Error as e:
+            outcome["error"] = e
+
+    worker = threading.Thread(target=connect)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not log and worker.is_alive() and time.monotonic() < deadline:  # met the standby
+            time.sleep(0.05)
+        sh(TESTENV, "pg-ctl", "pg-standby", "promote", env=pair)  # ends the pause, replays
+        worker.join(120)
+    finally:
+        eqops.set_log_handler(None)
+    print("\n".join(log))
+    assert outcome == {"tenants": []}, (outcome, log)
+    assert any("maint_new" in m and "does not exist" in m and "retrying" in m for m in log), log
 
 
 def make_fleet(env, tmp_path, n):
