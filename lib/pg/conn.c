@@ -235,18 +235,55 @@ static void notice_log(void *arg, const char *message)
     }
 }
 
+/* Server-side or network states that say "not here, or not the primary, right now". */
+static bool not_there_now(const char *m)
+{
+    static const char *const marks[] = {
+        "Connection refused",       "server closed the connection unexpectedly",
+        "timeout expired",          "Connection timed out",
+        "Connection reset by peer", "No route to host",
+        "Network is unreachable",   "session is read-only",
+        "hot standby mode",         "the database system is",
+    };
+    for (size_t i = 0; i < EQOPS__ARRAY_LEN(marks); i++)
+        if (strstr(m, marks[i]) != NULL)
+            return true;
+    return false;
+}
+
+/* libpq's message, one line: a line per server tried, hint lines (a tab first) left out. */
+static void connect_message(const char *m, char *out, size_t len)
+{
+    size_t n = 0;
+    for (const char *line = m; *line && n + 3 < len;) {
+        size_t k = strcspn(line, "\n");
+        if (k > 0 && line[0] != '\t') {
+            if (n > 0) {
+                out[n++] = ';';
+                out[n++] = ' ';
+            }
+            size_t take = k < len - 1 - n ? k : len - 1 - n;
+            memcpy(out + n, line, take);
+            n += take;
+        }
+        line += k + (line[k] == '\n');
+    }
+    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\r'))
+        n--;
+    out[n] = '\0';
+    for (char *p = out; *p; p++)
+        if (*p == '\r' || *p == '\t')
+            *p = ' ';
+}
+
 /* Classify a failed connection attempt by libpq's message (there is no SQLSTATE). */
 static int connect_error(PGconn *c, const char *db, eqops_error *err, bool *transient)
 {
     const char *m = c ? PQerrorMessage(c) : "out of memory";
-    char msg[200];
-    snprintf(msg, sizeof(msg), "%s", m ? m : "");
-    for (char *p = msg; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    size_t n = strlen(msg);
-    while (n > 0 && msg[n - 1] == ' ')
-        msg[--n] = '\0';
+    if (m == NULL)
+        m = "";
+    char msg[256];
+    connect_message(m, msg, sizeof(msg));
     int code = EQOPS_EUNAVAILABLE;
     const char *state = "08001";
     *transient = false;
@@ -276,6 +313,16 @@ static int connect_error(PGconn *c, const char *db, eqops_error *err, bool *tran
     } else {
         *transient = true; /* refused, reset, starting up, read-only, shutting down */
     }
+    /* libpq names each server it tried and stops at the first that answers with an error.
+     * When another one was not there or not the primary, a failover is under way, and the
+     * answer may come from a standby still replaying, which does not know yet the database
+     * made, opened or granted just before the crash: not final, try again (the code stays,
+     * for when the retries run out). Refused credentials are not tried again: a retry would
+     * not fix them, and may lock the account. */
+    const char *second = strstr(m, "connection to server ");
+    if (c != NULL && code != EQOPS_EAUTH && second && strstr(second + 1, "connection to server ") &&
+        not_there_now(m))
+        *transient = true;
     eqops__err(err, code, "connect to database %s: %s", db, msg);
     eqops__err_upstream(err, 0, state, 0);
     return code;
@@ -308,27 +355,32 @@ int eqops__pg_connect_db(eqops_pg *pg, PGconn **out, const char *db, eqops_error
     for (int i = 0; i <= PG_MAX_PARAMS; i++)
         values[i] = pg->values[i];
     values[pg->dbname_index] = db;
+    /* the failures of attempts that were retried are not the caller's: `err` gets the last
+     * one only when there is no connection in the end */
+    eqops_error e = EQOPS_ERROR_INIT;
     for (int attempt = 0;; attempt++) {
         PGconn *c = PQconnectdbParams((const char *const *)pg->keywords, values, 0);
         bool transient = false;
         int rc;
+        eqops_error_clear(&e);
         if (c != NULL && PQstatus(c) == CONNECTION_OK) {
-            rc = eqops__pg_session_setup(pg, c, err);
+            rc = eqops__pg_session_setup(pg, c, &e);
             if (rc == 0) {
                 *out = c;
                 return 0;
             }
-            transient =
-                classify(err ? err->reason : "", err ? err->message : "") == RETRY_RECONNECT;
+            transient = classify(e.reason, e.message) == RETRY_RECONNECT;
         } else {
-            rc = connect_error(c, db, err, &transient);
+            rc = connect_error(c, db, &e, &transient);
         }
         PQfinish(c);
-        if (!transient || attempt >= pg->max_retries)
+        if (!transient || attempt >= pg->max_retries) {
+            eqops__err_move(err, &e);
             return rc;
+        }
         long wait = eqops__pg_backoff_ms(attempt);
-        eqops__log(EQOPS_LOG_WARN, MOD, "%s; retrying in %ld ms (attempt %d of %d)",
-                   err ? err->message : "connect failed", wait, attempt + 1, pg->max_retries);
+        eqops__log(EQOPS_LOG_WARN, MOD, "%s; retrying in %ld ms (attempt %d of %d)", e.message,
+                   wait, attempt + 1, pg->max_retries);
         eqops__sleep_ms(wait);
     }
 }

@@ -1,6 +1,15 @@
-"""Each service of the test environment is the real thing (scripts/testenv)."""
+"""Each service of the test environment is the real thing (scripts/testenv); its run
+directory is private; the first build of the Kubernetes binaries shows progress."""
+import hashlib
 import json
 import os
+import pty
+import pwd
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -9,6 +18,9 @@ import uuid
 import pytest
 
 from conftest import need_env, sh
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TESTENV = os.path.join(ROOT, "scripts", "testenv")
 
 
 def kubectl(kc, *args, check=True):
@@ -112,8 +124,7 @@ def test_aws_calls_against_moto():
 
 def test_moto_signature_checking_can_be_switched_on():
     need_env("AWS_ENDPOINT_URL")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    testenv = os.path.join(root, "scripts", "testenv")
+    testenv = TESTENV
     sh(testenv, "moto-auth", "on")
     try:
         env = dict(os.environ)
@@ -152,3 +163,210 @@ def test_prometheus_answers_with_the_seeded_value():
     assert body["status"] == "success"
     [sample] = body["data"]["result"]
     assert sample["value"][1] == "42"
+
+
+# ---- the run directory is private ------------------------------------------------------------
+
+def someone_else():
+    """(uid, gid) of a user who is not us, to own a planted directory (needs root)."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can make a directory that belongs to another user")
+    nobody = pwd.getpwnam("nobody")
+    return nobody.pw_uid, nobody.pw_gid
+
+
+def planted(path, owner):
+    os.mkdir(path, 0o777)
+    os.chmod(path, 0o777)  # as an attacker would: open to all
+    os.chown(path, *owner)
+    return path
+
+
+def refused(run_dir, env, script=TESTENV):
+    for args in (["up", "moto"], ["env"], ["status"], ["down"], ["pg-ctl", "stop"]):
+        r = sh(script, *args, env=env, check=False)
+        assert r.returncode != 0, (args, r.stdout, r.stderr)
+        assert run_dir in r.stderr and "refusing to use it" in r.stderr, (args, r.stderr)
+        assert "export" not in r.stdout
+    # nothing was written, changed or removed
+    st = os.lstat(run_dir)
+    assert os.listdir(run_dir) == [] and stat.S_IMODE(st.st_mode) == 0o777
+
+
+def test_a_run_directory_of_another_user_is_refused():
+    owner = someone_else()
+    run_dir = planted(tempfile.mktemp(prefix="eqops-planted-", dir="/tmp"), owner)
+    try:
+        refused(run_dir, dict(os.environ, EQOPS_TESTENV_DIR=run_dir))
+    finally:
+        shutil.rmtree(run_dir)
+
+
+def test_the_derived_run_directory_of_another_user_is_refused(tmp_path):
+    """The default path, /tmp/eqops-testenv-<hash of the checkout>, made first by someone
+    else: here for a copy of the script in a checkout of its own."""
+    owner = someone_else()
+    checkout = tmp_path / "checkout"
+    shutil.copytree(os.path.join(ROOT, "scripts"), checkout / "scripts",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    run_dir = "/tmp/eqops-testenv-" + hashlib.sha256(str(checkout).encode()).hexdigest()[:10]
+    planted(run_dir, owner)
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "EQOPS_TESTENV_DIR"}
+        refused(run_dir, env, str(checkout / "scripts" / "testenv"))
+    finally:
+        shutil.rmtree(run_dir)
+
+
+def test_a_symbolic_link_as_run_directory_is_refused(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    link = tempfile.mktemp(prefix="eqops-link-", dir="/tmp")
+    os.symlink(target, link)
+    try:
+        r = sh(TESTENV, "up", "moto", env=dict(os.environ, EQOPS_TESTENV_DIR=link),
+               check=False)
+        assert r.returncode != 0 and "symbolic link" in r.stderr, r.stderr
+        assert os.listdir(target) == []
+    finally:
+        os.unlink(link)
+
+
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_the_run_directory_and_its_secrets_are_private():
+    run_dir, = need_env("EQOPS_TESTENV_DIR")
+    st = os.lstat(run_dir)
+    assert stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+    assert mode(run_dir) == 0o711, oct(mode(run_dir))
+    assert mode(os.path.join(run_dir, "state.json")) == 0o600
+    secret_files = 0
+    for top, dirs, files in os.walk(run_dir):
+        for d in dirs:  # nothing below the run directory can be entered by others
+            assert mode(os.path.join(top, d)) & 0o077 == 0, os.path.join(top, d)
+        for f in files:
+            path = os.path.join(top, f)
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue  # the Postgres socket, in a 0700 directory
+            assert mode(path) & 0o077 == 0, (path, oct(mode(path)))
+            if f.endswith((".key", ".kubeconfig", "tokens.csv", "pgpass", "state.json")):
+                assert mode(path) == 0o600, (path, oct(mode(path)))
+                secret_files += 1
+            if f == "exec-credential":  # holds a token, and runs
+                assert mode(path) == 0o700
+    assert secret_files >= 1
+    pg = os.path.join(run_dir, "postgres")
+    if os.path.isdir(pg):
+        want = pwd.getpwnam("postgres").pw_uid if os.geteuid() == 0 else os.geteuid()
+        for d in (pg, os.path.join(pg, "data")):
+            assert os.lstat(d).st_uid == want and mode(d) == 0o700, d
+
+
+# ---- the first build shows progress ----------------------------------------------------------
+
+README = os.path.join(ROOT, "README.md")
+DEMO = os.path.join(ROOT, "scripts", "demo")
+
+
+def test_one_build_estimate_everywhere():
+    estimate = sh(TESTENV, "build-estimate").stdout.strip()
+    assert re.fullmatch(r"about \d+ minutes on \d+ cores", estimate), estimate
+    with open(README) as f:
+        readme = " ".join(f.read().split())
+    assert set(re.findall(r"about \d+ minutes on \d+ cores", readme)) == {estimate}
+    with open(DEMO) as f:
+        demo = f.read()
+    assert "build-estimate" in demo and not re.search(r"about \d+ minutes", demo)
+
+
+# A stand-in for go: `go list` names eight packages to compile, `go build -v` names them as it
+# "compiles" them, slowly, then writes the three binaries; FAIL=1 makes the build fail.
+FAKE_GO = r"""#!/usr/bin/env python3
+import os, sys, time
+args = sys.argv[1:]
+pkgs = ["example.com/m/p%d" % i for i in range(8)]
+if args[:2] == ["list", "-deps"]:
+    print("go: downloading example.com/m v1.0.0", file=sys.stderr)
+    print("\n".join(pkgs))
+elif args[0] == "build":
+    for p in pkgs:
+        time.sleep(0.5)
+        print(p, file=sys.stderr, flush=True)
+    if os.environ.get("FAIL"):
+        print("# example.com/m/p5\np5.go:3:1: syntax error: the fake compiler says no",
+              file=sys.stderr)
+        sys.exit(1)
+    out = args[args.index("-o") + 1]
+    for b in ("server", "kube-apiserver", "kube-controller-manager"):
+        with open(os.path.join(out, b), "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(os.path.join(out, b), 0o755)
+else:
+    sys.exit(2)
+"""
+
+
+@pytest.fixture
+def fake_go(tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "go").write_text(FAKE_GO)
+    (bindir / "go").chmod(0o755)
+    return dict(os.environ, PATH="%s:%s" % (bindir, os.environ["PATH"]),
+                EQOPS_CACHE_DIR=str(tmp_path / "cache"), EQOPS_TESTENV_PROGRESS_SECONDS="0.5")
+
+
+def test_the_build_shows_progress_in_a_log(fake_go):
+    first = subprocess.Popen([TESTENV, "build-k8s"], env=fake_go, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # a second process that needs the binaries meanwhile waits and says so
+    second = sh(TESTENV, "build-k8s", env=fake_go)
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert out.strip() == second.stdout.strip() and os.path.isdir(out.strip())
+    assert os.access(os.path.join(out.strip(), "etcd"), os.X_OK)
+    assert "about " in err and "modules downloaded: 1; packages to compile: 8" in err, err
+    # periodic lines (not a terminal) with the count, the share and the time so far
+    lines = re.findall(r"compiling: (\d) of 8 packages \(\d+%\), \d+s", err)
+    assert len(lines) >= 3 and lines == sorted(lines), err
+    assert re.search(r"built in \d+s", err)
+    assert "another process is building" in second.stderr, second.stderr
+    assert re.search(r"waiting for the other build \(compiling: \d of 8", second.stderr), \
+        second.stderr
+    # built: the next call returns at once, silently
+    again = sh(TESTENV, "build-k8s", env=fake_go)
+    assert again.stdout == out and again.stderr == ""
+
+
+def test_the_build_shows_one_updating_line_on_a_terminal(fake_go):
+    master, slave = pty.openpty()
+    p = subprocess.Popen([TESTENV, "build-k8s"], env=fake_go, stdout=subprocess.PIPE,
+                         stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other side is closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert p.wait(60) == 0
+    text = seen.decode()
+    assert text.count("\r\x1b[K") >= 3, text  # redrawn in place
+    assert re.search(r"compiling: \d of 8 packages", text) and "built in" in text
+
+
+def test_a_failed_build_says_why_and_leaves_nothing(fake_go):
+    r = sh(TESTENV, "build-k8s", env=dict(fake_go, FAIL="1"), check=False)
+    assert r.returncode == 1
+    assert "building the Kubernetes test binaries failed" in r.stderr
+    assert "the fake compiler says no" in r.stderr
+    cache = os.path.join(fake_go["EQOPS_CACHE_DIR"], "k8s-testenv")
+    for key in os.listdir(cache):
+        assert sorted(os.listdir(os.path.join(cache, key))) == ["lock"], os.listdir(
+            os.path.join(cache, key))

@@ -1,0 +1,1 @@
+"""The parts of scripts/testenv (see its help): shared helpers, PostgreSQL, Kubernetes."""
