@@ -134,6 +134,39 @@ check "k8s bad qps" 2 "$eqops" k8s get configmap --qps lots --kubeconfig "$tmp/n
 check "k8s missing kubeconfig" 1 "$eqops" -o json k8s get configmap --kubeconfig "$tmp/none"
 python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read().splitlines()[-1])["error"]; assert e["code"] == "EQOPS_ENOTFOUND"' \
   "$tmp/err" || { echo "FAIL: k8s error json"; cat "$tmp/err"; fails=$((fails + 1)); }
+# apply: nothing to apply is a failure, found before any request (nothing listens at the
+# server of this kubeconfig); a directory's manifests are all read first
+cat >"$tmp/k8s-none.yaml" <<KC
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+KC
+kc=(--kubeconfig "$tmp/k8s-none.yaml")
+check "k8s apply -f ''" 2 "$eqops" k8s apply -f "" "${kc[@]}"
+: >"$tmp/empty.yaml"
+check "k8s apply empty file" 1 "$eqops" k8s apply -f "$tmp/empty.yaml" "${kc[@]}"
+grep -q "no objects passed to apply" "$tmp/err" || { echo "FAIL: empty file message"; fails=$((fails + 1)); }
+printf -- '---\n# nothing\n---\n' >"$tmp/blank.yaml"
+check "k8s apply documents without objects" 1 "$eqops" k8s apply -f "$tmp/blank.yaml" "${kc[@]}"
+check "k8s apply empty stdin" 1 "$eqops" k8s apply -f - "${kc[@]}" </dev/null
+grep -q "no objects passed to apply" "$tmp/err" || { echo "FAIL: empty stdin message"; fails=$((fails + 1)); }
+mkdir -p "$tmp/mdir/sub"
+check "k8s apply empty directory" 1 "$eqops" -o json k8s apply -f "$tmp/mdir" "${kc[@]}"
+python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read())["error"]; assert e["code"] == "EQOPS_EINVAL" and e["field"] == "path" and "no manifest files" in e["message"], e' \
+  "$tmp/err" || { echo "FAIL: empty dir json"; cat "$tmp/err"; fails=$((fails + 1)); }
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\n' >"$tmp/mdir/sub/deep.yaml"
+printf 'not a manifest\n' >"$tmp/mdir/notes.txt"
+check "k8s apply directory without -R" 1 "$eqops" k8s apply -f "$tmp/mdir" "${kc[@]}"
+grep -q "no manifest files" "$tmp/err" || { echo "FAIL: no -R message"; fails=$((fails + 1)); }
+printf 'kind: [\n' >"$tmp/mdir/bad.yaml"
+check "k8s apply -R with a bad file" 1 "$eqops" k8s apply -R -f "$tmp/mdir" "${kc[@]}"
+grep -q "mdir/bad.yaml: invalid YAML" "$tmp/err" || { echo "FAIL: bad file named"; cat "$tmp/err"; fails=$((fails + 1)); }
+printf 'foo: bar\n' >"$tmp/mdir/bad.yaml"
+check "k8s apply -R with a document without kind" 1 "$eqops" k8s apply -R -f "$tmp/mdir" "${kc[@]}"
+grep -q "mdir/bad.yaml: object 0: apply" "$tmp/err" || { echo "FAIL: no kind named"; cat "$tmp/err"; fails=$((fails + 1)); }
+check "k8s apply missing file" 1 "$eqops" -o json k8s apply -f "$tmp/none.yaml" "${kc[@]}"
+grep -q EQOPS_ENOTFOUND "$tmp/err" || { echo "FAIL: missing file code"; fails=$((fails + 1)); }
 
 echo "cli: $((n - fails))/$n checks passed"
 [ $fails -eq 0 ]

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "testserver.h"
+
 static char dir[64];
 
 static const char *file(const char *name, const char *text)
@@ -215,9 +217,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd);
+    ts_rmtree(dir);
+    return 0;
 }
 
 int main(void)
