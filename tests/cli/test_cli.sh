@@ -168,5 +168,58 @@ grep -q "mdir/bad.yaml: object 0: apply" "$tmp/err" || { echo "FAIL: no kind nam
 check "k8s apply missing file" 1 "$eqops" -o json k8s apply -f "$tmp/none.yaml" "${kc[@]}"
 grep -q EQOPS_ENOTFOUND "$tmp/err" || { echo "FAIL: missing file code"; fails=$((fails + 1)); }
 
+# core and files: what every command shares
+# no core dumps while secrets are in memory: an exec plugin (run while credentials are being
+# fetched) looks at its parent from outside, as the same unprivileged user
+mkdir -p "$tmp/pub" && chmod 755 "$tmp" && chmod 777 "$tmp/pub"
+cat >"$tmp/pub/probe-plugin" <<'PLUGIN'
+#!/bin/sh
+dir=$(dirname "$0")
+grep "^Max core file size" /proc/$PPID/limits >"$dir/probe"
+if cat /proc/$PPID/environ >/dev/null 2>&1; then echo "environ readable" >>"$dir/probe"
+else echo "environ denied" >>"$dir/probe"; fi
+echo '{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {"token": "t"}}'
+PLUGIN
+chmod 755 "$tmp/pub/probe-plugin"
+cat >"$tmp/pub/exec.yaml" <<KC
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./probe-plugin}}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+KC
+as_user=()
+[ "$(id -u)" != 0 ] || as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+check "k8s exec plugin run (nothing listens)" 1 "${as_user[@]}" "$eqops" k8s get configmap \
+  --kubeconfig "$tmp/pub/exec.yaml" --qps 0
+grep -qE "^Max core file size +0 +0 " "$tmp/pub/probe" 2>/dev/null ||
+  { echo "FAIL: eqops may dump core: $(cat "$tmp/pub/probe" 2>&1)"; fails=$((fails + 1)); }
+grep -q "environ denied" "$tmp/pub/probe" 2>/dev/null ||
+  { echo "FAIL: eqops is dumpable (its /proc files are readable)"; fails=$((fails + 1)); }
+
+# a FIFO named as an input is refused at once, never waited on (timeout: a hang is a failure)
+mkfifo "$tmp/fifo"
+check "slo validate FIFO" 1 timeout 20 "$eqops" slo validate "$tmp/fifo"
+grep -q "is a FIFO, not a regular file" "$tmp/err" || { echo "FAIL: FIFO message"; fails=$((fails + 1)); }
+check "slo report --series FIFO" 1 timeout 20 "$eqops" slo report "$specs/billing-api.json" \
+  --series "$tmp/fifo"
+check "k8s --kubeconfig FIFO" 1 timeout 20 "$eqops" k8s get configmap --kubeconfig "$tmp/fifo"
+grep -q "FIFO" "$tmp/err" || { echo "FAIL: kubeconfig FIFO message"; fails=$((fails + 1)); }
+cat >"$tmp/token.yaml" <<KC
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {tokenFile: fifo}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+KC
+check "k8s tokenFile FIFO" 1 timeout 20 "$eqops" k8s get configmap --kubeconfig "$tmp/token.yaml"
+grep -q "fifo: is a FIFO" "$tmp/err" || { echo "FAIL: tokenFile FIFO message"; fails=$((fails + 1)); }
+printf 'name: acme\ntier: gold\nclusters: [{name: a, context: c}]\n' >"$tmp/spec.yaml"
+check "tenant --tiers FIFO" 1 timeout 20 "$eqops" tenant plan "$tmp/spec.yaml" --tiers "$tmp/fifo"
+grep -q "FIFO" "$tmp/err" || { echo "FAIL: tiers FIFO message"; fails=$((fails + 1)); }
+tiers="$(dirname "$0")/../../examples/tenants/tiers.yaml"
+check "tenant spec FIFO" 1 timeout 20 "$eqops" tenant plan "$tmp/fifo" --tiers "$tiers"
+grep -q "FIFO" "$tmp/err" || { echo "FAIL: spec FIFO message"; fails=$((fails + 1)); }
+check "k8s apply -f FIFO" 1 timeout 20 "$eqops" k8s apply -f "$tmp/fifo" --kubeconfig "$tmp/token.yaml"
+grep -q "FIFO" "$tmp/err" || { echo "FAIL: apply FIFO message"; fails=$((fails + 1)); }
+
 echo "cli: $((n - fails))/$n checks passed"
 [ $fails -eq 0 ]
