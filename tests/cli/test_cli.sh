@@ -218,6 +218,9 @@ grep -q "FIFO" "$tmp/err" || { echo "FAIL: tiers FIFO message"; fails=$((fails +
 tiers="$(dirname "$0")/../../examples/tenants/tiers.yaml"
 check "tenant spec FIFO" 1 timeout 20 "$eqops" tenant plan "$tmp/fifo" --tiers "$tiers"
 grep -q "FIFO" "$tmp/err" || { echo "FAIL: spec FIFO message"; fails=$((fails + 1)); }
+check "AWS_CA_BUNDLE FIFO" 1 env AWS_CA_BUNDLE="$tmp/fifo" AWS_REGION=eu-west-1 \
+  AWS_ACCESS_KEY_ID=a AWS_SECRET_ACCESS_KEY=b timeout 20 "$eqops" aws whoami
+grep -q "CA bundle .*is a FIFO" "$tmp/err" || { echo "FAIL: CA bundle FIFO message"; fails=$((fails + 1)); }
 check "k8s apply -f FIFO" 1 timeout 20 "$eqops" k8s apply -f "$tmp/fifo" --kubeconfig "$tmp/token.yaml"
 grep -q "FIFO" "$tmp/err" || { echo "FAIL: apply FIFO message"; fails=$((fails + 1)); }
 

@@ -172,6 +172,15 @@ static void entry_points_refuse_fifos(void **state)
     assert_int_not_equal(rc, 0);
     assert_null(aws);
     assert_non_null(strstr(e.message, "FIFO"));
+
+    /* a CA bundle: read by the library, not by libcurl (OpenSSL's fopen would wait) */
+    eqops_aws_options ao = EQOPS_AWS_OPTIONS_INIT;
+    ao.ca_file = fifo;
+    ao.region = "eu-west-1";
+    assert_int_equal(eqops_aws_new(&aws, &ao, &e), EQOPS_EIO);
+    assert_null(aws);
+    if (strstr(e.message, "CA bundle") == NULL || strstr(e.message, "is a FIFO") == NULL)
+        fail_msg("%s", e.message);
     eqops_error_clear(&e);
 }
 
