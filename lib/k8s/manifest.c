@@ -6,6 +6,7 @@
 #include "k8s_internal.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,19 @@ typedef struct pool {
     const char *const *headers;
 } pool;
 
+/* EQOPS_EINVAL naming `field`, with a message that starts with the file (not the field). */
+static int invalid(eqops_error *err, const char *field, const char *fmt, ...) EQOPS__PRINTF(3, 4);
+static int invalid(eqops_error *err, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    eqops__err_v(err, EQOPS_EINVAL, fmt, ap);
+    va_end(ap);
+    if (err != NULL)
+        snprintf(err->field, sizeof(err->field), "%s", field);
+    return EQOPS_EINVAL;
+}
+
 /* The objects of a manifest, in order: documents, and the items of List kinds. */
 static int collect(json_t *into, json_t *doc, int depth, const char *name, size_t first,
                    eqops_error *err)
@@ -70,8 +84,8 @@ static int collect(json_t *into, json_t *doc, int depth, const char *name, size_
         return 0;
     }
     if (!json_is_object(doc))
-        return eqops__err_field(err, EQOPS_EINVAL, "manifest", "%s: object %zu is not a mapping",
-                                name, json_array_size(into) - first);
+        return invalid(err, "manifest", "%s: object %zu is not a mapping", name,
+                       json_array_size(into) - first);
     const char *kind = json_string_value(json_object_get(doc, "kind"));
     const json_t *items = json_object_get(doc, "items");
     size_t n = kind ? strlen(kind) : 0;
@@ -403,8 +417,7 @@ int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
     source src = {"manifest", json_array_size(objects)};
     /* nothing to apply is a mistake, never a success (kubectl: "no objects passed to apply") */
     if (rc == 0 && src.end == 0)
-        rc =
-            eqops__err_field(err, EQOPS_EINVAL, "manifest", "manifest: no objects passed to apply");
+        rc = invalid(err, "manifest", "manifest: no objects passed to apply");
     if (rc == 0)
         rc = apply_objects(out, k, objects, &src, 1, o, err);
     json_decref(objects);
@@ -456,10 +469,9 @@ int eqops_k8s_apply_path(char **out, eqops_k8s *k, const char *path, int recursi
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         rc = eqops__dir_files(&files, path, manifest_exts, recursive != 0, MAX_FILES, err);
         if (rc == 0 && files.n == 0)
-            rc = eqops__err_field(err, EQOPS_EINVAL, "path",
-                                  "%s: no manifest files (file extensions read: .json .yaml "
-                                  ".yml%s)",
-                                  path, recursive ? "" : "; -R for subdirectories");
+            rc = invalid(err, "path",
+                         "%s: no manifest files (file extensions read: .json .yaml .yml%s)", path,
+                         recursive ? "" : "; -R for subdirectories");
     } else {
         char *copy = eqops__strdup(path);
         files.v = eqops__calloc(1, sizeof(char *));
@@ -478,7 +490,7 @@ int eqops_k8s_apply_path(char **out, eqops_k8s *k, const char *path, int recursi
     if (rc == 0)
         rc = read_all(objects, src, &files, err);
     if (rc == 0 && json_array_size(objects) == 0)
-        rc = eqops__err_field(err, EQOPS_EINVAL, "path", "%s: no objects passed to apply", path);
+        rc = invalid(err, "path", "%s: no objects passed to apply", path);
     if (rc == 0)
         rc = apply_objects(out, k, objects, src, files.n, o, err);
     eqops__free(src);
