@@ -114,6 +114,7 @@ static int parse_text(json_t *objects, const char *text, size_t len, const char 
     size_t lead = strspn(text, " \t\r\n");
     json_t *docs = NULL, *doc = NULL;
     json_error_t je;
+    memset(&je, 0, sizeof(je)); /* jansson may fail an allocation without filling it */
     int rc = 0;
     if ((text[lead] == '{' || text[lead] == '[') &&
         (doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je)) != NULL)
