@@ -123,6 +123,23 @@ func TestServiceK8s(t *testing.T) {
 	if err != nil || len(applied) != 12 {
 		t.Fatalf("manifest %d %v", len(applied), err)
 	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, cm := range map[string]string{"a.yaml": "pa", "sub/b.json": "pb", "notes.txt": "px"} {
+		text := fmt.Sprintf(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": %q, "namespace": %q}}`, cm, ns)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fromDir, err := k.ApplyPath(dir, true, WriteOptions{})
+	if err != nil || len(fromDir) != 2 {
+		t.Fatalf("apply path %v %v", fromDir, err)
+	}
+	if fromDir[1]["metadata"].(map[string]any)["name"] != "pb" { // "sub" after "a.yaml"
+		t.Fatalf("apply path order %v", fromDir)
+	}
 	pages := 0
 	if err := k.Pages("v1", "ConfigMap", ns, ListOptions{LabelSelector: "go=yes", Limit: 5},
 		func(Object) bool { pages++; return true }); err != nil || pages != 3 {
