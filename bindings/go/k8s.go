@@ -201,7 +201,7 @@ func (k *K8s) Pages(apiVersion, kind, ns string, o ListOptions, fn func(page Obj
 	})
 }
 
-// WriteOptions shape create, replace, apply and ApplyManifest.
+// WriteOptions shape create, replace, apply, ApplyManifest and ApplyPath.
 type WriteOptions struct {
 	DryRun       bool
 	Force        bool   // apply: take fields other managers own
@@ -245,6 +245,16 @@ func (k *K8s) ApplyManifest(manifest any, o WriteOptions) ([]Object, error) {
 		manifest = s
 	}
 	return decode[[]Object](k.write("apply_manifest", manifest, o))
+}
+
+// ApplyPath applies the manifests at path as `kubectl apply -f PATH [-R]` does: a file, or a
+// directory's *.json, *.yaml and *.yml files in name order (recursive: its subdirectories'
+// too). Every file is read before anything is sent; nothing to apply is ErrInvalid.
+func (k *K8s) ApplyPath(path string, recursive bool, o WriteOptions) ([]Object, error) {
+	return decode[[]Object](k.str(func(out *string, h raw.Struct_SS_eqops_k8s, e raw.Eqops_error) int {
+		return raw.Eqops_bind_k8s_apply_path(out, h, path, b2i(recursive), b2i(o.DryRun),
+			b2i(o.Force), o.FieldManager, o.Concurrency, e)
+	}))
 }
 
 // Patch applies a JSON merge patch to the named object.

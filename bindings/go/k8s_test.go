@@ -11,11 +11,9 @@ import (
 	"time"
 )
 
-func TestK8sConfigErrors(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := NewK8s(K8sOptions{Kubeconfig: filepath.Join(dir, "missing")}); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("missing kubeconfig: %v", err)
-	}
+// A kubeconfig in dir whose server nobody listens at, and a client from it.
+func offlineK8s(t *testing.T, dir string) (string, *K8s) {
+	t.Helper()
 	kc := filepath.Join(dir, "config")
 	text := `{"clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
 "users": [{"name": "u", "user": {"token": "t"}}],
@@ -28,7 +26,16 @@ func TestK8sConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer k.Close()
+	t.Cleanup(k.Close)
+	return kc, k
+}
+
+func TestK8sConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := NewK8s(K8sOptions{Kubeconfig: filepath.Join(dir, "missing")}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing kubeconfig: %v", err)
+	}
+	kc, k := offlineK8s(t, dir)
 	if k.Server() != "https://127.0.0.1:1" || k.Context() != "x" || k.Namespace() != "ns1" {
 		t.Fatalf("%s %s %s", k.Server(), k.Context(), k.Namespace())
 	}
@@ -41,6 +48,43 @@ func TestK8sConfigErrors(t *testing.T) {
 	}
 	if _, err := k.Get("v1", "ConfigMap", "", "../x"); !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("bad name: %v", err)
+	}
+}
+
+// Nothing to apply is an error found before any request (nothing listens at the server).
+func TestK8sApplyPathNothing(t *testing.T) {
+	dir := t.TempDir()
+	_, k := offlineK8s(t, dir)
+	manifests := filepath.Join(dir, "manifests")
+	if err := os.MkdirAll(filepath.Join(manifests, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var e *Error
+	if _, err := k.ApplyPath(manifests, true, WriteOptions{}); !errors.As(err, &e) ||
+		e.Code != CodeInvalid || e.Field != "path" {
+		t.Fatalf("empty directory: %v", err)
+	}
+	empty := filepath.Join(manifests, "sub", "empty.yml")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.ApplyPath(manifests, false, WriteOptions{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("no -R: %v", err)
+	}
+	if _, err := k.ApplyPath(manifests, true, WriteOptions{}); !errors.Is(err, ErrInvalid) ||
+		!strings.Contains(err.Error(), "no objects passed to apply") {
+		t.Fatalf("empty file: %v", err)
+	}
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := exec.Command("mkfifo", fifo).Run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.ApplyPath(fifo, false, WriteOptions{}); !errors.Is(err, ErrIO) ||
+		!strings.Contains(err.Error(), "FIFO") {
+		t.Fatalf("fifo: %v", err)
+	}
+	if _, err := k.ApplyManifest("", WriteOptions{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("empty manifest: %v", err)
 	}
 }
 
@@ -78,6 +122,23 @@ func TestServiceK8s(t *testing.T) {
 	applied, err := k.ApplyManifest(objs, WriteOptions{Concurrency: 3})
 	if err != nil || len(applied) != 12 {
 		t.Fatalf("manifest %d %v", len(applied), err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, cm := range map[string]string{"a.yaml": "pa", "sub/b.json": "pb", "notes.txt": "px"} {
+		text := fmt.Sprintf(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": %q, "namespace": %q}}`, cm, ns)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fromDir, err := k.ApplyPath(dir, true, WriteOptions{})
+	if err != nil || len(fromDir) != 2 {
+		t.Fatalf("apply path %v %v", fromDir, err)
+	}
+	if fromDir[1]["metadata"].(map[string]any)["name"] != "pb" { // "sub" after "a.yaml"
+		t.Fatalf("apply path order %v", fromDir)
 	}
 	pages := 0
 	if err := k.Pages("v1", "ConfigMap", ns, ListOptions{LabelSelector: "go=yes", Limit: 5},

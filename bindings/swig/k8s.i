@@ -79,6 +79,7 @@ static int eqops_bind_k8s_watch_fn(eqops_k8s *k, const char *api_version, const 
 %ignore eqops_k8s_patch;
 %ignore eqops_k8s_apply;
 %ignore eqops_k8s_apply_manifest;
+%ignore eqops_k8s_apply_path;
 %ignore eqops_k8s_delete;
 %ignore eqops_k8s_watch;
 
@@ -168,6 +169,15 @@ int eqops_bind_k8s_write(char **out, eqops_k8s *k, const char *verb, const char 
         snprintf(err->message, sizeof(err->message), "unknown verb");
     }
     return EQOPS_EINVAL;
+}
+
+int eqops_bind_k8s_apply_path(char **out, eqops_k8s *k, const char *path, int recursive,
+                              int dry_run, int force, const char *field_manager,
+                              int concurrency, eqops_error *err)
+{
+    eqops_k8s_write_options o =
+        eqops_bind_k8s_wopts(dry_run, force, field_manager, NULL, NULL, NULL, concurrency);
+    return eqops_k8s_apply_path(out, k, path, recursive, &o, err);
 }
 
 int eqops_bind_k8s_patch(char **out, eqops_k8s *k, const char *api_version, const char *kind,

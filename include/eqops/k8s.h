@@ -179,11 +179,29 @@ EQOPS_API int eqops_k8s_apply(char **out, eqops_k8s *k, const char *object,
  * ("---"), and List kinds are unpacked. Cluster-scoped objects (namespaces, CRDs, cluster
  * roles) go first, then the namespaced ones; within each group `concurrency` objects are sent
  * at once over their own connections. The first failure stops what has not started (its index
- * and kind/name in the message). `*out` is the JSON array of the applied objects, in the
- * manifest's order.
+ * and kind/name in the message). `*out` (new) is the JSON array of the applied objects, in the
+ * manifest's order. A manifest without any object is EQOPS_EINVAL ("no objects passed to
+ * apply", as kubectl says), never a silent success.
  */
 EQOPS_API int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
                                        const eqops_k8s_write_options *opts, eqops_error *err);
+
+/*
+ * Server-side apply of the manifests at `path`, as `kubectl apply -f PATH [-R]` reads them: a
+ * file (JSON or YAML, whatever its name), or a directory whose files named *.json, *.yaml and
+ * *.yml are taken in name order (`recursive`: those of its subdirectories too, each at the
+ * place of its name; links to directories are not followed). Every file is read and parsed
+ * before anything is sent, so a bad file anywhere applies nothing; the objects then go as one
+ * manifest (see eqops_k8s_apply_manifest), messages naming the file ("dir/app.yaml: object 2:
+ * apply ConfigMap ns/x: ..."). Only regular files are read: a FIFO or a device is refused at
+ * once, never waited on. At most 10000 files and 64 MiB in all. `*out` (new) is the JSON array
+ * of the applied objects, in file order. Returns 0; EQOPS_EINVAL when there is nothing to apply
+ * (an empty file, a directory without manifest files: err->field "path") or a file is not a
+ * manifest; EQOPS_ENOTFOUND (no such path); EQOPS_EIO (not a regular file); then the errors of
+ * eqops_k8s_apply_manifest.
+ */
+EQOPS_API int eqops_k8s_apply_path(char **out, eqops_k8s *k, const char *path, int recursive,
+                                   const eqops_k8s_write_options *opts, eqops_error *err);
 
 /* Delete. `*out` (may be NULL) is the server's answer: the object (being finalised) or a
  * Status. EQOPS_ENOTFOUND when there is none. */

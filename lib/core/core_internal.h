@@ -125,6 +125,47 @@ void eqops__buf_free(eqops_buf *b);
 /* Wipe then free: for buffers that held secrets. */
 void eqops__buf_wipe(eqops_buf *b);
 
+/* ---- files (file.c) --------------------------------------------------------------------- */
+
+struct stat;
+
+/*
+ * Open a file a user named, for reading, without ever blocking: with O_NONBLOCK (opening a
+ * FIFO that has no writer, or some devices, would otherwise wait forever), cleared once fstat
+ * says it is a regular file; O_CLOEXEC, O_NOCTTY. Any type opens (a directory, a FIFO): the
+ * caller checks st->st_mode. Returns the descriptor or -errno. Every file a user names is
+ * opened here or through eqops__read_file().
+ */
+int eqops__file_open(const char *path, struct stat *st);
+/* What a file of this st_mode is, for messages: "a directory", "a FIFO", "a character
+ * device", ... (static). */
+const char *eqops__file_kind(unsigned mode);
+
+/* Read a whole regular file (at most `max` bytes, NUL-terminated), opened by
+ * eqops__file_open(). EQOPS_ENOTFOUND, EQOPS_EIO (a directory, a FIFO, a device: the message
+ * says which), EQOPS_ETOOBIG, EQOPS_ENOMEM. The contents are new: eqops__free(). */
+int eqops__read_file(char **out, size_t *len, const char *path, size_t max, eqops_error *err);
+
+/* A list of new strings (paths); released with eqops__paths_free(). */
+typedef struct eqops_paths {
+    char **v;
+    size_t n, cap;
+} eqops_paths;
+
+void eqops__paths_free(eqops_paths *p);
+
+/*
+ * The files of directory `dir` whose names end in one of `exts` (NULL-terminated: ".yaml",
+ * ...), as "dir/name", in byte order of their names; with `recursive` the subdirectories too,
+ * each one's files at the place of its name (the order of kubectl's walk). Links to
+ * directories are not followed; other non-directories are listed whatever their type (the
+ * reader refuses what is not a regular file). At most `max` files and 64 levels
+ * (EQOPS_ETOOBIG). EQOPS_ENOTFOUND, EQOPS_EINVAL (`dir` is not a directory), EQOPS_EIO,
+ * EQOPS_EFORBIDDEN, EQOPS_ENOMEM. `*out` is empty on failure.
+ */
+int eqops__dir_files(eqops_paths *out, const char *dir, const char *const *exts, bool recursive,
+                     size_t max, eqops_error *err);
+
 /* ---- helper programs (proc.c) ------------------------------------------------------------ */
 
 /*

@@ -4,13 +4,10 @@
 #include "json.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static int check_depth(const json_t *v, int depth)
 {
@@ -59,68 +56,6 @@ int eqops__json_parse(json_t **out, const char *text, size_t len, const char *wh
                           EQOPS__DOC_MAX_DEPTH);
     }
     *out = v;
-    return 0;
-}
-
-int eqops__read_file(char **out, size_t *len, const char *path, size_t max, eqops_error *err)
-{
-    *out = NULL;
-    if (len)
-        *len = 0;
-    if (path == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, "path", "missing");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return eqops__err(err, eqops__errno_code(errno), "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return eqops__err(err, EQOPS_EIO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        return eqops__err(err, EQOPS_ETOOBIG, "%s: larger than %zu bytes", path, max);
-    }
-    size_t cap = (size_t)st.st_size + 1, n = 0;
-    char *buf = eqops__malloc(cap);
-    if (buf == NULL) {
-        close(fd);
-        return eqops__err(err, EQOPS_ENOMEM, "%s: out of memory", path);
-    }
-    for (;;) {
-        if (n + 1 >= cap) { /* the file grew while we read it */
-            if (cap > max) {
-                eqops__free(buf);
-                close(fd);
-                return eqops__err(err, EQOPS_ETOOBIG, "%s: larger than %zu bytes", path, max);
-            }
-            char *nb = eqops__realloc(buf, cap * 2);
-            if (nb == NULL) {
-                eqops__free(buf);
-                close(fd);
-                return eqops__err(err, EQOPS_ENOMEM, "%s: out of memory", path);
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t k = read(fd, buf + n, cap - 1 - n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            int e = errno;
-            eqops__free(buf);
-            close(fd);
-            return eqops__err(err, EQOPS_EIO, "%s: %s", path, strerror(e));
-        }
-        if (k == 0)
-            break;
-        n += (size_t)k;
-    }
-    close(fd);
-    buf[n] = '\0';
-    *out = buf;
-    if (len)
-        *len = n;
     return 0;
 }
 

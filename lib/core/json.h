@@ -38,10 +38,6 @@ int eqops__yaml_parse(json_t **out, const char *text, size_t len, bool multi, co
  */
 int eqops__yaml_dump(const json_t *value, eqops_buf *out, eqops_error *err);
 
-/* Read a whole file (at most `max` bytes, NUL-terminated). EQOPS_ENOTFOUND, EQOPS_EIO,
- * EQOPS_ETOOBIG, EQOPS_ENOMEM. The contents are new: eqops__free(). */
-int eqops__read_file(char **out, size_t *len, const char *path, size_t max, eqops_error *err);
-
 /* ---- typed field access ------------------------------------------------------------------ */
 
 /* A field path for messages: "slos[0].window". Built on the stack as we descend. */

@@ -8,7 +8,6 @@
 #include "tz.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,13 +480,11 @@ static int read_zone(unsigned char **out, size_t *out_len, const char *dir, cons
     int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= sizeof(path))
         return eqops__err_field(err, EQOPS_EINVAL, "TZDIR", "path too long");
-    /* O_NONBLOCK: a FIFO planted in TZDIR must not hang us (it is refused below) */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    /* a FIFO planted in TZDIR must not hang us (it is refused below) */
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
+    int fd = eqops__file_open(path, &st);
+    if (fd < 0) {
+        int e = -fd;
         if (e == ENOENT || e == ENOTDIR)
             return eqops__err(err, EQOPS_ENOTFOUND, "unknown time zone '%s' (no such file in %s)",
                               name, dir);
@@ -501,7 +498,7 @@ static int read_zone(unsigned char **out, size_t *out_len, const char *dir, cons
         rc = eqops__err(err, EQOPS_ENOTFOUND, "unknown time zone '%s' (a directory)", name);
     else if (!S_ISREG(st.st_mode) || st.st_size > TZ_FILE_MAX)
         rc = eqops__err(err, EQOPS_EINVAL, "time zone '%s': %s is %s", name, path,
-                        S_ISREG(st.st_mode) ? "larger than 1 MiB" : "not a regular file");
+                        S_ISREG(st.st_mode) ? "larger than 1 MiB" : eqops__file_kind(st.st_mode));
     else if ((buf = eqops__malloc(size ? size : 1)) == NULL)
         rc = eqops__err(err, EQOPS_ENOMEM, "time zone '%s': out of memory", name);
     while (rc == 0 && got < size) {

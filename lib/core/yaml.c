@@ -14,19 +14,18 @@
 /* Aliases may point at big subtrees: cap the number of nodes a document expands to. */
 #define MAX_NODES 1000000
 
-struct anchor {
-    char *name;
-    json_t *value;
-    size_t nodes;
-};
-
+/*
+ * Anchors live in jansson objects (hash tables keyed by the anchor's name), so an alias is
+ * found in constant time: `anchors` maps a name to its node, `sizes` to the number of nodes it
+ * expands to when that is more than one (counted while the node was built). The whole load is
+ * linear in the size of the document: no scan of the anchors, no walk of a subtree to count it.
+ */
 struct loader {
     yaml_parser_t parser;
     const char *what;
     eqops_error *err;
-    struct anchor *anchors;
-    size_t nanchors;
-    size_t nodes;
+    json_t *anchors, *sizes;
+    size_t nodes; /* nodes read so far, aliases counted as what they expand to */
     int depth;
 };
 
@@ -159,35 +158,21 @@ static json_t *scalar(const yaml_event_t *ev)
     return json_stringn(s, len);
 }
 
-static size_t count_nodes(const json_t *v)
-{
-    size_t n = 1;
-    const char *k;
-    json_t *c;
-    size_t i;
-    if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, c) n += count_nodes(c);
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, c) n += count_nodes(c);
-    }
-    return n;
-}
-
-static int remember(struct loader *l, const yaml_char_t *anchor, json_t *v)
+/* Remember `v` under `anchor` (a later anchor of the same name replaces it, as YAML says);
+ * `nodes` is what it expands to. */
+static int remember(struct loader *l, const yaml_char_t *anchor, json_t *v, size_t nodes)
 {
     if (anchor == NULL)
         return 0;
-    struct anchor *a = eqops__realloc(l->anchors, (l->nanchors + 1) * sizeof(*a));
-    if (a == NULL)
+    const char *name = (const char *)anchor;
+    if (json_object_set_nocheck(l->anchors, name, v) != 0)
         return fail(l, EQOPS_ENOMEM, NULL, "out of memory");
-    l->anchors = a;
-    char *name = eqops__strdup((const char *)anchor);
-    if (name == NULL)
+    if (nodes == 1) {
+        json_object_del(l->sizes, name); /* an earlier anchor of this name may have been big */
+        return 0;
+    }
+    if (json_object_set_new_nocheck(l->sizes, name, json_integer((json_int_t)nodes)) != 0)
         return fail(l, EQOPS_ENOMEM, NULL, "out of memory");
-    a[l->nanchors].name = name;
-    a[l->nanchors].value = json_incref(v);
-    a[l->nanchors].nodes = count_nodes(v);
-    l->nanchors++;
     return 0;
 }
 
@@ -273,6 +258,7 @@ fail:
 static int node(struct loader *l, yaml_event_t *ev, json_t **out)
 {
     int rc = 0;
+    size_t before = l->nodes; /* what this node expands to is l->nodes - before, once built */
     *out = NULL;
     if (++l->nodes > MAX_NODES) {
         rc = fail(l, EQOPS_ETOOBIG, &ev->start_mark, "more than a million nodes");
@@ -283,7 +269,7 @@ static int node(struct loader *l, yaml_event_t *ev, json_t **out)
         if ((*out = scalar(ev)) == NULL)
             rc = fail(l, EQOPS_ENOMEM, NULL, "out of memory");
         else
-            rc = remember(l, ev->data.scalar.anchor, *out);
+            rc = remember(l, ev->data.scalar.anchor, *out, l->nodes - before);
         break;
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT: {
@@ -291,25 +277,26 @@ static int node(struct loader *l, yaml_event_t *ev, json_t **out)
                                                                    : ev->data.sequence_start.anchor;
         rc = collection(l, ev, out);
         if (rc == 0)
-            rc = remember(l, anchor, *out);
+            rc = remember(l, anchor, *out, l->nodes - before);
         break;
     }
     case YAML_ALIAS_EVENT: {
         const char *name = (const char *)ev->data.alias.anchor;
-        for (size_t i = l->nanchors; i > 0; i--) {
-            struct anchor *a = &l->anchors[i - 1];
-            if (strcmp(a->name, name) == 0) {
-                if (a->nodes > MAX_NODES - l->nodes) {
-                    rc = fail(l, EQOPS_ETOOBIG, &ev->start_mark,
-                              "aliases expand to more than a million nodes");
-                    goto done;
-                }
-                l->nodes += a->nodes;
-                *out = json_incref(a->value);
-                goto done;
-            }
+        json_t *a = json_object_get(l->anchors, name);
+        if (a == NULL) {
+            rc = fail(l, EQOPS_EINVAL, &ev->start_mark, "alias to an unknown anchor");
+            break;
         }
-        rc = fail(l, EQOPS_EINVAL, &ev->start_mark, "alias to an unknown anchor");
+        /* the alias stands for the nodes it expands to (one of them counted above) */
+        const json_t *size = json_object_get(l->sizes, name);
+        size_t n = size ? (size_t)json_integer_value(size) : 1;
+        if (n - 1 > MAX_NODES - l->nodes) {
+            rc = fail(l, EQOPS_ETOOBIG, &ev->start_mark,
+                      "aliases expand to more than a million nodes");
+            break;
+        }
+        l->nodes += n - 1;
+        *out = json_incref(a);
         break;
     }
     default:
@@ -339,7 +326,9 @@ int eqops__yaml_parse(json_t **out, const char *text, size_t len, bool multi, co
         return eqops__err(err, EQOPS_ENOMEM, "%s: out of memory", what);
     yaml_parser_set_input_string(&l.parser, (const unsigned char *)text, len);
     json_t *docs = json_array();
-    int rc = docs ? 0 : fail(&l, EQOPS_ENOMEM, NULL, "out of memory");
+    l.anchors = json_object();
+    l.sizes = json_object();
+    int rc = docs && l.anchors && l.sizes ? 0 : fail(&l, EQOPS_ENOMEM, NULL, "out of memory");
     bool done = false;
     while (rc == 0 && !done) {
         yaml_event_t ev;
@@ -376,11 +365,8 @@ int eqops__yaml_parse(json_t **out, const char *text, size_t len, bool multi, co
             break;
         }
     }
-    for (size_t i = 0; i < l.nanchors; i++) {
-        eqops__free(l.anchors[i].name);
-        json_decref(l.anchors[i].value);
-    }
-    eqops__free(l.anchors);
+    json_decref(l.anchors);
+    json_decref(l.sizes);
     yaml_parser_delete(&l.parser);
     if (rc != 0) {
         json_decref(docs);

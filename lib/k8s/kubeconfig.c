@@ -37,15 +37,19 @@ void eqops__k8s_config_clear(k8s_config *cfg)
 
 /* ---- merging ------------------------------------------------------------------------------ */
 
+/* "kubeconfig FILE: FIELD: RULE", with err->field the field. */
 static int bad(eqops_error *err, const char *path, const char *field, const char *rule)
 {
-    char f[1500];
-    snprintf(f, sizeof(f), "%s: %s", path, field);
-    return eqops__err_field(err, EQOPS_EINVAL, field, "kubeconfig %s: %s", f, rule);
+    eqops__err(err, EQOPS_EINVAL, "kubeconfig %s: %s: %s", path, field, rule);
+    if (err != NULL)
+        snprintf(err->field, sizeof(err->field), "%.*s", (int)sizeof(err->field) - 1, field);
+    return EQOPS_EINVAL;
 }
 
 /* "clusters" / "users" / "contexts": arrays of {"name", "<item>": {...}}; the first file to
- * name an entry wins. Entries keep the directory of their file for relative paths. */
+ * name an entry wins. A name twice in one file is refused, as kubectl refuses it: which entry
+ * (which credentials) would be meant is anyone's guess. Entries keep the directory of their
+ * file for relative paths. */
 static int merge_list(json_t *merged, const json_t *doc, const char *list, const char *item,
                       const char *dir, const char *path, eqops_error *err)
 {
@@ -55,6 +59,10 @@ static int merge_list(json_t *merged, const json_t *doc, const char *list, const
     if (!json_is_array(arr))
         return bad(err, path, list, "must be a list");
     json_t *into = json_object_get(merged, list);
+    json_t *seen = json_object(); /* name -> its index in this file */
+    if (seen == NULL)
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    int rc = 0;
     size_t i;
     const json_t *e;
     json_array_foreach(arr, i, e)
@@ -64,18 +72,31 @@ static int merge_list(json_t *merged, const json_t *doc, const char *list, const
         const char *name = json_string_value(json_object_get(e, "name"));
         const json_t *v = json_object_get(e, item);
         if (!json_is_object(e) || name == NULL || *name == '\0')
-            return bad(err, path, field, "needs a name");
-        if (v != NULL && !json_is_object(v) && !json_is_null(v))
-            return bad(err, path, field, "its settings must be a mapping");
+            rc = bad(err, path, field, "needs a name");
+        else if (v != NULL && !json_is_object(v) && !json_is_null(v))
+            rc = bad(err, path, field, "its settings must be a mapping");
+        else if (json_object_get(seen, name) != NULL) {
+            char rule[300];
+            snprintf(rule, sizeof(rule), "duplicate name \"%.120s\" (%s[%lld] has it too)", name,
+                     list, (long long)json_integer_value(json_object_get(seen, name)));
+            snprintf(field, sizeof(field), "%s[%zu].name", list, i);
+            rc = bad(err, path, field, rule);
+        } else if (json_object_set_new(seen, name, json_integer((json_int_t)i)) != 0)
+            rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+        if (rc != 0)
+            break;
         if (json_object_get(into, name))
             continue;
         json_t *val = v && json_is_object(v) ? json_incref((json_t *)v) : json_object();
         json_t *entry =
             val ? json_pack("{s:s, s:s, s:o}", "dir", dir, "file", path, "v", val) : NULL;
-        if (entry == NULL || json_object_set_new(into, name, entry) != 0)
-            return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+        if (entry == NULL || json_object_set_new(into, name, entry) != 0) {
+            rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+            break;
+        }
     }
-    return 0;
+    json_decref(seen);
+    return rc;
 }
 
 int eqops__k8s_config_merge(json_t *merged, const char *text, size_t len, const char *path,
@@ -323,10 +344,29 @@ static int cluster_of(k8s_config *cfg, const json_t *entry, const char *name, eq
     cfg->server = eqops__strndup(server, n);
     cfg->tls_server_name = tsn && *tsn ? eqops__strdup(tsn) : NULL;
     cfg->proxy = proxy && *proxy ? eqops__strdup(proxy) : NULL;
-    const json_t *insecure = json_object_get(c, "insecure-skip-tls-verify");
-    cfg->insecure = json_is_true(insecure);
     if (cfg->server == NULL)
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    const json_t *insecure = json_object_get(c, "insecure-skip-tls-verify");
+    char field[400];
+    snprintf(field, sizeof(field), "%s.insecure-skip-tls-verify", where);
+    if (insecure && !json_is_boolean(insecure) && !json_is_null(insecure))
+        return bad(err, file, field, "must be true or false");
+    cfg->insecure = json_is_true(insecure);
+    if (cfg->insecure) {
+        /* as kubectl: a CA to trust and no verification contradict each other; which one
+         * was meant is not ours to guess (the CA most likely, and then we would not check) */
+        const char *ca_data, *ca_file;
+        if ((rc = str_of(c, "certificate-authority-data", &ca_data, file, where, err)) != 0 ||
+            (rc = str_of(c, "certificate-authority", &ca_file, file, where, err)) != 0)
+            return rc;
+        if ((ca_data && *ca_data) || (ca_file && *ca_file))
+            return bad(err, file, field,
+                       ca_data && *ca_data
+                           ? "true together with certificate-authority-data: a root certificate "
+                             "with the insecure flag is not allowed (remove one of them)"
+                           : "true together with certificate-authority: a root certificate "
+                             "with the insecure flag is not allowed (remove one of them)");
+    }
     return pem_of(&cfg->ca, c, dir, file, "certificate-authority", where, err);
 }
 

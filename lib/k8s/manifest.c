@@ -1,19 +1,37 @@
 /*
- * manifest.c - server-side apply of a whole manifest: cluster-scoped objects first, then the
+ * manifest.c - server-side apply of a whole manifest (text, a file or a directory of files):
+ * every object read before anything is sent, then cluster-scoped objects first, then the
  * namespaced ones, each group sent by a few workers over their own connections.
  */
 #include "k8s_internal.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define DEFAULT_CONCURRENCY 8
 #define MAX_CONCURRENCY     64
+#define MAX_FILES           10000
+#define MAX_TOTAL_BYTES     (4u * EQOPS__DOC_MAX_BYTES) /* all the files of a directory */
+
+/* kubectl's manifest file extensions (in a directory; a file named by the caller is read
+ * whatever its name) */
+static const char *const manifest_exts[] = {".json", ".yaml", ".yml", NULL};
+
+/* Where objects came from, for messages: the objects before `end` (and after the previous
+ * source's) are from `name`. */
+typedef struct source {
+    const char *name;
+    size_t end;
+} source;
 
 typedef struct item {
-    json_t *obj;    /* borrowed from the object list */
+    json_t *obj;     /* borrowed from the object list */
+    const char *src; /* its source's name, and its index there */
+    size_t src_index;
     eqops_buf path; /* with its query */
     char *body;     /* the object as JSON */
     char what[300]; /* "apply Kind ns/name" */
@@ -35,8 +53,22 @@ typedef struct pool {
     const char *const *headers;
 } pool;
 
+/* EQOPS_EINVAL naming `field`, with a message that starts with the file (not the field). */
+static int invalid(eqops_error *err, const char *field, const char *fmt, ...) EQOPS__PRINTF(3, 4);
+static int invalid(eqops_error *err, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    eqops__err_v(err, EQOPS_EINVAL, fmt, ap);
+    va_end(ap);
+    if (err != NULL)
+        snprintf(err->field, sizeof(err->field), "%s", field);
+    return EQOPS_EINVAL;
+}
+
 /* The objects of a manifest, in order: documents, and the items of List kinds. */
-static int collect(json_t *into, json_t *doc, int depth, eqops_error *err)
+static int collect(json_t *into, json_t *doc, int depth, const char *name, size_t first,
+                   eqops_error *err)
 {
     if (json_is_null(doc))
         return 0; /* an empty document ("---" at the end) */
@@ -45,15 +77,15 @@ static int collect(json_t *into, json_t *doc, int depth, eqops_error *err)
         json_t *d;
         json_array_foreach(doc, i, d)
         {
-            int rc = collect(into, d, 1, err);
+            int rc = collect(into, d, 1, name, first, err);
             if (rc != 0)
                 return rc;
         }
         return 0;
     }
     if (!json_is_object(doc))
-        return eqops__err_field(err, EQOPS_EINVAL, "manifest",
-                                "manifest: document %zu is not an object", json_array_size(into));
+        return invalid(err, "manifest", "%s: object %zu is not a mapping", name,
+                       json_array_size(into) - first);
     const char *kind = json_string_value(json_object_get(doc, "kind"));
     const json_t *items = json_object_get(doc, "items");
     size_t n = kind ? strlen(kind) : 0;
@@ -62,7 +94,7 @@ static int collect(json_t *into, json_t *doc, int depth, eqops_error *err)
         json_t *d;
         json_array_foreach(items, i, d)
         {
-            int rc = collect(into, d, 2, err);
+            int rc = collect(into, d, 2, name, first, err);
             if (rc != 0)
                 return rc;
         }
@@ -72,23 +104,70 @@ static int collect(json_t *into, json_t *doc, int depth, eqops_error *err)
                                                   : eqops__err(err, EQOPS_ENOMEM, "out of memory");
 }
 
-/* The apply path of an object (discovery on this thread, before the workers start). */
-static int prepare(eqops_k8s *k, item *it, size_t index, const eqops_k8s_write_options *o,
-                   eqops_error *err)
+/* Append the objects of one manifest text (JSON or YAML, one document or several) to
+ * `objects`; `name` names it in messages. */
+static int parse_text(json_t *objects, const char *text, size_t len, const char *name,
+                      eqops_error *err)
+{
+    /* one JSON document goes to jansson (several times faster); anything else, or JSON
+     * documents separated by "---", to the YAML parser */
+    size_t lead = strspn(text, " \t\r\n");
+    json_t *docs = NULL, *doc = NULL;
+    json_error_t je;
+    memset(&je, 0, sizeof(je)); /* jansson may fail an allocation without filling it */
+    int rc = 0;
+    if ((text[lead] == '{' || text[lead] == '[') &&
+        (doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je)) != NULL)
+        docs = json_is_array(doc) ? doc : json_pack("[o]", doc);
+    else if (text[lead] == '{' || text[lead] == '[') {
+        if (json_error_code(&je) == json_error_out_of_memory)
+            return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+        rc = eqops__yaml_parse(&docs, text, len, true, name, err);
+    } else
+        rc = eqops__yaml_parse(&docs, text, len, true, name, err);
+    /* one YAML document that is a list means what the same list in JSON means: objects */
+    if (rc == 0 && docs != NULL && json_array_size(docs) == 1 &&
+        json_is_array(json_array_get(docs, 0))) {
+        json_t *only = json_incref(json_array_get(docs, 0));
+        json_decref(docs);
+        docs = only;
+    }
+    if (rc == 0 && docs == NULL)
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = collect(objects, docs, 0, name, json_array_size(objects), err);
+    json_decref(docs);
+    return rc;
+}
+
+/* Name an object for messages and check it can be applied at all: every object is checked
+ * before the first is sent. */
+static int check_item(item *it, eqops_error *err)
 {
     const json_t *meta = json_object_get(it->obj, "metadata");
     const char *api = json_string_value(json_object_get(it->obj, "apiVersion"));
     const char *kind = json_string_value(json_object_get(it->obj, "kind"));
     const char *ns = json_string_value(json_object_get(meta, "namespace"));
     const char *name = json_string_value(json_object_get(meta, "name"));
-    snprintf(it->what, sizeof(it->what), "manifest object %zu: apply %s %s%s%s", index,
-             kind ? kind : "?", ns ? ns : "", ns ? "/" : "", name ? name : "?");
+    snprintf(it->what, sizeof(it->what), "%.160s: object %zu: apply %.40s %.40s%s%.40s", it->src,
+             it->src_index, kind ? kind : "?", ns ? ns : "", ns ? "/" : "", name ? name : "?");
     if (api == NULL || kind == NULL || name == NULL || *name == '\0')
         return eqops__err_field(err, EQOPS_EINVAL,
                                 api == NULL    ? "apiVersion"
                                 : kind == NULL ? "kind"
                                                : "metadata.name",
                                 "%s: apiVersion, kind and metadata.name are required", it->what);
+    return 0;
+}
+
+/* The apply path of a checked object (discovery on this thread, before the workers start). */
+static int prepare(eqops_k8s *k, item *it, const eqops_k8s_write_options *o, eqops_error *err)
+{
+    const json_t *meta = json_object_get(it->obj, "metadata");
+    const char *api = json_string_value(json_object_get(it->obj, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(it->obj, "kind"));
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    const char *name = json_string_value(json_object_get(meta, "name"));
     int rc = eqops__k8s_path(&it->path, k, api, kind, ns, false, name, err);
     if (rc != 0) {
         eqops__err_prefix(err, "%s: ", it->what);
@@ -192,42 +271,32 @@ static void run_group(eqops_k8s *k, item *items, size_t *order, size_t n, int wo
     pthread_mutex_destroy(&p.mu);
 }
 
-int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
-                             const eqops_k8s_write_options *opts, eqops_error *err)
+static int check_opts(const eqops_k8s_write_options *o, eqops_error *err)
 {
-    if (out == NULL || k == NULL || manifest == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, out ? "manifest" : "out", "required");
-    *out = NULL;
-    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
-    const eqops_k8s_write_options *o = opts ? opts : &defaults;
     if (o->version != 1 || o->concurrency < 0 || o->concurrency > MAX_CONCURRENCY)
         return eqops__err_field(err, EQOPS_EINVAL, "opts", "version 1, concurrency 0 to 64");
+    return 0;
+}
+
+/* Apply `objects` (from `nsrc` sources, at least one object). */
+static int apply_objects(char **out, eqops_k8s *k, json_t *objects, const source *src, size_t nsrc,
+                         const eqops_k8s_write_options *o, eqops_error *err)
+{
     int workers = o->concurrency ? o->concurrency : DEFAULT_CONCURRENCY;
-    json_t *docs = NULL, *objects = json_array();
-    /* one JSON document goes to jansson (several times faster); anything else, or JSON
-     * documents separated by "---", to the YAML parser */
-    size_t len = strlen(manifest), lead = strspn(manifest, " \t\r\n");
     int rc = 0;
-    json_t *doc = NULL;
-    if (objects == NULL)
-        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    else if ((manifest[lead] == '{' || manifest[lead] == '[') &&
-             (doc = json_loadb(manifest, len, JSON_REJECT_DUPLICATES, NULL)) != NULL)
-        docs = json_is_array(doc) ? doc : json_pack("[o]", doc);
-    else
-        rc = eqops__yaml_parse(&docs, manifest, len, true, "manifest", err);
-    if (rc == 0 && docs == NULL)
-        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    if (rc == 0)
-        rc = collect(objects, docs, 0, err);
     size_t n = json_array_size(objects);
-    item *items = rc == 0 ? eqops__calloc(n + 1, sizeof(item)) : NULL;
-    size_t *order = rc == 0 ? eqops__calloc(n + 1, sizeof(size_t)) : NULL;
-    if (rc == 0 && (items == NULL || order == NULL))
+    item *items = eqops__calloc(n + 1, sizeof(item));
+    size_t *order = eqops__calloc(n + 1, sizeof(size_t));
+    if (items == NULL || order == NULL)
         rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    for (size_t i = 0, s = 0; rc == 0 && i < n; i++) {
+        while (s + 1 < nsrc && src[s].end <= i)
+            s++;
         items[i].obj = json_array_get(objects, i);
+        items[i].src = src[s].name;
+        items[i].src_index = i - (s ? src[s - 1].end : 0);
         eqops_error_init(&items[i].err);
+        rc = check_item(&items[i], err);
     }
     /* credentials are made current once; the workers share the headers */
     const char *headers[K8S_HEADERS_MAX];
@@ -257,7 +326,7 @@ int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
                 if (has_ns || namespaced)
                     continue;
             }
-            rc = prepare(k, it, i, o, err);
+            rc = prepare(k, it, o, err);
             /* a kind of a CRD applied just before is served once the CRD is established */
             for (int64_t wait = 100, waited = 0;
                  rc == EQOPS_ENOTFOUND && group == 1 && crds > 0 && waited < 60000;
@@ -265,7 +334,7 @@ int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
                 eqops_error_clear(err);
                 eqops__buf_truncate(&it->path, 0);
                 eqops__sleep_ms(wait);
-                rc = prepare(k, it, i, o, err);
+                rc = prepare(k, it, o, err);
             }
             if (rc == 0)
                 order[m++] = i;
@@ -328,7 +397,105 @@ int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
     }
     eqops__free(items);
     eqops__free(order);
-    json_decref(docs);
+    return rc;
+}
+
+int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
+                             const eqops_k8s_write_options *opts, eqops_error *err)
+{
+    if (out == NULL || k == NULL || manifest == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, out ? "manifest" : "out", "required");
+    *out = NULL;
+    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
+    const eqops_k8s_write_options *o = opts ? opts : &defaults;
+    int rc = check_opts(o, err);
+    if (rc != 0)
+        return rc;
+    json_t *objects = json_array();
+    if (objects == NULL)
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    rc = parse_text(objects, manifest, strlen(manifest), "manifest", err);
+    source src = {"manifest", json_array_size(objects)};
+    /* nothing to apply is a mistake, never a success (kubectl: "no objects passed to apply") */
+    if (rc == 0 && src.end == 0)
+        rc = invalid(err, "manifest", "manifest: no objects passed to apply");
+    if (rc == 0)
+        rc = apply_objects(out, k, objects, &src, 1, o, err);
     json_decref(objects);
+    return rc;
+}
+
+/* Read and parse every file first: a bad one anywhere applies nothing. */
+static int read_all(json_t *objects, source *src, const eqops_paths *files, eqops_error *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        int rc = eqops__read_file(&text, &len, files->v[i], EQOPS__DOC_MAX_BYTES, err);
+        if (rc == 0 && (total += len) > MAX_TOTAL_BYTES)
+            rc = eqops__err(err, EQOPS_ETOOBIG, "%s: the manifests add up to more than %u bytes",
+                            files->v[i], MAX_TOTAL_BYTES);
+        if (rc == 0)
+            rc = parse_text(objects, text, len, files->v[i], err);
+        if (text != NULL)
+            eqops__wipe_free(text, len); /* Secret manifests */
+        if (rc != 0)
+            return rc;
+        src[i].name = files->v[i];
+        src[i].end = json_array_size(objects);
+    }
+    return 0;
+}
+
+int eqops_k8s_apply_path(char **out, eqops_k8s *k, const char *path, int recursive,
+                         const eqops_k8s_write_options *opts, eqops_error *err)
+{
+    if (out == NULL || k == NULL || path == NULL || *path == '\0')
+        return eqops__err_field(err, EQOPS_EINVAL,
+                                out && k ? "path"
+                                : out    ? "k"
+                                         : "out",
+                                "required");
+    *out = NULL;
+    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
+    const eqops_k8s_write_options *o = opts ? opts : &defaults;
+    int rc = check_opts(o, err);
+    if (rc != 0)
+        return rc;
+    /* a directory: its manifest files; anything else is read as one (and refused unless it is
+     * a regular file: a FIFO or a device is never waited on) */
+    eqops_paths files = {0};
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = eqops__dir_files(&files, path, manifest_exts, recursive != 0, MAX_FILES, err);
+        if (rc == 0 && files.n == 0)
+            rc = invalid(err, "path",
+                         "%s: no manifest files (file extensions read: .json .yaml .yml%s)", path,
+                         recursive ? "" : "; -R for subdirectories");
+    } else {
+        char *copy = eqops__strdup(path);
+        files.v = eqops__calloc(1, sizeof(char *));
+        if (copy == NULL || files.v == NULL) {
+            eqops__free(copy);
+            rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+        } else {
+            files.v[0] = copy;
+            files.n = files.cap = 1;
+        }
+    }
+    json_t *objects = rc == 0 ? json_array() : NULL;
+    source *src = rc == 0 ? eqops__calloc(files.n, sizeof(source)) : NULL;
+    if (rc == 0 && (objects == NULL || src == NULL))
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = read_all(objects, src, &files, err);
+    if (rc == 0 && json_array_size(objects) == 0)
+        rc = invalid(err, "path", "%s: no objects passed to apply", path);
+    if (rc == 0)
+        rc = apply_objects(out, k, objects, src, files.n, o, err);
+    eqops__free(src);
+    json_decref(objects);
+    eqops__paths_free(&files);
     return rc;
 }

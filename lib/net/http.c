@@ -18,6 +18,7 @@
 #define DEFAULT_MAX_RESPONSE       ((size_t)128 * 1024 * 1024)
 #define MAX_HEADERS                200
 #define MAX_HEADER_BYTES           (256 * 1024)
+#define CA_FILE_MAX                ((size_t)16 * 1024 * 1024)
 
 struct eqops_http {
     CURL *curl;
@@ -266,11 +267,19 @@ int eqops__http_new(eqops_http **out, const eqops_http_options *opts, eqops_erro
             goto fail;
         }
         h->ca_pem_len = len;
-        if ((rc = set_blob(h, CURLOPT_CAINFO_BLOB, "CA certificate", h->ca_pem, len, err)))
-            goto fail;
-        SETOPT(h, CURLOPT_CAPATH, (char *)NULL);
     } else if (o->ca_file != NULL) {
-        SETOPT(h, CURLOPT_CAINFO, o->ca_file);
+        /* read by the library's reader, not by libcurl: OpenSSL's fopen() would wait forever
+         * on a FIFO named as the bundle (AWS_CA_BUNDLE, a report's ca_file) */
+        rc = eqops__read_file(&h->ca_pem, &h->ca_pem_len, o->ca_file, CA_FILE_MAX, err);
+        if (rc != 0) {
+            eqops__err_prefix(err, "http: CA bundle ");
+            goto fail;
+        }
+    }
+    if (h->ca_pem != NULL) { /* trusted instead of the system's store */
+        if ((rc =
+                 set_blob(h, CURLOPT_CAINFO_BLOB, "CA certificate", h->ca_pem, h->ca_pem_len, err)))
+            goto fail;
         SETOPT(h, CURLOPT_CAPATH, (char *)NULL);
     }
     if (o->cert_pem != NULL) {

@@ -163,6 +163,95 @@ check "k8s bad qps" 2 "$eqops" k8s get configmap --qps lots --kubeconfig "$tmp/n
 check "k8s missing kubeconfig" 1 "$eqops" -o json k8s get configmap --kubeconfig "$tmp/none"
 python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read().splitlines()[-1])["error"]; assert e["code"] == "EQOPS_ENOTFOUND"' \
   "$tmp/err" || { echo "FAIL: k8s error json"; cat "$tmp/err"; fails=$((fails + 1)); }
+# apply: nothing to apply is a failure, found before any request (nothing listens at the
+# server of this kubeconfig); a directory's manifests are all read first
+cat >"$tmp/k8s-none.yaml" <<KC
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+KC
+kc=(--kubeconfig "$tmp/k8s-none.yaml")
+check "k8s apply -f ''" 2 "$eqops" k8s apply -f "" "${kc[@]}"
+: >"$tmp/empty.yaml"
+check "k8s apply empty file" 1 "$eqops" k8s apply -f "$tmp/empty.yaml" "${kc[@]}"
+grep -q "no objects passed to apply" "$tmp/err" || { echo "FAIL: empty file message"; fails=$((fails + 1)); }
+printf -- '---\n# nothing\n---\n' >"$tmp/blank.yaml"
+check "k8s apply documents without objects" 1 "$eqops" k8s apply -f "$tmp/blank.yaml" "${kc[@]}"
+check "k8s apply empty stdin" 1 "$eqops" k8s apply -f - "${kc[@]}" </dev/null
+grep -q "no objects passed to apply" "$tmp/err" || { echo "FAIL: empty stdin message"; fails=$((fails + 1)); }
+mkdir -p "$tmp/mdir/sub"
+check "k8s apply empty directory" 1 "$eqops" -o json k8s apply -f "$tmp/mdir" "${kc[@]}"
+python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).read())["error"]; assert e["code"] == "EQOPS_EINVAL" and e["field"] == "path" and "no manifest files" in e["message"], e' \
+  "$tmp/err" || { echo "FAIL: empty dir json"; cat "$tmp/err"; fails=$((fails + 1)); }
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\n' >"$tmp/mdir/sub/deep.yaml"
+printf 'not a manifest\n' >"$tmp/mdir/notes.txt"
+check "k8s apply directory without -R" 1 "$eqops" k8s apply -f "$tmp/mdir" "${kc[@]}"
+grep -q "no manifest files" "$tmp/err" || { echo "FAIL: no -R message"; fails=$((fails + 1)); }
+printf 'kind: [\n' >"$tmp/mdir/bad.yaml"
+check "k8s apply -R with a bad file" 1 "$eqops" k8s apply -R -f "$tmp/mdir" "${kc[@]}"
+grep -q "mdir/bad.yaml: invalid YAML" "$tmp/err" || { echo "FAIL: bad file named"; cat "$tmp/err"; fails=$((fails + 1)); }
+printf 'foo: bar\n' >"$tmp/mdir/bad.yaml"
+check "k8s apply -R with a document without kind" 1 "$eqops" k8s apply -R -f "$tmp/mdir" "${kc[@]}"
+grep -q "mdir/bad.yaml: object 0: apply" "$tmp/err" || { echo "FAIL: no kind named"; cat "$tmp/err"; fails=$((fails + 1)); }
+check "k8s apply missing file" 1 "$eqops" -o json k8s apply -f "$tmp/none.yaml" "${kc[@]}"
+grep -q EQOPS_ENOTFOUND "$tmp/err" || { echo "FAIL: missing file code"; fails=$((fails + 1)); }
+
+# core and files: what every command shares
+# no core dumps while secrets are in memory: an exec plugin (run while credentials are being
+# fetched) looks at its parent from outside, as the same unprivileged user
+mkdir -p "$tmp/pub" && chmod 755 "$tmp" && chmod 777 "$tmp/pub"
+cat >"$tmp/pub/probe-plugin" <<'PLUGIN'
+#!/bin/sh
+dir=$(dirname "$0")
+grep "^Max core file size" /proc/$PPID/limits >"$dir/probe"
+if cat /proc/$PPID/environ >/dev/null 2>&1; then echo "environ readable" >>"$dir/probe"
+else echo "environ denied" >>"$dir/probe"; fi
+echo '{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {"token": "t"}}'
+PLUGIN
+chmod 755 "$tmp/pub/probe-plugin"
+cat >"$tmp/pub/exec.yaml" <<KC
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./probe-plugin}}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+KC
+as_user=()
+[ "$(id -u)" != 0 ] || as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+check "k8s exec plugin run (nothing listens)" 1 "${as_user[@]}" "$eqops" k8s get configmap \
+  --kubeconfig "$tmp/pub/exec.yaml" --qps 0
+grep -qE "^Max core file size +0 +0 " "$tmp/pub/probe" 2>/dev/null ||
+  { echo "FAIL: eqops may dump core: $(cat "$tmp/pub/probe" 2>&1)"; fails=$((fails + 1)); }
+grep -q "environ denied" "$tmp/pub/probe" 2>/dev/null ||
+  { echo "FAIL: eqops is dumpable (its /proc files are readable)"; fails=$((fails + 1)); }
+
+# a FIFO named as an input is refused at once, never waited on (timeout: a hang is a failure)
+mkfifo "$tmp/fifo"
+check "slo validate FIFO" 1 timeout 20 "$eqops" slo validate "$tmp/fifo"
+grep -q "is a FIFO, not a regular file" "$tmp/err" || { echo "FAIL: FIFO message"; fails=$((fails + 1)); }
+check "slo report --series FIFO" 1 timeout 20 "$eqops" slo report "$specs/billing-api.json" \
+  --series "$tmp/fifo"
+check "k8s --kubeconfig FIFO" 1 timeout 20 "$eqops" k8s get configmap --kubeconfig "$tmp/fifo"
+grep -q "FIFO" "$tmp/err" || { echo "FAIL: kubeconfig FIFO message"; fails=$((fails + 1)); }
+cat >"$tmp/token.yaml" <<KC
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {tokenFile: fifo}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+KC
+check "k8s tokenFile FIFO" 1 timeout 20 "$eqops" k8s get configmap --kubeconfig "$tmp/token.yaml"
+grep -q "fifo: is a FIFO" "$tmp/err" || { echo "FAIL: tokenFile FIFO message"; fails=$((fails + 1)); }
+printf 'name: acme\ntier: gold\nclusters: [{name: a, context: c}]\n' >"$tmp/spec.yaml"
+check "tenant --tiers FIFO" 1 timeout 20 "$eqops" tenant plan "$tmp/spec.yaml" --tiers "$tmp/fifo"
+grep -q "FIFO" "$tmp/err" || { echo "FAIL: tiers FIFO message"; fails=$((fails + 1)); }
+tiers="$(dirname "$0")/../../examples/tenants/tiers.yaml"
+check "tenant spec FIFO" 1 timeout 20 "$eqops" tenant plan "$tmp/fifo" --tiers "$tiers"
+grep -q "FIFO" "$tmp/err" || { echo "FAIL: spec FIFO message"; fails=$((fails + 1)); }
+check "AWS_CA_BUNDLE FIFO" 1 env AWS_CA_BUNDLE="$tmp/fifo" AWS_REGION=eu-west-1 \
+  AWS_ACCESS_KEY_ID=a AWS_SECRET_ACCESS_KEY=b timeout 20 "$eqops" aws whoami
+grep -q "CA bundle .*is a FIFO" "$tmp/err" || { echo "FAIL: CA bundle FIFO message"; fails=$((fails + 1)); }
+check "k8s apply -f FIFO" 1 timeout 20 "$eqops" k8s apply -f "$tmp/fifo" --kubeconfig "$tmp/token.yaml"
+grep -q "FIFO" "$tmp/err" || { echo "FAIL: apply FIFO message"; fails=$((fails + 1)); }
 
 # eqops tenant: reserved names (built in, --reserve, EQOPS_TENANT_RESERVED), refused by every
 # command but destroy; the database settings allow-list. No cluster is reached.

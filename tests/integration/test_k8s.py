@@ -138,6 +138,93 @@ def test_cli(ns):
     assert r.returncode == 1 and "manifest" in r.stderr
 
 
+def kubectl(kc, *args, check=True, input=None):
+    return sh("kubectl", "--kubeconfig", kc, *args, check=check, input=input)
+
+
+def names_of(applied):
+    return ["%s/%s" % (o["kind"].lower(), o["metadata"]["name"]) for o in applied]
+
+
+def test_cli_apply_directory_like_kubectl(admin, ns, tmp_path):
+    """eqops k8s apply -f DIR [-R] applies what kubectl applies from the same directory, in
+    the same order, and fails where kubectl fails (nothing to apply is never a success)."""
+    kc = need_env("EQOPS_TEST_K8S_KUBECONFIG")[0]
+    eq = cli()
+    role = "py-dir-" + ns
+    d = tmp_path / "manifests"
+    (d / "sub").mkdir(parents=True)
+    # (kubectl reads a file that starts with '{' as JSON only: YAML first)
+    (d / "b.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+        "metadata: {name: %s}\nrules: []\n---\n" % role + json.dumps(cm(ns, "b1", v="1")))
+    (d / "a.json").write_text(json.dumps(cm(ns, "a1", v="1")))
+    (d / "c.yml").write_text(json.dumps({"apiVersion": "v1", "kind": "List",
+                                         "items": [cm(ns, "c1"), cm(ns, "c2")]}))
+    (d / "notes.txt").write_text("not a manifest: [")
+    (d / "sub" / "d.yaml").write_text(json.dumps(cm(ns, "d1", v="1")))
+    try:
+        for recursive in ([], ["-R"]):
+            want = kubectl(kc, "apply", "--server-side", "--dry-run=server", "-o", "name",
+                           "-f", str(d), *recursive).stdout.split()
+            got = json.loads(sh(eq, "k8s", "apply", "--dry-run", "-o", "json", "-f", str(d),
+                                *recursive, "--kubeconfig", kc).stdout)
+            # kubectl says "clusterrole.rbac.authorization.k8s.io/NAME": the kind is enough
+            want = [w.split("/")[0].split(".")[0] + "/" + w.split("/", 1)[1] for w in want]
+            assert names_of(got) == want, (want, names_of(got))
+            assert ("configmap/d1" in names_of(got)) == bool(recursive)
+        out = sh(eq, "k8s", "apply", "-R", "-f", str(d), "--kubeconfig", kc).stdout
+        assert "ConfigMap %s/d1 applied" % ns in out and "ClusterRole %s applied" % role in out
+        listed = kubectl(kc, "get", "configmaps", "-n", ns, "-o", "name").stdout.split()
+        assert {"configmap/a1", "configmap/b1", "configmap/c1", "configmap/c2",
+                "configmap/d1"} <= set(listed)
+        # again: nothing changes, still a success
+        sh(eq, "k8s", "apply", "-R", "-f", str(d), "--kubeconfig", kc)
+
+        # nothing to apply: both fail
+        empty = tmp_path / "empty.yaml"
+        empty.write_text("")
+        k = kubectl(kc, "apply", "--server-side", "-f", str(empty), check=False)
+        e = sh(eq, "k8s", "apply", "-f", str(empty), "--kubeconfig", kc, check=False)
+        assert k.returncode == 1 and "no objects passed to apply" in k.stderr
+        assert e.returncode == 1 and "no objects passed to apply" in e.stderr
+        nodir = tmp_path / "nothing"
+        nodir.mkdir()
+        k = kubectl(kc, "apply", "--server-side", "-f", str(nodir), check=False)
+        e = sh(eq, "k8s", "apply", "-f", str(nodir), "--kubeconfig", kc, check=False)
+        assert k.returncode == 1 and "recognized file extensions" in k.stderr
+        assert e.returncode == 1 and "no manifest files" in e.stderr
+        # a file that is not a manifest, named explicitly (its name does not matter then)
+        k = kubectl(kc, "apply", "--server-side", "-f", str(d / "notes.txt"), check=False)
+        e = sh(eq, "k8s", "apply", "-f", str(d / "notes.txt"), "--kubeconfig", kc, check=False)
+        assert k.returncode == 1 and "notes.txt" in k.stderr
+        assert e.returncode == 1 and "notes.txt" in e.stderr
+        # a bad file in the directory: eqops applies nothing (kubectl applies the others)
+        (d / "e.yaml").write_text(json.dumps(cm(ns, "e1")) + "\n---\nkind: [\n")
+        (d / "a0.yaml").write_text(json.dumps(cm(ns, "a0")))
+        e = sh(eq, "k8s", "apply", "-f", str(d), "--kubeconfig", kc, check=False)
+        assert e.returncode == 1 and "e.yaml: invalid YAML" in e.stderr
+        assert kubectl(kc, "get", "configmap", "a0", "-n", ns, check=False).returncode == 1
+    finally:
+        kubectl(kc, "delete", "clusterrole", role, "--ignore-not-found")
+
+
+def test_apply_path_binding(admin, ns, tmp_path):
+    d = tmp_path / "m"
+    (d / "sub").mkdir(parents=True)
+    (d / "x.yaml").write_text(json.dumps(cm(ns, "x")) + "\n---\n" + json.dumps(cm(ns, "y")))
+    (d / "sub" / "z.json").write_text(json.dumps(cm(ns, "z")))
+    assert names_of(admin.apply_path(d)) == ["configmap/x", "configmap/y"]
+    # name order, a directory at the place of its name ("sub" < "x.yaml"), as kubectl walks
+    assert names_of(admin.apply_path(str(d), recursive=True, dry_run=True)) == \
+        ["configmap/z", "configmap/x", "configmap/y"]
+    with pytest.raises(eqops.NotFound):
+        admin.get("v1", "ConfigMap", "z", ns)  # the dry run stored nothing
+    os.mkfifo(d / "sub" / "w.yaml")
+    with pytest.raises(eqops.IOFailure):
+        admin.apply_path(d, recursive=True)
+
+
 def test_request_resource_and_eks(admin):
     version = json.loads(admin.request("GET", "/version"))
     assert version["major"] == "1"

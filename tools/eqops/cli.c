@@ -3,9 +3,14 @@
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void log_to_stderr(eqops_log_level level, const char *module, const char *msg, void *payload)
 {
@@ -172,5 +177,92 @@ int cli_parse(cli *c, const char *cmd, const cli_flag *flags, int argc, char **a
         if (set_output(c, cmd, value) != CLI_OK)
             return CLI_USAGE;
     }
+    return CLI_OK;
+}
+
+static int input_error(cli *c, int code, const char *path, const char *what)
+{
+    eqops_error e = EQOPS_ERROR_INIT;
+    e.code = code;
+    snprintf(e.message, sizeof(e.message), "%s: %s", strcmp(path, "-") ? path : "stdin", what);
+    return cli_fail(c, &e);
+}
+
+/* A file the user named, opened without blocking: the descriptor or -1 after the message. */
+static int open_input(cli *c, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        input_error(c,
+                    e == ENOENT || e == ENOTDIR ? EQOPS_ENOTFOUND
+                    : e == EACCES               ? EQOPS_EFORBIDDEN
+                                                : EQOPS_EIO,
+                    path, strerror(e));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        input_error(c, EQOPS_EIO, path,
+                    S_ISDIR(st.st_mode)    ? "is a directory, not a regular file"
+                    : S_ISFIFO(st.st_mode) ? "is a FIFO, not a regular file ('-' reads stdin)"
+                                           : "is not a regular file");
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        input_error(c, EQOPS_EIO, path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int cli_read_input(cli *c, const char *path, size_t max, char **out, size_t *len)
+{
+    *out = NULL;
+    bool is_stdin = strcmp(path, "-") == 0;
+    int fd = is_stdin ? STDIN_FILENO : open_input(c, path);
+    if (fd < 0)
+        return CLI_FAIL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    int rc = buf ? CLI_OK : input_error(c, EQOPS_ENOMEM, path, "out of memory");
+    while (rc == CLI_OK) {
+        if (n + 1 == cap) { /* full, and n <= max: one more read tells whether there is more */
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                rc = input_error(c, EQOPS_ENOMEM, path, "out of memory");
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            rc = input_error(c, EQOPS_EIO, path, strerror(errno));
+        else if (r == 0)
+            break;
+        else if ((n += (size_t)r) > max) {
+            char what[64];
+            snprintf(what, sizeof(what), "larger than %zu bytes", max);
+            rc = input_error(c, EQOPS_ETOOBIG, path, what);
+        }
+    }
+    if (!is_stdin)
+        close(fd);
+    if (rc != CLI_OK) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len)
+        *len = n;
     return CLI_OK;
 }

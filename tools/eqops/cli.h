@@ -9,6 +9,7 @@
 #include <eqops.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
@@ -62,6 +63,14 @@ int cli_fail(cli *c, const eqops_error *e);
 int cli_usage(cli *c, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Print a JSON value on stdout (steals the reference). Returns CLI_OK or CLI_FAIL. */
 int cli_print_json(cli *c, json_t *value);
+/*
+ * Read the input `path` ("-": standard input) whole, at most `max` bytes, into a new
+ * NUL-terminated buffer (free(); *len may be NULL). A file is opened as the library opens
+ * files: with O_NONBLOCK until it is known to be a regular file, so a FIFO, a device or a
+ * directory is refused at once instead of waited on. Returns CLI_OK, or CLI_FAIL after
+ * printing the problem.
+ */
+int cli_read_input(cli *c, const char *path, size_t max, char **out, size_t *len);
 /* Install the stderr logger according to -v. */
 void cli_setup_log(cli *c);
 

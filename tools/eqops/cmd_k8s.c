@@ -35,7 +35,8 @@ static void k8s_usage(void)
            "Commands:\n"
            "  whoami                 the server, context and the user the server sees\n"
            "  get KIND [NAME]        one object, or a list (-l selector, -A all namespaces)\n"
-           "  apply -f FILE          server-side apply of a JSON or YAML manifest ('-': stdin)\n"
+           "  apply -f FILE          server-side apply of a JSON or YAML manifest, a directory\n"
+           "                         of them (-R: and subdirectories), or '-' for stdin\n"
            "  delete KIND NAME       delete (--dry-run, --cascade background|foreground|orphan)\n"
            "  watch KIND             print changes as they happen (-l, --timeout)\n"
            "\nKIND is a kind name (ConfigMap, deployment, Namespace); kinds outside the core and\n"
@@ -230,41 +231,19 @@ static int k8s_get(cli *c, int argc, char **argv)
     return rc;
 }
 
-static char *read_all(const char *path)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (f == NULL)
-        return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n < 2) {
-            char *nb = cap < (256u << 20) ? realloc(buf, cap * 2) : NULL;
-            if (nb == NULL) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (f != stdin)
-        fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
+/* A manifest on standard input is at most this big (files: the library's limits). */
+#define STDIN_MANIFEST_MAX (64u << 20)
 
 static int k8s_apply(cli *c, int argc, char **argv)
 {
     k8s_common a = {0};
     const char *file = NULL, *manager = NULL;
-    bool force = false, dry = false;
+    bool force = false, dry = false, recursive = false;
     const cli_flag flags[] = {
-        {"filename", 'f', CLI_FLAG_STRING, &file, "manifest file, JSON or YAML ('-': stdin)"},
+        {"filename", 'f', CLI_FLAG_STRING, &file,
+         "a manifest file (JSON or YAML), a directory of them, or '-' for stdin"},
+        {"recursive", 'R', CLI_FLAG_BOOL, &recursive,
+         "with -f DIR: the manifests of its subdirectories too"},
         {"force-conflicts", 0, CLI_FLAG_BOOL, &force, "take fields other managers own"},
         {"dry-run", 0, CLI_FLAG_BOOL, &dry, "validate and admit on the server; store nothing"},
         {"field-manager", 0, CLI_FLAG_STRING, &manager, "field manager (default eqops)"},
@@ -274,20 +253,33 @@ static int k8s_apply(cli *c, int argc, char **argv)
     int npos, rc = cli_parse(c, "k8s apply", flags, argc, argv, pos, 0, &npos);
     if (rc != CLI_OK)
         return rc;
+    if (file != NULL && *file == '\0')
+        return cli_usage(c, "k8s apply", "-f needs a file, a directory or '-'");
     eqops_k8s *k = NULL;
-    K8S_START("Usage: eqops k8s apply -f FILE [--force-conflicts] [--dry-run]", file != NULL);
-    char *text = read_all(file), *out = NULL;
-    eqops_error e = EQOPS_ERROR_INIT;
-    if (text == NULL) {
-        fprintf(stderr, "eqops: error: cannot read %s\n", file);
-        eqops_k8s_free(k);
-        return CLI_FAIL;
-    }
+    K8S_START("Usage: eqops k8s apply -f FILE|DIR|- [-R] [--force-conflicts] [--dry-run]\n\n"
+              "A directory's *.json, *.yaml and *.yml files are applied (with -R those of its\n"
+              "subdirectories too), all read before anything is sent. Nothing to apply is an\n"
+              "error.",
+              file != NULL);
     eqops_k8s_write_options o = EQOPS_K8S_WRITE_OPTIONS_INIT;
     o.force = force;
     o.dry_run = dry;
     o.field_manager = manager;
-    if (eqops_k8s_apply_manifest(&out, k, text, &o, &e) != 0) {
+    char *out = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    int arc;
+    if (strcmp(file, "-") == 0) {
+        char *text = NULL;
+        if (cli_read_input(c, file, STDIN_MANIFEST_MAX, &text, NULL) != CLI_OK) {
+            eqops_k8s_free(k);
+            return CLI_FAIL;
+        }
+        arc = eqops_k8s_apply_manifest(&out, k, text, &o, &e);
+        free(text);
+    } else {
+        arc = eqops_k8s_apply_path(&out, k, file, recursive, &o, &e);
+    }
+    if (arc != 0) {
         rc = fail(c, &e);
     } else {
         json_t *applied = json_loads(out, 0, NULL);
@@ -307,7 +299,6 @@ static int k8s_apply(cli *c, int argc, char **argv)
             json_decref(applied);
         }
     }
-    free(text);
     eqops_free(out);
     eqops_k8s_free(k);
     return rc;

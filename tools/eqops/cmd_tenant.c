@@ -326,40 +326,11 @@ static int open_env(cli *c, const char *cmd, const tenant_flags *f, const char *
     return rc == 0 ? CLI_OK : rc;
 }
 
+/* A spec file or '-' (stdin), read as every input is: a FIFO or a device is refused, not
+ * waited on. */
 static int read_spec(cli *c, const char *path, char **out)
 {
-    *out = NULL;
-    FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (fp == NULL) {
-        fprintf(stderr, "eqops: %s: %s\n", path, strerror(errno));
-        return CLI_FAIL;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
-        len += n;
-        if (len + 1 == cap) {
-            if (cap >= 16u << 20) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            char *nb = realloc(buf, cap *= 2);
-            if (nb == NULL)
-                free(buf);
-            buf = nb;
-        }
-    }
-    if (fp != stdin)
-        fclose(fp);
-    if (buf == NULL) {
-        fprintf(stderr, "eqops: %s: too big or out of memory\n", path);
-        return CLI_FAIL;
-    }
-    buf[len] = '\0';
-    *out = buf;
-    return CLI_OK;
+    return cli_read_input(c, path, 16u << 20, out, NULL);
 }
 
 static int run_op(cli *c, const char *op, const tenant_flags *f, const char *target)

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 static const cli_command commands[] = {
     {"aws", "AWS: whoami, EKS tokens, secrets, metrics, presigned URLs", cmd_aws},
@@ -31,8 +33,23 @@ static void usage(FILE *out)
                  "\nExit codes: 0 success, 1 failure, 2 usage error.\n");
 }
 
+/*
+ * eqops holds secrets in memory (tokens, client keys, database passwords, AWS keys): a core
+ * dump would write them to disk for whoever reads cores. No core file (RLIMIT_CORE 0, also
+ * for the helpers it runs, exec plugins included), and not dumpable, which also keeps other
+ * processes of the same user from reading its memory through ptrace or /proc/PID/mem.
+ * Best effort: neither call can fail in a way that should stop the command.
+ */
+static void no_core_dumps(void)
+{
+    struct rlimit none = {0, 0};
+    (void)setrlimit(RLIMIT_CORE, &none);
+    (void)prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
+}
+
 int main(int argc, char **argv)
 {
+    no_core_dumps();
     cli c = {CLI_TEXT, 0, argv[0]};
     int i = 1;
     /* global flags before the command */

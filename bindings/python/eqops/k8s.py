@@ -15,6 +15,7 @@ first cause), `http_status` and the raw `body`. Durations are milliseconds, "30s
 or timedeltas. See eqops/k8s.h for the rules.
 """
 import json
+import os
 
 from . import _errors
 from . import raw as _raw
@@ -149,6 +150,16 @@ class Client(Owned):
             manifest = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifest)})
         return self._write("apply_manifest", manifest, dry_run, force, field_manager,
                            concurrency)
+
+    def apply_path(self, path, *, recursive=False, force=False, dry_run=False,
+                   field_manager=None, concurrency=0):
+        """Server-side apply of the manifests at `path` (a str or os.PathLike), as `kubectl
+        apply -f PATH [-R]`: a file, or a directory's *.json, *.yaml and *.yml files in name
+        order (recursive: its subdirectories' too). Every file is read before anything is
+        sent; nothing to apply raises InvalidArgument. The applied objects, in order."""
+        return json.loads(_raw.eqops_bind_k8s_apply_path(
+            self._handle(), os.fspath(path), int(bool(recursive)), int(bool(dry_run)),
+            int(bool(force)), field_manager or "", int(concurrency)))
 
     def patch(self, api_version, kind, name, merge_patch, namespace=None, *, dry_run=False,
               field_manager=None):

@@ -56,3 +56,37 @@ def test_errors_name_the_problem(kubeconfig, tmp_path):
     c.close()
     with pytest.raises(ValueError):
         c.get("v1", "ConfigMap", "a")
+
+
+def test_apply_path_refuses_nothing_to_apply(kubeconfig, tmp_path):
+    """Nothing to apply is an error before any request (nothing listens at the server); a FIFO
+    is refused, not waited on; a bad file anywhere applies nothing and is named."""
+    import os
+    with k8s.Client(kubeconfig) as c:
+        empty = tmp_path / "manifests"
+        empty.mkdir()
+        with pytest.raises(eqops.InvalidArgument) as e:
+            c.apply_path(empty)
+        assert e.value.field == "path" and "no manifest files" in str(e.value)
+        (empty / "sub").mkdir()
+        (empty / "sub" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
+        (empty / "notes.txt").write_text("not a manifest")
+        with pytest.raises(eqops.InvalidArgument):
+            c.apply_path(empty)  # the subdirectory needs recursive=True
+        (empty / "a.yaml").write_text("---\n# nothing\n")
+        with pytest.raises(eqops.InvalidArgument) as e:
+            c.apply_path(str(empty))
+        assert "no objects passed to apply" in str(e.value)
+        with pytest.raises(eqops.InvalidArgument) as e:
+            c.apply_path(empty, recursive=True)  # sub/cm.yaml has no name
+        assert "sub/cm.yaml: object 0" in str(e.value)
+        with pytest.raises(eqops.InvalidArgument) as e:
+            c.apply_manifest("")
+        assert "no objects passed to apply" in str(e.value)
+        fifo = tmp_path / "fifo.yaml"
+        os.mkfifo(fifo)
+        with pytest.raises(eqops.IOFailure) as e:
+            c.apply_path(fifo)
+        assert "is a FIFO" in str(e.value)
+        with pytest.raises(eqops.NotFound):
+            c.apply_path(tmp_path / "missing.yaml")
