@@ -341,6 +341,9 @@ int eqops__yaml_parse(json_t **out, const char *text, size_t len, bool multi, co
             break;
         case YAML_DOCUMENT_START_EVENT: {
             yaml_event_delete(&ev);
+            /* an anchor belongs to its document: a later one cannot refer to it */
+            json_object_clear(l.anchors);
+            json_object_clear(l.sizes);
             json_t *doc = NULL;
             if ((rc = next(&l, &ev)) != 0)
                 break;

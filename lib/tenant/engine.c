@@ -39,10 +39,10 @@ bool eqops__tn_stopped(tn_ctx *c)
 
 void eqops__tn_start(tn_ctx *c, const char *cluster, const char *step)
 {
+    /* queued under the lock, so events reach the caller in the order of their counts */
     pthread_mutex_lock(&c->mu);
-    size_t done = c->done;
+    eqops__tn_run_event(c->run, c->s->name, cluster, step, "start", c->done, c->total);
     pthread_mutex_unlock(&c->mu);
-    eqops__tn_run_event(c->run, c->s->name, cluster, step, "start", done, c->total);
 }
 
 void eqops__tn_act(tn_ctx *c, const tn_act *a)
@@ -72,10 +72,9 @@ void eqops__tn_act(tn_ctx *c, const tn_act *a)
         c->pg_ms += a->ms;
     else if (a->cluster && a->cluster[0])
         c->k8s_ms += a->ms;
-    size_t done = c->done;
-    pthread_mutex_unlock(&c->mu);
     eqops__tn_run_event(c->run, c->s->name, a->cluster ? a->cluster : "", a->step,
-                        a->error ? "failed" : a->action, done, c->total);
+                        a->error ? "failed" : a->action, c->done, c->total);
+    pthread_mutex_unlock(&c->mu);
 }
 
 void eqops__tn_step_end(tn_ctx *c, tn_act *a, int64_t t0, int rc, eqops_error *e)

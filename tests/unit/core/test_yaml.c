@@ -77,6 +77,13 @@ static void aliases_resolve(void **state)
     const char *self = "a: &s [1, *s]\n";
     assert_int_equal(parse_code(self, strlen(self), &e), EQOPS_EINVAL);
     assert_non_null(strstr(e.message, "unknown anchor"));
+    /* an anchor belongs to its document (YAML 1.2, 3.2.2.2): the next cannot refer to it */
+    const char *later = "a: &x 1\n---\nb: *x\n";
+    assert_int_equal(parse_code(later, strlen(later), &e), EQOPS_EINVAL);
+    assert_non_null(strstr(e.message, "unknown anchor"));
+    assert_non_null(strstr(e.message, "line 3"));
+    const char *own = "a: &x 1\n---\nb: &x 2\nc: *x\n";
+    assert_int_equal(parse_code(own, strlen(own), &e), 0);
     eqops_error_clear(&e);
 }
 
