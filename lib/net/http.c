@@ -3,6 +3,7 @@
  */
 #include "http.h"
 
+#include <errno.h>
 #include <curl/curl.h>
 #include <math.h>
 #include <stdio.h>
@@ -602,6 +603,16 @@ static int fail_transfer(eqops_http *h, const struct transfer *t, CURLcode c, co
     if (c == CURLE_OPERATION_TIMEDOUT)
         return eqops__err(err, EQOPS_ETIMEOUT, "%s %s: timed out (%s; limit %ld ms)", method,
                           safe_url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(c), timeout_ms);
+    /* a server that resets the connection during the handshake (one shutting down or not yet
+     * serving) is unreachable, not a TLS failure: callers that reconnect must try again */
+    long os_errno = 0;
+    curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &os_errno);
+    if (c == CURLE_SSL_CONNECT_ERROR &&
+        (os_errno == ECONNRESET || os_errno == EPIPE || os_errno == ECONNABORTED))
+        return eqops__err(err, EQOPS_EUNAVAILABLE,
+                          "%s %s: connection reset during the TLS "
+                          "handshake (%s)",
+                          method, safe_url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(c));
     if (c == CURLE_RECV_ERROR && strstr(h->errbuf, " alert ") != NULL) /* a client cert, say */
         return eqops__err(err, EQOPS_ETLS, "%s %s: the server refused the TLS session (%s)", method,
                           safe_url, h->errbuf);

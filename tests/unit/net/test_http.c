@@ -3,6 +3,8 @@
  * (tests/support/https_server.py): TLS verification, client certificates from memory,
  * retries, Retry-After, timeouts, size limits, streaming, connection reuse, redaction.
  */
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -597,6 +601,53 @@ static void secrets_never_reach_the_log(void **state)
     eqops__http_free(h);
 }
 
+/* Accepts connections, reads the client's first bytes and resets: an API server going down. */
+static void *resetter(void *arg)
+{
+    int fd = *(int *)arg;
+    for (int i = 0; i < 4; i++) {
+        int c = accept(fd, NULL, NULL);
+        if (c < 0)
+            break;
+        char buf[512];
+        (void)!read(c, buf, sizeof(buf));
+        struct linger l = {1, 0};
+        setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        close(c);
+    }
+    return NULL;
+}
+
+static void reset_during_handshake_is_unavailable(void **state)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, resetter, &fd), 0);
+    eqops_http_options o = EQOPS_HTTP_OPTIONS_INIT;
+    o.ca_file = ca_path;
+    o.max_retries = -1;
+    eqops_http *h = client(&o);
+    char u[128];
+    snprintf(u, sizeof(u), "https://127.0.0.1:%d/", ntohs(a.sin_port));
+    eqops_http_request req = {.method = "GET", .url = u};
+    eqops_http_response r = EQOPS_HTTP_RESPONSE_INIT;
+    eqops_error e = EQOPS_ERROR_INIT;
+    /* not EQOPS_ETLS: a watch reconnects after this, as after a refused connection */
+    assert_int_equal(eqops__http_do(h, &req, &r, &e), EQOPS_EUNAVAILABLE);
+    assert_non_null(strstr(e.message, "reset"));
+    eqops_error_clear(&e);
+    eqops__http_free(h);
+    shutdown(fd, SHUT_RDWR);
+    close(fd);
+    pthread_join(t, NULL);
+}
+
 static int group_setup(void **state)
 {
     if (eqops_init() != 0)
@@ -638,6 +689,7 @@ int main(void)
         cmocka_unit_test(oversized_body_is_refused),
         cmocka_unit_test(streaming_callback),
         cmocka_unit_test(connections_are_reused),
+        cmocka_unit_test(reset_during_handshake_is_unavailable),
         cmocka_unit_test(methods_bodies_and_headers),
         cmocka_unit_test(bad_requests_are_refused),
         cmocka_unit_test(refused_connection),
