@@ -457,7 +457,7 @@ int cli_input_file(cli *c, const char *path, size_t max, const char **out)
 
 int cli_write_file(cli *c, const char *flag, const char *path, const char *text)
 {
-    char what[300];
+    char what[200]; /* with the path, within a message */
     struct stat st;
     bool exists = lstat(path, &st) == 0;
     if (exists && S_ISLNK(st.st_mode)) {
