@@ -14,7 +14,7 @@ import (
 // K8sOptions configure a Kubernetes client; zero values take the defaults of eqops/k8s.h
 // (KUBECONFIG or ~/.kube/config, the current context, 50 requests per second).
 type K8sOptions struct {
-	Kubeconfig        string // ':'-separated paths
+	Kubeconfig        string // one path (kubectl --kubeconfig); default KUBECONFIG's list
 	Context           string
 	InCluster         bool
 	Namespace         string  // the default namespace

@@ -79,8 +79,9 @@ func TestK8sApplyPathNothing(t *testing.T) {
 	if err := exec.Command("mkfifo", fifo).Run(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.ApplyPath(fifo, false, WriteOptions{}); !errors.Is(err, ErrIO) ||
-		!strings.Contains(err.Error(), "FIFO") {
+	t.Setenv("EQOPS_FIFO_WAIT", "1") // a FIFO without a writer: no data within 1 s
+	if _, err := k.ApplyPath(fifo, false, WriteOptions{}); !errors.Is(err, ErrTimeout) ||
+		!strings.Contains(err.Error(), "no data from FIFO") {
 		t.Fatalf("fifo: %v", err)
 	}
 	if _, err := k.ApplyManifest("", WriteOptions{}); !errors.Is(err, ErrInvalid) {

@@ -12,7 +12,7 @@ import (
 // TenantEnvOptions configure a TenantEnv; zero values take the defaults of eqops/tenant.h.
 type TenantEnvOptions struct {
 	TiersFile        string // JSON or YAML; required for everything but List
-	Kubeconfig       string // ':'-separated paths; default KUBECONFIG, else ~/.kube/config
+	Kubeconfig       string // one path; default KUBECONFIG's list, else ~/.kube/config
 	PGConninfo       string // the Postgres admin connection; required for database.enabled
 	MigrationsDir    string // the template schema (see PGCluster); optional
 	ArgoCDNamespace  string // default "argocd"

@@ -9,8 +9,10 @@
  * frees with eqops_free().
  *
  * Configuration. eqops_k8s_new() reads the kubeconfig files the way kubectl does: the
- * `kubeconfig` option or else KUBECONFIG (a ':'-separated list; the first file to set a
- * value or a named cluster, user or context wins), else ~/.kube/config; the `context` option or
+ * `kubeconfig` option (one path, as kubectl's --kubeconfig; a FIFO such as <(sops -d ...) is
+ * read with a bounded wait, EQOPS_FIFO_WAIT seconds, default 60) or else KUBECONFIG (a
+ * ':'-separated list; the first file to set a value or a named cluster, user or context
+ * wins), else ~/.kube/config; the `context` option or
  * the current-context. Without any kubeconfig it uses the in-cluster configuration
  * (KUBERNETES_SERVICE_HOST, the service account's token, ca.crt and namespace). Clusters: server,
  * certificate-authority(-data), tls-server-name, insecure-skip-tls-verify, proxy-url. Users:
@@ -49,7 +51,7 @@ typedef struct eqops_k8s eqops_k8s;
 
 typedef struct eqops_k8s_options {
     unsigned version;        /* 1 */
-    const char *kubeconfig;  /* ':'-separated paths; default KUBECONFIG, else ~/.kube/config */
+    const char *kubeconfig;  /* one path; default KUBECONFIG's list, else ~/.kube/config */
     const char *context;     /* default: the current-context */
     int in_cluster;          /* 1: the in-cluster configuration, ignoring kubeconfigs */
     const char *ns;          /* default namespace; default: the context's, else "default" */

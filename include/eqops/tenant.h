@@ -82,7 +82,7 @@ typedef struct eqops_tenant_env eqops_tenant_env;
 typedef struct eqops_tenant_env_options {
     unsigned version;             /* EQOPS_TENANT_ENV_OPTIONS_VERSION (1 is still accepted) */
     const char *tiers_file;       /* JSON or YAML; required for everything but list */
-    const char *kubeconfig;       /* ':'-separated; default KUBECONFIG, else ~/.kube/config */
+    const char *kubeconfig;       /* one path; default KUBECONFIG's list, else ~/.kube/config */
     const char *pg_conninfo;      /* the admin connection; required for database.enabled */
     const char *migrations_dir;   /* the template schema (eqops/pg.h); optional */
     const char *argocd_namespace; /* default "argocd" */

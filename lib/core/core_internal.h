@@ -130,21 +130,35 @@ void eqops__buf_wipe(eqops_buf *b);
 struct stat;
 
 /*
- * Open a file a user named, for reading, without ever blocking: with O_NONBLOCK (opening a
- * FIFO that has no writer, or some devices, would otherwise wait forever), cleared once fstat
- * says it is a regular file; O_CLOEXEC, O_NOCTTY. Any type opens (a directory, a FIFO): the
- * caller checks st->st_mode. Returns the descriptor or -errno. Every file a user names is
- * opened here or through eqops__read_file().
+ * Open a file a user named, for reading, without ever blocking or touching a device. stat()
+ * comes first: a device, a socket or any other special file is not opened (opening a device
+ * can rewind a tape or arm a watchdog) and the result is EQOPS__FILE_SPECIAL with *st saying
+ * what it is. A regular file, a directory or a FIFO is opened with O_NONBLOCK (opening a FIFO
+ * without a writer would otherwise wait forever), cleared once it is known to be a regular
+ * file; O_CLOEXEC, O_NOCTTY; fstat() must then find the file stat() found, else the result is
+ * EQOPS__FILE_CHANGED. The caller checks st->st_mode. Returns the descriptor, -errno or one of
+ * the two. Every file a user names is opened here or through eqops__read_file().
  */
+#define EQOPS__FILE_SPECIAL (-100000)
+#define EQOPS__FILE_CHANGED (-100001)
 int eqops__file_open(const char *path, struct stat *st);
 /* What a file of this st_mode is, for messages: "a directory", "a FIFO", "a character
  * device", ... (static). */
 const char *eqops__file_kind(unsigned mode);
 
-/* Read a whole regular file (at most `max` bytes, NUL-terminated), opened by
- * eqops__file_open(). EQOPS_ENOTFOUND, EQOPS_EIO (a directory, a FIFO, a device: the message
- * says which), EQOPS_ETOOBIG, EQOPS_ENOMEM. The contents are new: eqops__free(). */
+/*
+ * Read a whole regular file or FIFO (at most `max` bytes, NUL-terminated), opened by
+ * eqops__file_open(). A FIFO (`<(sops -d kubeconfig)`, /dev/stdin from a pipe) is read until
+ * its writer closes it, for at most EQOPS_FIFO_WAIT seconds (default 60) from the start:
+ * "no data from FIFO X within N s" (EQOPS_ETIMEOUT) rather than a wait for a writer that never
+ * comes. EQOPS_ENOTFOUND, EQOPS_EIO (a directory, a device, a socket: the message says which),
+ * EQOPS_ETOOBIG, EQOPS_ETIMEOUT, EQOPS_EINVAL (a bad EQOPS_FIFO_WAIT), EQOPS_ENOMEM. The
+ * contents are new: eqops__free().
+ */
 int eqops__read_file(char **out, size_t *len, const char *path, size_t max, eqops_error *err);
+/* The FIFO wait: EQOPS_FIFO_WAIT (whole seconds, 1 to 3600), default 60; EQOPS_EINVAL naming
+ * the variable when it is something else. */
+int eqops__fifo_wait_s(eqops_error *err);
 
 /* A list of new strings (paths); released with eqops__paths_free(). */
 typedef struct eqops_paths {

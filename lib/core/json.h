@@ -24,9 +24,14 @@ int eqops__json_parse(json_t **out, const char *text, size_t len, const char *wh
 /*
  * Parse YAML text with libyaml into the same jansson values (YAML 1.2 core schema: null,
  * true/false, integers, floats, strings). A stream of several documents gives an array of
- * them when `multi` is true; otherwise more than one document is an error. Anchors and
- * aliases are followed up to a bounded expansion; duplicate keys and non-scalar keys are
- * refused. Returns 0, EQOPS_EINVAL, EQOPS_ETOOBIG or EQOPS_ENOMEM.
+ * them when `multi` is true; otherwise a second document is an error as soon as it starts.
+ * An alias is a copy of its anchor's node (the result is a tree: changing one part never
+ * changes another); merge keys (`<<: *base`, `<<: [*a, *b]`) add the keys a mapping does not
+ * set itself. Duplicate keys and non-scalar keys are refused. Limits, for the whole stream
+ * (everything read is held at once): a million nodes and 4 x EQOPS__DOC_MAX_BYTES of text
+ * (each node counting 8 bytes and its text), aliases counted as what they expand to, and
+ * EQOPS__DOC_MAX_DEPTH levels of nesting, through aliases too. Returns 0, EQOPS_EINVAL,
+ * EQOPS_ETOOBIG or EQOPS_ENOMEM.
  */
 int eqops__yaml_parse(json_t **out, const char *text, size_t len, bool multi, const char *what,
                       eqops_error *err);

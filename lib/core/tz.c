@@ -483,6 +483,12 @@ static int read_zone(unsigned char **out, size_t *out_len, const char *dir, cons
     /* a FIFO planted in TZDIR must not hang us (it is refused below) */
     struct stat st;
     int fd = eqops__file_open(path, &st);
+    if (fd == EQOPS__FILE_SPECIAL)
+        return eqops__err(err, EQOPS_EINVAL, "time zone '%s': %s is %s", name, path,
+                          eqops__file_kind(st.st_mode));
+    if (fd == EQOPS__FILE_CHANGED)
+        return eqops__err(err, EQOPS_EIO, "time zone '%s': %s was replaced while being opened",
+                          name, path);
     if (fd < 0) {
         int e = -fd;
         if (e == ENOENT || e == ENOTDIR)

@@ -11,21 +11,31 @@
 #include <string.h>
 #include <yaml.h>
 
-/* Aliases may point at big subtrees: cap the number of nodes a document expands to. */
-#define MAX_NODES 1000000
+/*
+ * What a stream may expand to. Everything read is held at once, so the caps are for the whole
+ * stream, not each document: a node cap alone would let an alias of a big string stand for
+ * gigabytes, a byte cap alone millions of tiny nodes. A node counts NODE_BYTES plus the length
+ * of its text; an alias counts what it expands to. A stream without aliases never reaches the
+ * byte cap (at most a million nodes of at most EQOPS__DOC_MAX_BYTES of text).
+ */
+#define MAX_NODES          1000000
+#define MAX_EXPANDED_BYTES (4u * EQOPS__DOC_MAX_BYTES)
+#define NODE_BYTES         8
 
 /*
- * Anchors live in jansson objects (hash tables keyed by the anchor's name), so an alias is
- * found in constant time: `anchors` maps a name to its node, `sizes` to the number of nodes it
- * expands to when that is more than one (counted while the node was built). The whole load is
- * linear in the size of the document: no scan of the anchors, no walk of a subtree to count it.
+ * Anchors live in a jansson object (a hash table keyed by the anchor's name), so an alias is
+ * found in constant time. An alias is a copy of its anchor's node, made node by node and
+ * counted like the nodes it stands for (so the caps and the nesting limit hold through
+ * aliases): the document is a tree that its readers may change without changing another
+ * part of it. Copying is linear in what the aliases expand to, which the caps bound.
  */
 struct loader {
     yaml_parser_t parser;
     const char *what;
     eqops_error *err;
-    json_t *anchors, *sizes;
-    size_t nodes; /* nodes read so far, aliases counted as what they expand to */
+    json_t *anchors;
+    size_t nodes; /* nodes read so far in the stream, aliases counted as what they expand to */
+    size_t bytes; /* and their size */
     int depth;
 };
 
@@ -35,6 +45,23 @@ static int fail(struct loader *l, int code, const yaml_mark_t *m, const char *ms
         return eqops__err(l->err, code, "%s: line %zu column %zu: %s", l->what, m->line + 1,
                           m->column + 1, msg);
     return eqops__err(l->err, code, "%s: %s", l->what, msg);
+}
+
+/* Count one node of `len` bytes of text against the caps. */
+static int count(struct loader *l, const yaml_mark_t *m, size_t len, bool alias)
+{
+    if (++l->nodes > MAX_NODES)
+        return fail(l, EQOPS_ETOOBIG, m,
+                    alias ? "aliases expand to more than a million nodes"
+                          : "more than a million nodes");
+    if (len > MAX_EXPANDED_BYTES - l->bytes || NODE_BYTES + len > MAX_EXPANDED_BYTES - l->bytes) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%s expand to more than %u bytes",
+                 alias ? "aliases" : "the documents", MAX_EXPANDED_BYTES);
+        return fail(l, EQOPS_ETOOBIG, m, msg);
+    }
+    l->bytes += NODE_BYTES + len;
+    return 0;
 }
 
 static int next(struct loader *l, yaml_event_t *ev)
@@ -158,35 +185,183 @@ static json_t *scalar(const yaml_event_t *ev)
     return json_stringn(s, len);
 }
 
-/* Remember `v` under `anchor` (a later anchor of the same name replaces it, as YAML says);
- * `nodes` is what it expands to. */
-static int remember(struct loader *l, const yaml_char_t *anchor, json_t *v, size_t nodes)
+/* Remember `v` under `anchor` (a later anchor of the same name replaces it, as YAML says). */
+static int remember(struct loader *l, const yaml_char_t *anchor, json_t *v)
 {
-    if (anchor == NULL)
-        return 0;
-    const char *name = (const char *)anchor;
-    if (json_object_set_nocheck(l->anchors, name, v) != 0)
-        return fail(l, EQOPS_ENOMEM, NULL, "out of memory");
-    if (nodes == 1) {
-        json_object_del(l->sizes, name); /* an earlier anchor of this name may have been big */
-        return 0;
-    }
-    if (json_object_set_new_nocheck(l->sizes, name, json_integer((json_int_t)nodes)) != 0)
+    if (anchor != NULL && json_object_set_nocheck(l->anchors, (const char *)anchor, v) != 0)
         return fail(l, EQOPS_ENOMEM, NULL, "out of memory");
     return 0;
 }
 
+/* A copy of `v` (an anchor's node) for an alias at `m`, counted; `depth` is the nesting
+ * level a collection at the alias's place has. */
+static int copy(struct loader *l, const json_t *v, int depth, const yaml_mark_t *m, json_t **out)
+{
+    *out = NULL;
+    bool coll = json_is_object(v) || json_is_array(v);
+    if (coll && depth > EQOPS__DOC_MAX_DEPTH)
+        return fail(l, EQOPS_EINVAL, m, "nested too deeply (through aliases)");
+    int rc = count(l, m, json_is_string(v) ? json_string_length(v) : 0, true);
+    if (rc != 0)
+        return rc;
+    if (!coll) {
+        if ((*out = json_copy((json_t *)v)) == NULL)
+            return fail(l, EQOPS_ENOMEM, NULL, "out of memory");
+        return 0;
+    }
+    json_t *c = json_is_object(v) ? json_object() : json_array();
+    if (c == NULL)
+        return fail(l, EQOPS_ENOMEM, NULL, "out of memory");
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *child;
+        json_object_foreach((json_t *)v, k, child)
+        {
+            json_t *cc = NULL;
+            if ((rc = count(l, m, strlen(k), true)) != 0 ||
+                (rc = copy(l, child, depth + 1, m, &cc)) != 0)
+                break;
+            if (json_object_set_new_nocheck(c, k, cc) != 0) {
+                rc = fail(l, EQOPS_ENOMEM, NULL, "out of memory");
+                break;
+            }
+        }
+    } else {
+        size_t i;
+        json_t *child;
+        json_array_foreach(v, i, child)
+        {
+            json_t *cc = NULL;
+            if ((rc = copy(l, child, depth + 1, m, &cc)) != 0)
+                break;
+            if (json_array_append_new(c, cc) != 0) {
+                rc = fail(l, EQOPS_ENOMEM, NULL, "out of memory");
+                break;
+            }
+        }
+    }
+    if (rc != 0) {
+        json_decref(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* A merge key: `<<` written plain (a quoted "<<" is an ordinary key), or tagged !!merge. */
+static bool is_merge_key(const yaml_event_t *ev)
+{
+    const char *tag = (const char *)ev->data.scalar.tag;
+    return ev->type == YAML_SCALAR_EVENT && ev->data.scalar.length == 2 &&
+           memcmp(ev->data.scalar.value, "<<", 2) == 0 &&
+           ((ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && tag == NULL) ||
+            (tag != NULL && strcmp(tag, "tag:yaml.org,2002:merge") == 0));
+}
+
+/* Merge `src` (a mapping, or a list of them: the earlier ones win) into the mapping `c`: the
+ * keys `c` does not have yet. `src` is the loader's own (built or copied for this key), so
+ * its values move over. */
+static int merge(struct loader *l, json_t *c, json_t *src)
+{
+    size_t n = json_is_array(src) ? json_array_size(src) : 1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *from = json_is_array(src) ? json_array_get(src, i) : src;
+        const char *k;
+        json_t *v;
+        json_object_foreach(from, k, v)
+        {
+            if (json_object_get(c, k) == NULL && json_object_set_nocheck(c, k, v) != 0)
+                return fail(l, EQOPS_ENOMEM, NULL, "out of memory");
+        }
+    }
+    return 0;
+}
+
 static int node(struct loader *l, yaml_event_t *ev, json_t **out);
+static int next_node(struct loader *l, json_t **out);
+
+/* A mapping's key, as the string jansson keys it by, into `buf` (or borrowed from `key`). */
+static const char *key_text(const json_t *key, char buf[64])
+{
+    if (json_is_string(key))
+        return json_string_value(key);
+    if (json_is_integer(key))
+        snprintf(buf, 64, "%lld", (long long)json_integer_value(key));
+    else if (json_is_real(key))
+        eqops__fmt_double(json_real_value(key), buf);
+    else
+        return json_is_true(key) ? "true" : "false";
+    return buf;
+}
+
+/* One key and its value of the mapping `c`; a merge key's value goes to `*merges`. */
+static int map_entry(struct loader *l, json_t *c, yaml_event_t *ev, json_t **merges)
+{
+    yaml_mark_t km = ev->start_mark;
+    json_t *key = NULL, *val = NULL;
+    int rc;
+    if (is_merge_key(ev)) {
+        yaml_event_delete(ev);
+        if ((rc = count(l, &km, 2, false)) != 0)
+            return rc;
+        if (*merges != NULL)
+            return fail(l, EQOPS_EINVAL, &km,
+                        "duplicate merge key '<<' (merge several mappings with one: "
+                        "<<: [*a, *b])");
+        if ((rc = next_node(l, &val)) != 0)
+            return rc;
+        bool ok = json_is_object(val);
+        for (size_t i = 0; json_is_array(val) && i < json_array_size(val); i++)
+            ok = json_is_object(json_array_get(val, i));
+        if (json_is_array(val) && json_array_size(val) == 0)
+            ok = false;
+        if (!ok) {
+            json_decref(val);
+            return fail(l, EQOPS_EINVAL, &km,
+                        "a merge key '<<' takes a mapping or a list of mappings");
+        }
+        *merges = val;
+        return 0;
+    }
+    if ((rc = node(l, ev, &key)) != 0)
+        return rc;
+    if (!json_is_string(key) && !json_is_integer(key) && !json_is_true(key) &&
+        !json_is_false(key) && !json_is_real(key)) {
+        json_decref(key);
+        return fail(l, EQOPS_EINVAL, &km, "mapping keys must be scalars");
+    }
+    char buf[64];
+    const char *k = key_text(key, buf);
+    if (json_is_string(key) && strlen(k) != json_string_length(key)) {
+        json_decref(key);
+        return fail(l, EQOPS_EINVAL, &km, "mapping keys must not contain NUL characters");
+    }
+    if (json_object_get(c, k) != NULL) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "duplicate key '%.80s'", k);
+        json_decref(key);
+        return fail(l, EQOPS_EINVAL, &km, msg);
+    }
+    if ((rc = next_node(l, &val)) != 0) {
+        json_decref(key);
+        return rc;
+    }
+    rc = json_object_set_new(c, k, val);
+    json_decref(key);
+    return rc == 0 ? 0 : fail(l, EQOPS_ENOMEM, NULL, "out of memory");
+}
 
 static int collection(struct loader *l, yaml_event_t *start, json_t **out)
 {
     bool is_map = start->type == YAML_MAPPING_START_EVENT;
     json_t *c = is_map ? json_object() : json_array();
+    json_t *merges = NULL; /* the value of a merge key, applied at the end: explicit keys win */
     int rc = 0;
     if (c == NULL)
         return fail(l, EQOPS_ENOMEM, NULL, "out of memory");
     if (++l->depth > EQOPS__DOC_MAX_DEPTH) {
         json_decref(c);
+        l->depth--;
         return fail(l, EQOPS_EINVAL, &start->start_mark, "nested too deeply");
     }
     for (;;) {
@@ -197,46 +372,11 @@ static int collection(struct loader *l, yaml_event_t *start, json_t **out)
             yaml_event_delete(&ev);
             break;
         }
-        json_t *key = NULL, *val = NULL;
         if (is_map) {
-            yaml_mark_t km = ev.start_mark;
-            rc = node(l, &ev, &key);
-            if (rc != 0)
+            if ((rc = map_entry(l, c, &ev, &merges)) != 0)
                 goto fail;
-            if (!json_is_string(key) && !json_is_integer(key) && !json_is_true(key) &&
-                !json_is_false(key) && !json_is_real(key)) {
-                json_decref(key);
-                rc = fail(l, EQOPS_EINVAL, &km, "mapping keys must be scalars");
-                goto fail;
-            }
-            char buf[64];
-            const char *k = buf;
-            if (json_is_string(key))
-                k = json_string_value(key);
-            else if (json_is_integer(key))
-                snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(key));
-            else if (json_is_real(key))
-                eqops__fmt_double(json_real_value(key), buf);
-            else
-                k = json_is_true(key) ? "true" : "false";
-            if (json_object_get(c, k) != NULL) {
-                char msg[160];
-                snprintf(msg, sizeof(msg), "duplicate key '%.80s'", k);
-                json_decref(key);
-                rc = fail(l, EQOPS_EINVAL, &km, msg);
-                goto fail;
-            }
-            if ((rc = next(l, &ev)) != 0 || (rc = node(l, &ev, &val)) != 0) {
-                json_decref(key);
-                goto fail;
-            }
-            int r = json_object_set_new(c, k, val);
-            json_decref(key);
-            if (r != 0) {
-                rc = fail(l, EQOPS_ENOMEM, NULL, "out of memory");
-                goto fail;
-            }
         } else {
+            json_t *val = NULL;
             if ((rc = node(l, &ev, &val)) != 0)
                 goto fail;
             if (json_array_append_new(c, val) != 0) {
@@ -245,10 +385,14 @@ static int collection(struct loader *l, yaml_event_t *start, json_t **out)
             }
         }
     }
+    if (merges != NULL && (rc = merge(l, c, merges)) != 0)
+        goto fail;
+    json_decref(merges);
     l->depth--;
     *out = c;
     return 0;
 fail:
+    json_decref(merges);
     l->depth--;
     json_decref(c);
     return rc;
@@ -258,58 +402,78 @@ fail:
 static int node(struct loader *l, yaml_event_t *ev, json_t **out)
 {
     int rc = 0;
-    size_t before = l->nodes; /* what this node expands to is l->nodes - before, once built */
     *out = NULL;
-    if (++l->nodes > MAX_NODES) {
-        rc = fail(l, EQOPS_ETOOBIG, &ev->start_mark, "more than a million nodes");
-        goto done;
-    }
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
+        if ((rc = count(l, &ev->start_mark, ev->data.scalar.length, false)) != 0)
+            break;
         if ((*out = scalar(ev)) == NULL)
             rc = fail(l, EQOPS_ENOMEM, NULL, "out of memory");
         else
-            rc = remember(l, ev->data.scalar.anchor, *out, l->nodes - before);
+            rc = remember(l, ev->data.scalar.anchor, *out);
         break;
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT: {
         yaml_char_t *anchor = ev->type == YAML_MAPPING_START_EVENT ? ev->data.mapping_start.anchor
                                                                    : ev->data.sequence_start.anchor;
+        if ((rc = count(l, &ev->start_mark, 0, false)) != 0)
+            break;
         rc = collection(l, ev, out);
         if (rc == 0)
-            rc = remember(l, anchor, *out, l->nodes - before);
+            rc = remember(l, anchor, *out);
         break;
     }
     case YAML_ALIAS_EVENT: {
-        const char *name = (const char *)ev->data.alias.anchor;
-        json_t *a = json_object_get(l->anchors, name);
-        if (a == NULL) {
+        const json_t *a = json_object_get(l->anchors, (const char *)ev->data.alias.anchor);
+        if (a == NULL)
             rc = fail(l, EQOPS_EINVAL, &ev->start_mark, "alias to an unknown anchor");
-            break;
-        }
-        /* the alias stands for the nodes it expands to (one of them counted above) */
-        const json_t *size = json_object_get(l->sizes, name);
-        size_t n = size ? (size_t)json_integer_value(size) : 1;
-        if (n - 1 > MAX_NODES - l->nodes) {
-            rc = fail(l, EQOPS_ETOOBIG, &ev->start_mark,
-                      "aliases expand to more than a million nodes");
-            break;
-        }
-        l->nodes += n - 1;
-        *out = json_incref(a);
+        else
+            rc = copy(l, a, l->depth + 1, &ev->start_mark, out);
         break;
     }
     default:
         rc = fail(l, EQOPS_EINVAL, &ev->start_mark, "unexpected YAML event");
         break;
     }
-done:
     if (rc != 0 && *out != NULL) {
         json_decref(*out);
         *out = NULL;
     }
     yaml_event_delete(ev);
     return rc;
+}
+
+/* The next event's value. */
+static int next_node(struct loader *l, json_t **out)
+{
+    yaml_event_t ev;
+    *out = NULL;
+    int rc = next(l, &ev);
+    return rc != 0 ? rc : node(l, &ev, out);
+}
+
+/* One document after its DOCUMENT-START: its value (null when empty). */
+static int document(struct loader *l, json_t **doc)
+{
+    yaml_event_t ev;
+    *doc = NULL;
+    int rc = next(l, &ev);
+    if (rc != 0)
+        return rc;
+    if (ev.type == YAML_DOCUMENT_END_EVENT) { /* empty document */
+        yaml_event_delete(&ev);
+        *doc = json_null();
+        return 0;
+    }
+    if ((rc = node(l, &ev, doc)) != 0)
+        return rc;
+    if ((rc = next(l, &ev)) != 0) {
+        json_decref(*doc);
+        *doc = NULL;
+        return rc;
+    }
+    yaml_event_delete(&ev); /* DOCUMENT-END */
+    return 0;
 }
 
 int eqops__yaml_parse(json_t **out, const char *text, size_t len, bool multi, const char *what,
@@ -327,49 +491,37 @@ int eqops__yaml_parse(json_t **out, const char *text, size_t len, bool multi, co
     yaml_parser_set_input_string(&l.parser, (const unsigned char *)text, len);
     json_t *docs = json_array();
     l.anchors = json_object();
-    l.sizes = json_object();
-    int rc = docs && l.anchors && l.sizes ? 0 : fail(&l, EQOPS_ENOMEM, NULL, "out of memory");
+    int rc = docs && l.anchors ? 0 : fail(&l, EQOPS_ENOMEM, NULL, "out of memory");
     bool done = false;
     while (rc == 0 && !done) {
         yaml_event_t ev;
         if ((rc = next(&l, &ev)) != 0)
             break;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
+        yaml_event_type_t type = ev.type;
+        yaml_event_delete(&ev);
+        if (type == YAML_STREAM_END_EVENT) {
             done = true;
-            yaml_event_delete(&ev);
-            break;
-        case YAML_DOCUMENT_START_EVENT: {
-            yaml_event_delete(&ev);
-            /* an anchor belongs to its document: a later one cannot refer to it */
-            json_object_clear(l.anchors);
-            json_object_clear(l.sizes);
-            json_t *doc = NULL;
-            if ((rc = next(&l, &ev)) != 0)
-                break;
-            if (ev.type == YAML_DOCUMENT_END_EVENT) { /* empty document */
-                yaml_event_delete(&ev);
-                doc = json_null();
-            } else {
-                if ((rc = node(&l, &ev, &doc)) != 0)
-                    break;
-                if ((rc = next(&l, &ev)) != 0) {
-                    json_decref(doc);
+        } else if (type == YAML_DOCUMENT_START_EVENT && !multi && json_array_size(docs) > 0) {
+            /* said at once, not after reading every other document */
+            rc = eqops__err(err, EQOPS_EINVAL, "%s: expected one YAML document, found several",
+                            what);
+        } else if (type == YAML_DOCUMENT_START_EVENT) {
+            /* an anchor belongs to its document: a later one cannot refer to it. A new table,
+             * not a cleared one: clearing costs as much as the biggest table ever was, for
+             * every document (many anchors, then many empty documents) */
+            if (json_object_size(l.anchors) > 0) {
+                json_decref(l.anchors);
+                if ((l.anchors = json_object()) == NULL) {
+                    rc = fail(&l, EQOPS_ENOMEM, NULL, "out of memory");
                     break;
                 }
-                yaml_event_delete(&ev); /* DOCUMENT-END */
             }
-            if (json_array_append_new(docs, doc) != 0)
+            json_t *doc = NULL;
+            if ((rc = document(&l, &doc)) == 0 && json_array_append_new(docs, doc) != 0)
                 rc = fail(&l, EQOPS_ENOMEM, NULL, "out of memory");
-            break;
-        }
-        default:
-            yaml_event_delete(&ev);
-            break;
         }
     }
     json_decref(l.anchors);
-    json_decref(l.sizes);
     yaml_parser_delete(&l.parser);
     if (rc != 0) {
         json_decref(docs);
@@ -378,10 +530,6 @@ int eqops__yaml_parse(json_t **out, const char *text, size_t len, bool multi, co
     if (multi) {
         *out = docs;
         return 0;
-    }
-    if (json_array_size(docs) > 1) {
-        json_decref(docs);
-        return eqops__err(err, EQOPS_EINVAL, "%s: expected one YAML document, found several", what);
     }
     *out = json_array_size(docs) ? json_incref(json_array_get(docs, 0)) : json_null();
     json_decref(docs);
@@ -400,7 +548,8 @@ static bool needs_quotes(const char *s, size_t len)
 {
     long long i;
     double d;
-    return strlen(s) != len || plain(s, len, &i, &d) != PLAIN_STRING;
+    /* "<<" plain is a merge key */
+    return strlen(s) != len || plain(s, len, &i, &d) != PLAIN_STRING || strcmp(s, "<<") == 0;
 }
 
 static int emit(yaml_emitter_t *em, const json_t *v)

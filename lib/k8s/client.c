@@ -504,8 +504,36 @@ static int code_of_reason(const char *reason, long status)
                                             : EQOPS_EPROTO;
 }
 
+bool eqops__k8s_secret_path(const char *path)
+{
+    size_t n = path ? strcspn(path, "?") : 0;
+    for (size_t i = 0; i < n;) {
+        size_t seg = strcspn(path + i, "/?");
+        if (seg == 7 && strncmp(path + i, "secrets", 7) == 0)
+            return true;
+        i += seg + 1;
+    }
+    return false;
+}
+
+/* The field paths a server message names (".stringData.password: expected string, ..."):
+ * what may be shown of a message about a Secret. */
+static void message_fields(eqops_buf *out, const char *message)
+{
+    int n = 0;
+    for (const char *p = message; p && *p && n < 4; p++) {
+        if (*p != '.' || (p > message && p[-1] != ' ' && p[-1] != '\n' && p[-1] != '\t'))
+            continue;
+        size_t len = strcspn(p, " \t\r\n");
+        if (len < 2 || len > 200 || p[len - 1] != ':')
+            continue;
+        eqops__buf_printf(out, "%s%.*s", n++ ? ", " : " at ", (int)(len - 1), p);
+        p += len - 1;
+    }
+}
+
 int eqops__k8s_status_error(const char *body, size_t len, long http_status, double retry_after,
-                            const char *what, eqops_error *err)
+                            const char *what, bool secret, eqops_error *err)
 {
     json_t *st = body && len ? json_loadb(body, len, 0, NULL) : NULL;
     const char *kind = json_string_value(json_object_get(st, "kind"));
@@ -520,13 +548,31 @@ int eqops__k8s_status_error(const char *body, size_t len, long http_status, doub
     const json_t *details = json_object_get(st, "details");
     const json_t *causes = json_object_get(details, "causes");
     int rc = code_of_reason(reason, status);
-    /* apply conflicts: every manager and field, so the operator sees who holds what */
+    /* server-side apply of an object its schema cannot type (a number where a string goes):
+     * bad input the server reports as a 500, not a server in trouble */
+    if (status == 500 && message && strstr(message, "failed to create typed patch object"))
+        rc = EQOPS_EINVAL;
     eqops_buf msg = EQOPS_BUF_INIT;
     eqops__buf_printf(&msg, "%s: ", what);
-    if (message)
+    if (secret) {
+        /* the server quotes what it refused, and for a Secret that is a secret value: the
+         * reason and the fields only */
+        eqops__buf_printf(&msg, "refused (%s, HTTP %ld)", reason ? reason : "no reason", status);
+        size_t before = msg.len;
+        for (size_t i = 0; i < json_array_size(causes) && i < 4; i++) {
+            const char *f = json_string_value(json_object_get(json_array_get(causes, i), "field"));
+            if (f && strlen(f) <= 200)
+                eqops__buf_printf(&msg, "%s%s", msg.len > before ? ", " : " at ", f);
+        }
+        if (msg.len == before)
+            message_fields(&msg, message);
+        eqops__buf_puts(&msg, "; the server's message is not shown: for a Secret it may quote "
+                              "the values");
+    } else if (message) {
         eqops__buf_puts(&msg, message);
-    else
+    } else {
         eqops__buf_printf(&msg, "HTTP %ld", status);
+    }
     eqops__err(err, rc, "%s", eqops__buf_cstr(&msg));
     eqops__buf_free(&msg);
     double after = retry_after;
@@ -537,7 +583,8 @@ int eqops__k8s_status_error(const char *body, size_t len, long http_status, doub
     const char *field = json_string_value(json_object_get(json_array_get(causes, 0), "field"));
     if (err && field)
         snprintf(err->field, sizeof(err->field), "%s", field);
-    eqops__err_body(err, body, len);
+    if (!secret)
+        eqops__err_body(err, body, len);
     json_decref(st);
     return rc;
 }
@@ -612,7 +659,8 @@ int eqops__k8s_do(eqops_k8s *k, const k8s_req *req, eqops_http_response *resp, e
             continue;
         }
         return eqops__k8s_status_error(resp->body.data, resp->body.len, resp->status,
-                                       resp->retry_after, req->what, err);
+                                       resp->retry_after, req->what,
+                                       eqops__k8s_secret_path(req->path), err);
     }
 }
 

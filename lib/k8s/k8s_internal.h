@@ -35,14 +35,14 @@ typedef struct k8s_config {
     k8s_exec *exec;
 } k8s_config;
 
-/* Resolve a context of the merged kubeconfig `paths` (':'-separated; NULL: KUBECONFIG, else
- * ~/.kube/config); `context` NULL: the current one. */
-int eqops__k8s_config_load(k8s_config *cfg, const char *paths, const char *context,
+/* Resolve a context of the kubeconfig `file` (one path, as kubectl's --kubeconfig; NULL or
+ * "": the merged KUBECONFIG list, else ~/.kube/config); `context` NULL: the current one. */
+int eqops__k8s_config_load(k8s_config *cfg, const char *file, const char *context,
                            eqops_error *err);
 /* The in-cluster configuration (KUBERNETES_SERVICE_HOST, the service account files). */
 int eqops__k8s_config_in_cluster(k8s_config *cfg, eqops_error *err);
 /* The merged kubeconfig as {"current", "contexts": [...]} (eqops_k8s_contexts). */
-int eqops__k8s_config_contexts(json_t **out, const char *paths, eqops_error *err);
+int eqops__k8s_config_contexts(json_t **out, const char *file, eqops_error *err);
 void eqops__k8s_config_clear(k8s_config *cfg);
 
 /* Parse one kubeconfig file's text into the merge (first value wins). For the fuzzer. */
@@ -100,9 +100,13 @@ typedef struct k8s_req {
  * Status error. `resp` must be initialised; the caller clears it. */
 int eqops__k8s_do(eqops_k8s *k, const k8s_req *req, eqops_http_response *resp, eqops_error *err);
 
-/* Fill `err` from a Status answer (or any non-2xx body). Returns the code. */
+/* Fill `err` from a Status answer (or any non-2xx body). Returns the code. With `secret`
+ * (the request was about Secrets) the server's message and body are left out: they may quote
+ * the values; the reason and the field paths stay. */
 int eqops__k8s_status_error(const char *body, size_t len, long http_status, double retry_after,
-                            const char *what, eqops_error *err);
+                            const char *what, bool secret, eqops_error *err);
+/* Does the REST path (with or without its query) name the secrets resource? */
+bool eqops__k8s_secret_path(const char *path);
 
 /* The REST path of a kind: "/api/v1/namespaces/<ns>/<resource>[/<name>]". `ns` NULL: the
  * client's default (ignored for cluster-scoped kinds), "" with all_namespaces. */

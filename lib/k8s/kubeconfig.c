@@ -48,8 +48,9 @@ static int bad(eqops_error *err, const char *path, const char *field, const char
 
 /* "clusters" / "users" / "contexts": arrays of {"name", "<item>": {...}}; the first file to
  * name an entry wins. A name twice in one file is refused, as kubectl refuses it: which entry
- * (which credentials) would be meant is anyone's guess. Entries keep the directory of their
- * file for relative paths. */
+ * (which credentials) would be meant is anyone's guess. An entry without a name is read as
+ * kubectl reads it, named "" (so two of them are a duplicate); eqops never uses one (see
+ * eqops__k8s_config_load). Entries keep the directory of their file for relative paths. */
 static int merge_list(json_t *merged, const json_t *doc, const char *list, const char *item,
                       const char *dir, const char *path, eqops_error *err)
 {
@@ -69,10 +70,13 @@ static int merge_list(json_t *merged, const json_t *doc, const char *list, const
     {
         char field[96];
         snprintf(field, sizeof(field), "%s[%zu]", list, i);
-        const char *name = json_string_value(json_object_get(e, "name"));
+        const json_t *jname = json_object_get(e, "name");
+        const char *name = jname == NULL || json_is_null(jname) ? "" : json_string_value(jname);
         const json_t *v = json_object_get(e, item);
-        if (!json_is_object(e) || name == NULL || *name == '\0')
-            rc = bad(err, path, field, "needs a name");
+        if (!json_is_object(e))
+            rc = bad(err, path, field, "must be a mapping with a name");
+        else if (name == NULL)
+            rc = bad(err, path, field, "its name must be a string");
         else if (v != NULL && !json_is_object(v) && !json_is_null(v))
             rc = bad(err, path, field, "its settings must be a mapping");
         else if (json_object_get(seen, name) != NULL) {
@@ -137,14 +141,13 @@ int eqops__k8s_config_merge(json_t *merged, const char *text, size_t len, const 
     return rc;
 }
 
-/* Each path of the list, in order; missing files of KUBECONFIG are skipped as kubectl does,
- * a missing file named by the caller is an error. */
-static int load_merged(json_t **out, const char *paths, eqops_error *err)
+/* The file named by the caller (one path, as kubectl's --kubeconfig: it must exist), else each
+ * path of KUBECONFIG in order (missing files skipped, as kubectl does), else ~/.kube/config. */
+static int load_merged(json_t **out, const char *file, eqops_error *err)
 {
-    bool named = paths != NULL;
+    bool named = file != NULL && *file != '\0';
+    const char *paths = named ? file : getenv("KUBECONFIG");
     char home[1024];
-    if (paths == NULL || *paths == '\0')
-        paths = getenv("KUBECONFIG");
     if (paths == NULL || *paths == '\0') {
         const char *h = getenv("HOME");
         snprintf(home, sizeof(home), "%s/.kube/config", h ? h : "");
@@ -156,10 +159,12 @@ static int load_merged(json_t **out, const char *paths, eqops_error *err)
     int rc = 0, found = 0;
     const char *p = paths;
     while (rc == 0 && *p) {
-        const char *colon = strchr(p, ':');
+        const char *colon = named ? NULL : strchr(p, ':');
         size_t n = colon ? (size_t)(colon - p) : strlen(p);
-        char path[1024];
-        if (n > 0 && n < sizeof(path)) {
+        char path[4096];
+        if (n >= sizeof(path)) {
+            rc = eqops__err(err, EQOPS_EINVAL, "kubeconfig %.60s...: path too long", p);
+        } else if (n > 0) {
             memcpy(path, p, n);
             path[n] = '\0';
             char *text = NULL;
@@ -335,9 +340,11 @@ static int cluster_of(k8s_config *cfg, const json_t *entry, const char *name, eq
         rc = str_of(c, "proxy-url", &proxy, file, where, err);
     if (rc != 0)
         return rc;
+    /* http:// as kubectl allows it (a local test server); credentials then go in clear */
     if (server == NULL || (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7)))
         return eqops__err_field(err, EQOPS_EINVAL, "server",
-                                "kubeconfig %s.server: must be an https:// URL", where);
+                                "kubeconfig %s.server: must be an https:// (or http://) URL",
+                                where);
     size_t n = strlen(server);
     while (n > 0 && server[n - 1] == '/')
         n--;
@@ -413,12 +420,11 @@ static int user_of(k8s_config *cfg, const json_t *entry, const char *name, eqops
     return rc;
 }
 
-int eqops__k8s_config_load(k8s_config *cfg, const char *paths, const char *context,
-                           eqops_error *err)
+int eqops__k8s_config_load(k8s_config *cfg, const char *file, const char *context, eqops_error *err)
 {
     memset(cfg, 0, sizeof(*cfg));
     json_t *m = NULL;
-    int rc = load_merged(&m, paths, err);
+    int rc = load_merged(&m, file, err);
     if (rc != 0)
         return rc;
     const char *name =
@@ -434,14 +440,31 @@ int eqops__k8s_config_load(k8s_config *cfg, const char *paths, const char *conte
     const char *cluster = json_string_value(json_object_get(c, "cluster"));
     const char *user = json_string_value(json_object_get(c, "user"));
     const char *ns = json_string_value(json_object_get(c, "namespace"));
-    const json_t *ce = cluster ? json_object_get(json_object_get(m, "clusters"), cluster) : NULL;
-    const json_t *ue = user ? json_object_get(json_object_get(m, "users"), user) : NULL;
+    const json_t *clusters = json_object_get(m, "clusters"), *users = json_object_get(m, "users");
+    bool no_cluster = cluster == NULL || *cluster == '\0', no_user = user == NULL || *user == '\0';
+    const json_t *ce = no_cluster ? NULL : json_object_get(clusters, cluster);
+    const json_t *ue = no_user ? NULL : json_object_get(users, user);
+    /* kubectl would take the entry without a name for a context that names none (and its
+     * credentials): too easy to get by accident to follow */
+    if (rc == 0 && no_cluster)
+        rc = eqops__err_field(err, EQOPS_EINVAL, "cluster",
+                              "kubeconfig: context \"%s\" names no cluster%s", name,
+                              json_object_get(clusters, "")
+                                  ? " (an entry of clusters has no name: kubectl would use it; "
+                                    "name it, and name it in the context)"
+                                  : "");
+    if (rc == 0 && no_user && json_object_get(users, ""))
+        rc = eqops__err_field(err, EQOPS_EINVAL, "user",
+                              "kubeconfig: context \"%s\" names no user, and an entry of users "
+                              "has no name: kubectl would use its credentials; name it, and name "
+                              "it in the context (or remove it)",
+                              name);
     if (rc == 0 && ce == NULL)
         rc = eqops__err_field(err, EQOPS_ENOTFOUND, "cluster",
                               "kubeconfig: context \"%s\" names cluster \"%s\", which is not "
                               "defined",
                               name, cluster ? cluster : "");
-    if (rc == 0 && user && *user && ue == NULL)
+    if (rc == 0 && !no_user && ue == NULL)
         rc = eqops__err_field(err, EQOPS_ENOTFOUND, "user",
                               "kubeconfig: context \"%s\" names user \"%s\", which is not defined",
                               name, user);
@@ -459,10 +482,10 @@ int eqops__k8s_config_load(k8s_config *cfg, const char *paths, const char *conte
     return rc;
 }
 
-int eqops__k8s_config_contexts(json_t **out, const char *paths, eqops_error *err)
+int eqops__k8s_config_contexts(json_t **out, const char *file, eqops_error *err)
 {
     json_t *m = NULL;
-    int rc = load_merged(&m, paths, err);
+    int rc = load_merged(&m, file, err);
     if (rc != 0)
         return rc;
     json_t *list = json_array();
@@ -470,6 +493,8 @@ int eqops__k8s_config_contexts(json_t **out, const char *paths, eqops_error *err
     json_t *ctx;
     json_object_foreach(json_object_get(m, "contexts"), name, ctx)
     {
+        if (*name == '\0')
+            continue; /* never used (eqops__k8s_config_load) */
         const json_t *c = json_object_get(ctx, "v");
         const char *cluster = json_string_value(json_object_get(c, "cluster"));
         const json_t *ce =

@@ -152,11 +152,11 @@ static int check_item(item *it, eqops_error *err)
     snprintf(it->what, sizeof(it->what), "%.160s: object %zu: apply %.40s %.40s%s%.40s", it->src,
              it->src_index, kind ? kind : "?", ns ? ns : "", ns ? "/" : "", name ? name : "?");
     if (api == NULL || kind == NULL || name == NULL || *name == '\0')
-        return eqops__err_field(err, EQOPS_EINVAL,
-                                api == NULL    ? "apiVersion"
-                                : kind == NULL ? "kind"
-                                               : "metadata.name",
-                                "%s: apiVersion, kind and metadata.name are required", it->what);
+        return invalid(err,
+                       api == NULL    ? "apiVersion"
+                       : kind == NULL ? "kind"
+                                      : "metadata.name",
+                       "%s: apiVersion, kind and metadata.name are required", it->what);
     return 0;
 }
 
@@ -222,7 +222,8 @@ static void *worker(void *arg)
                 it->result = eqops__buf_detach(&resp.body);
             else
                 it->rc = eqops__k8s_status_error(resp.body.data, resp.body.len, resp.status,
-                                                 resp.retry_after, it->what, &it->err);
+                                                 resp.retry_after, it->what,
+                                                 eqops__k8s_secret_path(it->path.data), &it->err);
             if (it->rc == 0 && it->result == NULL)
                 it->rc = eqops__err(&it->err, EQOPS_ENOMEM, "out of memory");
             eqops__http_response_clear(&resp);

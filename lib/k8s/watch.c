@@ -80,8 +80,8 @@ int eqops__k8s_event_parse(const char *line, size_t len, const char **type, json
     if (!strcmp(t, "ERROR")) {
         json_int_t code = json_integer_value(json_object_get(obj, "code"));
         char *body = eqops__json_dump(obj, JSON_COMPACT);
-        int rc =
-            eqops__k8s_status_error(body, body ? strlen(body) : 0, (long)code, 0, "watch", err);
+        int rc = eqops__k8s_status_error(body, body ? strlen(body) : 0, (long)code, 0, "watch",
+                                         false, err);
         eqops__free(body);
         json_decref(*event);
         *event = NULL;

@@ -55,10 +55,14 @@ static int rate_query(char **out, const json_t *part, size_t doc, const char *na
     int rc = eqops__slo_query_clean(&clean, q, qf, false, err);
     if (rc != 0)
         return rc;
+    /* outside strings: a placeholder in either spelling, or a function or a range */
+    size_t holes = 0;
+    bool calls = false;
+    eqops__slo_query_shape(clean, &holes, &calls);
     eqops_buf b = EQOPS_BUF_INIT;
-    if (strstr(clean, "{{.window}}") != NULL)
+    if (holes > 0)
         eqops__buf_puts(&b, clean);
-    else if (strpbrk(clean, "([") == NULL)
+    else if (!calls)
         eqops__buf_printf(&b, "sum(rate(%s[{{.window}}]))", clean);
     else
         rc = fail(err, doc, where,

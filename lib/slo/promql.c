@@ -6,6 +6,8 @@
  */
 #include "slo_internal.h"
 
+#include <stdio.h>
+
 #define MAX_NESTING 128
 
 static const char *const window_holes[] = {"{{.window}}", "{{ .window }}"};
@@ -31,6 +33,94 @@ static char closer(char open)
     return open == '(' ? ')' : open == '[' ? ']' : '}';
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/*
+ * The escape after a backslash at p, in a string opened by `quote`, as Prometheus' lexer reads
+ * it: \a \b \f \n \r \t \v \\ and the opening quote; \ooo (octal, at most 255), \xhh,
+ * \uhhhh, \Uhhhhhhhh (a Unicode code point, not a surrogate). Its length (the characters
+ * after the backslash) and its value, or 0 when it is not one.
+ */
+static size_t escape(const char *p, char quote, uint32_t *value)
+{
+    static const char simple[] = "abfnrtv\\";
+    static const char values[] = "\a\b\f\n\r\t\v\\";
+    const char *k = *p ? strchr(simple, *p) : NULL;
+    if (k != NULL || *p == quote) {
+        *value = k ? (unsigned char)values[k - simple] : (unsigned char)quote;
+        return 1;
+    }
+    size_t n = *p >= '0' && *p <= '7' ? 3 : *p == 'x' ? 2 : *p == 'u' ? 4 : *p == 'U' ? 8 : 0;
+    int base = *p >= '0' && *p <= '7' ? 8 : 16;
+    const char *d = base == 8 ? p : p + 1;
+    uint32_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        int x = hex_digit(d[i]);
+        if (x < 0 || x >= base)
+            return 0;
+        v = v * (uint32_t)base + (uint32_t)x;
+    }
+    uint32_t max = n == 3 || n == 2 ? 255 : 0x10FFFF;
+    if (n == 0 || v > max || (v >= 0xD800 && v < 0xE000))
+        return 0;
+    *value = v;
+    return base == 8 ? n : n + 1;
+}
+
+static void put_utf8(char *out, size_t *n, size_t cap, uint32_t v, bool bytes)
+{
+    char u[4];
+    size_t k = 0;
+    if (v < 0x80 || bytes) /* \ooo and \xhh are bytes; \u and \U code points */
+        u[k++] = (char)v;
+    else if (v < 0x800) {
+        u[k++] = (char)(0xC0 | (v >> 6));
+        u[k++] = (char)(0x80 | (v & 0x3F));
+    } else if (v < 0x10000) {
+        u[k++] = (char)(0xE0 | (v >> 12));
+        u[k++] = (char)(0x80 | ((v >> 6) & 0x3F));
+        u[k++] = (char)(0x80 | (v & 0x3F));
+    } else {
+        u[k++] = (char)(0xF0 | (v >> 18));
+        u[k++] = (char)(0x80 | ((v >> 12) & 0x3F));
+        u[k++] = (char)(0x80 | ((v >> 6) & 0x3F));
+        u[k++] = (char)(0x80 | (v & 0x3F));
+    }
+    for (size_t i = 0; i < k && *n + 1 < cap; i++)
+        out[(*n)++] = u[i];
+}
+
+const char *eqops__slo_string_decode(const char *p, char *out, size_t cap)
+{
+    char quote = *p++;
+    size_t n = 0;
+    if (cap == 0 || (quote != '"' && quote != '\'' && quote != '`'))
+        return NULL;
+    while (*p && *p != quote) {
+        uint32_t v = (unsigned char)*p;
+        size_t len = 1;
+        bool bytes = true;
+        if (quote != '`' && *p == '\\') {
+            if ((len = escape(p + 1, quote, &v)) == 0 || v == 0)
+                return NULL;
+            bytes = p[1] != 'u' && p[1] != 'U';
+            len++;
+        }
+        if (n + 4 >= cap)
+            return NULL;
+        put_utf8(out, &n, cap, v, bytes);
+        p += len;
+    }
+    out[n] = '\0';
+    return *p == quote ? p + 1 : NULL;
+}
+
 int eqops__slo_query_clean(char **out, const char *q, const char *field, bool needs_window,
                            eqops_error *err)
 {
@@ -39,6 +129,7 @@ int eqops__slo_query_clean(char **out, const char *q, const char *field, bool ne
     char stack[MAX_NESTING];
     size_t depth = 0, holes = 0;
     const char *problem = NULL;
+    char pbuf[200];
     const char *p = q;
     while (*p && problem == NULL) {
         char c = *p;
@@ -56,9 +147,22 @@ int eqops__slo_query_clean(char **out, const char *q, const char *field, bool ne
                 else if (c != '`' && (*p == '\n' || *p == '\r'))
                     problem = "a \"...\" or '...' string must end on the line it starts on "
                               "(`...` strings may span lines)";
-                else if (c != '`' && *p == '\\' && p[1] != '\0')
-                    p++; /* an escape; raw strings have none */
-                p++;
+                else if (c != '`' && *p == '\\') { /* raw strings have no escapes */
+                    uint32_t v;
+                    size_t n = escape(p + 1, c, &v);
+                    if (n == 0) {
+                        bool shown = p[1] > ' ' && p[1] < 0x7f;
+                        snprintf(pbuf, sizeof(pbuf),
+                                 "unknown escape sequence %s%.*s in a %c...%c string (PromQL "
+                                 "knows \\a \\b \\f \\n \\r \\t \\v \\\\ \\%c \\ooo "
+                                 "\\xhh \\uhhhh \\Uhhhhhhhh)",
+                                 shown ? "\\" : "", shown ? 1 : 0, p + 1, c, c, c);
+                        problem = pbuf;
+                    }
+                    p += n;
+                }
+                if (problem == NULL)
+                    p++;
             }
             if (problem == NULL && *p != c)
                 problem = "a string literal is not closed";
@@ -111,6 +215,27 @@ void eqops__slo_put_query(eqops_buf *out, const char *query, const char *window)
             p += hole;
         } else {
             eqops__buf_putc(out, *p++);
+        }
+    }
+}
+
+void eqops__slo_query_shape(const char *query, size_t *holes, bool *calls)
+{
+    *holes = 0;
+    *calls = false;
+    for (const char *p = query; *p;) {
+        size_t hole = window_hole(p);
+        if (*p == '"' || *p == '\'' || *p == '`') { /* strings: skipped whole */
+            char q = *p++;
+            while (*p && *p != q)
+                p += q != '`' && *p == '\\' && p[1] ? 2 : 1;
+            p += *p ? 1 : 0;
+        } else if (hole > 0) {
+            (*holes)++;
+            p += hole;
+        } else {
+            *calls = *calls || *p == '(' || *p == '[';
+            p++;
         }
     }
 }

@@ -78,34 +78,26 @@ static const char *parse_selector(const char *p, selector *s)
             return NULL;
         while (*p == ' ')
             p++;
-        char q = *p;
-        if (q != '"' && q != '\'')
+        /* "...", '...' (escapes decoded as PromQL decodes them) or `...` (raw) */
+        if ((p = eqops__slo_string_decode(p, m->value, sizeof(m->value))) == NULL)
             return NULL;
-        p++;
-        k = 0;
-        while (*p && *p != q) {
-            if (*p == '\\' && p[1]) {
-                p++;
-                /* PromQL escapes: \\ \" \' and regex escapes kept as \x */
-                if (*p != '\\' && *p != '"' && *p != '\'' && k < sizeof(m->value) - 2)
-                    m->value[k++] = '\\';
-            }
-            if (k >= sizeof(m->value) - 1)
-                return NULL;
-            m->value[k++] = *p++;
-        }
-        if (*p != q)
-            return NULL;
-        p++;
         s->n++;
     }
     return *p == '}' ? p + 1 : NULL;
 }
 
-/* The first selector with a {{.window}} range in a query template. */
+/* The first selector with a {{.window}} range in a query template (outside its strings). */
 static bool find_selector(const char *q, selector *s)
 {
     for (const char *p = q; *p; p++) {
+        if (*p == '"' || *p == '\'' || *p == '`') { /* a string literal outside a selector */
+            char c = *p;
+            while (p[1] && p[1] != c)
+                p += c != '`' && p[1] == '\\' && p[2] ? 2 : 1;
+            if (*++p == '\0')
+                break;
+            continue;
+        }
         if (!ident_char(*p, true) || (p > q && ident_char(p[-1], false)))
             continue;
         const char *end = parse_selector(p, s);

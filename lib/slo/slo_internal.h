@@ -156,11 +156,19 @@ json_t *eqops__slo_alert_labels(const eqops__rules_ctx *c, const slo_def *d, con
  * Read a query as Prometheus' lexer does and return it (new, in *out) without its comments:
  * `#` outside a string literal runs to the end of the line and would swallow what eqops puts
  * after the query on that line. Refuses unbalanced brackets, unclosed strings, control
- * characters, a '{{' that is not {{.window}} and, with `needs_window`, a query without one
- * outside strings; the message names `field`. Returns 0, EQOPS_EINVAL or EQOPS_ENOMEM.
+ * characters, escapes Prometheus does not know (promtool: "unknown escape sequence"), a '{{'
+ * that is not {{.window}} and, with `needs_window`, a query without one outside strings; the
+ * message names `field`. Returns 0, EQOPS_EINVAL or EQOPS_ENOMEM.
  */
 int eqops__slo_query_clean(char **out, const char *q, const char *field, bool needs_window,
                            eqops_error *err);
+/* Of a cleaned query, outside its strings: the {{.window}} placeholders (either spelling) and
+ * whether a '(' or a '[' (a function, a range) appears. */
+void eqops__slo_query_shape(const char *query, size_t *holes, bool *calls);
+/* The PromQL string literal at p (its opening quote) decoded, escapes and all, into `out` (at
+ * most cap - 1 bytes and a NUL); the end of the literal, or NULL when it is not one, does not
+ * fit or holds a NUL. */
+const char *eqops__slo_string_decode(const char *p, char *out, size_t cap);
 /* A cleaned query with {{.window}} replaced by `window`. */
 void eqops__slo_put_query(eqops_buf *out, const char *query, const char *window);
 /* `value` as a PromQL "..." string literal (quotes, backslashes and line breaks escaped). */

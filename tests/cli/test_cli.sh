@@ -225,14 +225,49 @@ grep -qE "^Max core file size +0 +0 " "$tmp/pub/probe" 2>/dev/null ||
 grep -q "environ denied" "$tmp/pub/probe" 2>/dev/null ||
   { echo "FAIL: eqops is dumpable (its /proc files are readable)"; fails=$((fails + 1)); }
 
-# a FIFO named as an input is refused at once, never waited on (timeout: a hang is a failure)
+# a FIFO named as an input is read: what its writer writes (`<(sops -d ...)`, kubectl accepts
+# --kubeconfig <(...)); without a writer it fails within the bounded wait (EQOPS_FIFO_WAIT, 1 s
+# here; timeout: a hang is a failure), saying so
+export EQOPS_FIFO_WAIT=1
 mkfifo "$tmp/fifo"
+nofifo() { # description: the last command waited for the FIFO's writer, and said so
+  grep -q "no data from FIFO .*fifo within 1 s" "$tmp/err" ||
+    { echo "FAIL: $1: FIFO message"; cat "$tmp/err"; fails=$((fails + 1)); }
+}
 check "slo validate FIFO" 1 timeout 20 "$eqops" slo validate "$tmp/fifo"
-grep -q "is a FIFO, not a regular file" "$tmp/err" || { echo "FAIL: FIFO message"; fails=$((fails + 1)); }
+nofifo "slo validate"
+check "slo validate <(...)" 0 timeout 20 "$eqops" slo validate <(cat "$specs/billing-api.json")
+grep -q "valid, 3 objective(s)" "$tmp/out" || { echo "FAIL: <(...) spec"; fails=$((fails + 1)); }
+check "slo validate FIFO with a writer" 0 timeout 20 bash -c \
+  '(sleep 0.3; cat "$2" >"$3") & "$1" slo validate "$3"' _ "$eqops" "$specs/billing-api.json" \
+  "$tmp/fifo"
+check "slo validate -" 0 "$eqops" slo validate - <"$specs/billing-api.json"
+grep -q "^stdin: valid, 3 objective(s)" "$tmp/out" || { echo "FAIL: spec on stdin"; fails=$((fails + 1)); }
+check "slo rules - from a pipe" 0 bash -c 'cat "$2" | "$1" slo rules -' _ "$eqops" \
+  "$specs/billing-api.json"
+check "slo validate /dev/stdin" 0 bash -c 'cat "$2" | "$1" slo validate /dev/stdin' _ "$eqops" \
+  "$specs/billing-api.json"
+check "slo validate - from a terminal-less empty stdin" 1 "$eqops" slo validate - </dev/null
+check "stdin read twice" 2 "$eqops" slo report "$specs/billing-api.json" --series - --ca-file - \
+  </dev/null
+grep -q "standard input ('-') can be read only once" "$tmp/err" ||
+  { echo "FAIL: stdin twice"; cat "$tmp/err"; fails=$((fails + 1)); }
 check "slo report --series FIFO" 1 timeout 20 "$eqops" slo report "$specs/billing-api.json" \
   --series "$tmp/fifo"
+nofifo "--series"
 check "k8s --kubeconfig FIFO" 1 timeout 20 "$eqops" k8s get configmap --kubeconfig "$tmp/fifo"
-grep -q "FIFO" "$tmp/err" || { echo "FAIL: kubeconfig FIFO message"; fails=$((fails + 1)); }
+nofifo "--kubeconfig"
+# a kubeconfig from a process substitution and from stdin: read (nothing listens at its server)
+check "k8s --kubeconfig <(...)" 1 "$eqops" k8s get configmap --qps 0 \
+  --kubeconfig <(cat "$tmp/k8s-none.yaml")
+grep -q "127.0.0.1:1" "$tmp/err" || { echo "FAIL: kubeconfig <(...) not read"; cat "$tmp/err"; fails=$((fails + 1)); }
+check "k8s --kubeconfig -" 1 "$eqops" k8s get configmap --qps 0 --kubeconfig - <"$tmp/k8s-none.yaml"
+grep -q "127.0.0.1:1" "$tmp/err" || { echo "FAIL: kubeconfig - not read"; cat "$tmp/err"; fails=$((fails + 1)); }
+printf 'clusters: [\n' >"$tmp/kc-bad.yaml"
+check "k8s --kubeconfig - names stdin" 1 "$eqops" k8s get configmap --kubeconfig - <"$tmp/kc-bad.yaml"
+grep -q "^eqops: error: stdin: invalid YAML" "$tmp/err" || { echo "FAIL: stdin named"; cat "$tmp/err"; fails=$((fails + 1)); }
+check "k8s --kubeconfig /dev/zero" 1 timeout 20 "$eqops" k8s get configmap --kubeconfig /dev/zero
+grep -q "/dev/zero: is a character device" "$tmp/err" || { echo "FAIL: device"; cat "$tmp/err"; fails=$((fails + 1)); }
 cat >"$tmp/token.yaml" <<KC
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
 users: [{name: u, user: {tokenFile: fifo}}]
@@ -240,18 +275,50 @@ contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
 KC
 check "k8s tokenFile FIFO" 1 timeout 20 "$eqops" k8s get configmap --kubeconfig "$tmp/token.yaml"
-grep -q "fifo: is a FIFO" "$tmp/err" || { echo "FAIL: tokenFile FIFO message"; fails=$((fails + 1)); }
+nofifo "tokenFile"
 printf 'name: acme\ntier: gold\nclusters: [{name: a, context: c}]\n' >"$tmp/spec.yaml"
 check "tenant --tiers FIFO" 1 timeout 20 "$eqops" tenant plan "$tmp/spec.yaml" --tiers "$tmp/fifo"
-grep -q "FIFO" "$tmp/err" || { echo "FAIL: tiers FIFO message"; fails=$((fails + 1)); }
+nofifo "--tiers"
 tiers="$(dirname "$0")/../../examples/tenants/tiers.yaml"
 check "tenant spec FIFO" 1 timeout 20 "$eqops" tenant plan "$tmp/fifo" --tiers "$tiers"
-grep -q "FIFO" "$tmp/err" || { echo "FAIL: spec FIFO message"; fails=$((fails + 1)); }
+nofifo "tenant spec"
+check "tenant check <(...)" 0 "$eqops" tenant check <(printf 'name: acme\ntier: small\nclusters: [{name: a, context: c}]\n') \
+  --tiers <(cat "$tiers") --kubeconfig <(cat "$tmp/k8s-none.yaml")
 check "AWS_CA_BUNDLE FIFO" 1 env AWS_CA_BUNDLE="$tmp/fifo" AWS_REGION=eu-west-1 \
   AWS_ACCESS_KEY_ID=a AWS_SECRET_ACCESS_KEY=b timeout 20 "$eqops" aws whoami
-grep -q "CA bundle .*is a FIFO" "$tmp/err" || { echo "FAIL: CA bundle FIFO message"; fails=$((fails + 1)); }
+grep -q "CA bundle no data from FIFO" "$tmp/err" || { echo "FAIL: CA bundle FIFO message"; cat "$tmp/err"; fails=$((fails + 1)); }
 check "k8s apply -f FIFO" 1 timeout 20 "$eqops" k8s apply -f "$tmp/fifo" --kubeconfig "$tmp/token.yaml"
-grep -q "FIFO" "$tmp/err" || { echo "FAIL: apply FIFO message"; fails=$((fails + 1)); }
+nofifo "apply -f"
+check "bad EQOPS_FIFO_WAIT" 1 env EQOPS_FIFO_WAIT=soon "$eqops" slo validate "$tmp/fifo"
+grep -q "EQOPS_FIFO_WAIT" "$tmp/err" || { echo "FAIL: EQOPS_FIFO_WAIT named"; cat "$tmp/err"; fails=$((fails + 1)); }
+unset EQOPS_FIFO_WAIT
+# text read from stdin stops at nothing: a NUL byte is refused, as in a file (kubectl: "control
+# characters are not allowed"), not the end of what is applied
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a1, namespace: default}\n\0\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b1, namespace: default}\n' >"$tmp/nul.yaml"
+check "k8s apply -f - with a NUL" 1 "$eqops" k8s apply -f - "${kc[@]}" <"$tmp/nul.yaml"
+grep -q "stdin: a NUL byte at offset 72: control characters are not allowed" "$tmp/err" ||
+  { echo "FAIL: NUL on stdin"; cat "$tmp/err"; fails=$((fails + 1)); }
+check "k8s apply -f file with a NUL" 1 "$eqops" k8s apply -f "$tmp/nul.yaml" "${kc[@]}"
+grep -q "control characters are not allowed" "$tmp/err" || { echo "FAIL: NUL in file"; cat "$tmp/err"; fails=$((fails + 1)); }
+check "tenant check - with a NUL" 1 "${tenv[@]:-env}" "$eqops" tenant check - --tiers "$tiers" <"$tmp/nul.yaml"
+grep -q "stdin: a NUL byte" "$tmp/err" || { echo "FAIL: NUL in a spec"; cat "$tmp/err"; fails=$((fails + 1)); }
+# --test-out: written as a whole (a failure leaves the old file), never through a link, never
+# into a FIFO (which would block)
+cp "$tmp/t.yml" "$tmp/t-good.yml"
+check "slo rules --test-out, file size limit" 1 bash -c \
+  'trap "" XFSZ; ulimit -f 4; "$1" slo rules "$2" --test-out "$3" >/dev/null' _ "$eqops" \
+  "$specs/billing-api.json" "$tmp/t.yml"
+cmp -s "$tmp/t.yml" "$tmp/t-good.yml" || { echo "FAIL: --test-out half written"; fails=$((fails + 1)); }
+ls "$tmp"/.t.yml.* >/dev/null 2>&1 && { echo "FAIL: --test-out temporary left"; fails=$((fails + 1)); }
+ln -s t.yml "$tmp/t-link.yml"
+check "slo rules --test-out a link" 1 "$eqops" slo rules "$specs/billing-api.json" --test-out "$tmp/t-link.yml"
+grep -q "is a symbolic link" "$tmp/err" || { echo "FAIL: link message"; cat "$tmp/err"; fails=$((fails + 1)); }
+check "slo rules --test-out a FIFO" 1 timeout 20 "$eqops" slo rules "$specs/billing-api.json" --test-out "$tmp/fifo"
+grep -q "fifo: is a FIFO, not a regular file" "$tmp/err" || { echo "FAIL: --test-out FIFO"; cat "$tmp/err"; fails=$((fails + 1)); }
+check "slo rules --test-out /dev/full" 1 "$eqops" slo rules "$specs/billing-api.json" --test-out /dev/full
+chmod 640 "$tmp/t.yml"
+check "slo rules --test-out keeps the mode" 0 "$eqops" slo rules "$specs/billing-api.json" --test-out "$tmp/t.yml"
+[ "$(stat -c %a "$tmp/t.yml")" = 640 ] || { echo "FAIL: --test-out mode"; fails=$((fails + 1)); }
 
 # eqops tenant: reserved names (built in, --reserve, EQOPS_TENANT_RESERVED), refused by every
 # command but destroy; the database settings allow-list. No cluster is reached.

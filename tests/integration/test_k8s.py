@@ -138,6 +138,44 @@ def test_cli(ns):
     assert r.returncode == 1 and "manifest" in r.stderr
 
 
+def test_cli_secrets_merge_keys_and_nul(ns, tmp_path):
+    """What the API server answers about a Secret never shows its values; merge keys are
+    applied as kubectl applies them; a NUL on stdin is refused, nothing applied."""
+    kc = need_env("EQOPS_TEST_K8S_KUBECONFIG")[0]
+    eq = cli()
+    # a number where the Secret's schema wants a string: the server's 500 quotes the value
+    sec = tmp_path / "sec.yaml"
+    sec.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: s1, namespace: %s}\n"
+                   "stringData:\n  password: 98237465019283\n" % ns)
+    r = sh(eq, "k8s", "apply", "-f", str(sec), "--kubeconfig", kc, "-o", "json", check=False)
+    assert r.returncode == 1, r
+    assert "98237465019283" not in r.stderr + r.stdout
+    err = json.loads(r.stdout or r.stderr)["error"]
+    assert err["code"] == "EQOPS_EINVAL" and ".stringData.password" in err["message"], err
+    # merge keys: a mapping through an alias, and an inline one, explicit keys winning
+    merge = tmp_path / "merge.yaml"
+    merge.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm2\n"
+                     "  namespace: %s\n  labels:\n    <<: &l {team: a, env: prod, app: z}\n"
+                     "    app: x\ndata: {x: '1'}\n---\napiVersion: v1\nkind: ConfigMap\n"
+                     "metadata:\n  <<: {name: cm4, namespace: %s}\n  labels: {a: b}\n"
+                     % (ns, ns))
+    want = kubectl(kc, "apply", "--server-side", "--dry-run=server", "-o", "json", "-f",
+                   str(merge)).stdout
+    want = json.loads(want)["items"]
+    got = json.loads(sh(eq, "k8s", "apply", "-f", str(merge), "--kubeconfig", kc, "-o",
+                        "json").stdout)
+    assert [o["metadata"]["labels"] for o in got] == \
+        [o["metadata"]["labels"] for o in want] == [{"team": "a", "env": "prod", "app": "x"},
+                                                     {"a": "b"}]
+    assert [o["metadata"]["name"] for o in got] == ["cm2", "cm4"]
+    # a NUL byte on stdin: refused as kubectl refuses it, not the end of the manifest
+    text = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a1, namespace: %s}\n\0\n---\n"
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b1, namespace: %s}\n" % (ns, ns))
+    r = sh(eq, "k8s", "apply", "-f", "-", "--kubeconfig", kc, input=text, check=False)
+    assert r.returncode == 1 and "control characters are not allowed" in r.stderr, r
+    assert kubectl(kc, "get", "configmap", "a1", "-n", ns, check=False).returncode == 1
+
+
 def kubectl(kc, *args, check=True, input=None):
     return sh("kubectl", "--kubeconfig", kc, *args, check=check, input=input)
 
@@ -209,7 +247,7 @@ def test_cli_apply_directory_like_kubectl(admin, ns, tmp_path):
         kubectl(kc, "delete", "clusterrole", role, "--ignore-not-found")
 
 
-def test_apply_path_binding(admin, ns, tmp_path):
+def test_apply_path_binding(admin, ns, tmp_path, monkeypatch):
     d = tmp_path / "m"
     (d / "sub").mkdir(parents=True)
     (d / "x.yaml").write_text(json.dumps(cm(ns, "x")) + "\n---\n" + json.dumps(cm(ns, "y")))
@@ -221,7 +259,8 @@ def test_apply_path_binding(admin, ns, tmp_path):
     with pytest.raises(eqops.NotFound):
         admin.get("v1", "ConfigMap", "z", ns)  # the dry run stored nothing
     os.mkfifo(d / "sub" / "w.yaml")
-    with pytest.raises(eqops.IOFailure):
+    monkeypatch.setenv("EQOPS_FIFO_WAIT", "1")  # no writer: no data within 1 s, never a hang
+    with pytest.raises(eqops.Timeout):
         admin.apply_path(d, recursive=True)
 
 

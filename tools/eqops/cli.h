@@ -64,13 +64,32 @@ int cli_usage(cli *c, const char *cmd, const char *fmt, ...) __attribute__((form
 /* Print a JSON value on stdout (steals the reference). Returns CLI_OK or CLI_FAIL. */
 int cli_print_json(cli *c, json_t *value);
 /*
- * Read the input `path` ("-": standard input) whole, at most `max` bytes, into a new
- * NUL-terminated buffer (free(); *len may be NULL). A file is opened as the library opens
- * files: with O_NONBLOCK until it is known to be a regular file, so a FIFO, a device or a
- * directory is refused at once instead of waited on. Returns CLI_OK, or CLI_FAIL after
+ * Read the text input `path` ("-": standard input, which can be read once) whole, at most
+ * `max` bytes, into a new NUL-terminated buffer (free(); *len may be NULL). A file is opened as
+ * the library opens files: stat() first, so a device or a directory is refused without being
+ * opened; a FIFO (`<(sops -d spec.yaml)`) is read until its writer closes it, for at most
+ * EQOPS_FIFO_WAIT seconds (default 60). A NUL byte is refused (the library takes C strings,
+ * and would see only what comes before it). Returns CLI_OK, or CLI_FAIL / CLI_USAGE after
  * printing the problem.
  */
 int cli_read_input(cli *c, const char *path, size_t max, char **out, size_t *len);
+/*
+ * A file input the library reads by its path (kubeconfig, tiers, spec, series): "-" (standard
+ * input) and a FIFO are read once here, as cli_read_input() reads them, and `*out` names an
+ * in-memory copy the library may open as often as it needs (a tenant's clusters each read the
+ * kubeconfig); messages name what the user wrote. Anything else is given as it is (`*out` =
+ * `path`, NULL stays NULL). Returns CLI_OK, or CLI_FAIL / CLI_USAGE after printing the problem.
+ */
+int cli_input_file(cli *c, const char *path, size_t max, const char **out);
+/*
+ * Write `text` to `path` (given with --`flag`) as a whole: a new file in the same directory,
+ * renamed over `path` once written and synced, so a reader never sees half a file and a
+ * failure leaves the old one. An existing file keeps its mode (a new one: 0666 less the
+ * umask). A symbolic link is refused (it would be replaced, not followed), and so is anything
+ * that is not a regular file (a FIFO would block). Returns CLI_OK, or CLI_FAIL / CLI_USAGE
+ * after printing the problem.
+ */
+int cli_write_file(cli *c, const char *flag, const char *path, const char *text);
 /* Install the stderr logger according to -v. */
 void cli_setup_log(cli *c);
 

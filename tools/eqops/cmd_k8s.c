@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define KUBECONFIG_MAX (16u << 20) /* the library's limit */
+
 typedef struct k8s_common {
     const char *kubeconfig, *context, *ns, *api_version, *qps;
     bool help;
@@ -18,7 +20,7 @@ typedef struct k8s_common {
 
 #define K8S_COMMON_FLAGS(a)                                                                        \
     {"kubeconfig", 0, CLI_FLAG_STRING, &(a).kubeconfig,                                            \
-     "kubeconfig files, ':'-separated (default KUBECONFIG, ~/.kube/config)"},                      \
+     "the kubeconfig file, a FIFO or '-' (default: KUBECONFIG's files, ~/.kube/config)"},          \
         {"context", 0, CLI_FLAG_STRING, &(a).context, "kubeconfig context (default: current)"},    \
         {"namespace", 'n', CLI_FLAG_STRING, &(a).ns, "namespace (default: the context's)"},        \
         {"api-version", 0, CLI_FLAG_STRING, &(a).api_version,                                      \
@@ -115,7 +117,9 @@ static int k8s_start(cli *c, const char *usage, const cli_flag *flags, const k8s
         o.qps = q == 0 ? -1 : q;
         o.burst = q == 0 ? 0 : (int)(q * 2 > 1 ? q * 2 : 1);
     }
-    o.kubeconfig = a->kubeconfig;
+    int rc = cli_input_file(c, a->kubeconfig, KUBECONFIG_MAX, &o.kubeconfig);
+    if (rc != CLI_OK)
+        return rc;
     o.context = a->context;
     o.ns = a->ns;
     o.field_manager = "eqops";

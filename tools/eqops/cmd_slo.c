@@ -21,13 +21,20 @@ static void slo_usage(void)
            "                                      error budget of a window from event counts\n"
            "  report SPEC --prometheus URL        current SLI, budget, burn and alerts, live\n"
            "  report SPEC --series FILE           the same from a CSV/JSON series file\n"
-           "\nSPEC is an eqops SLO spec in JSON or YAML, or OpenSLO v1 YAML.\n");
+           "\nSPEC is an eqops SLO spec in JSON or YAML, or OpenSLO v1 YAML: a file, a FIFO\n"
+           "(<(sops -d spec.yaml)) or '-' for stdin.\n");
 }
+
+#define INPUT_MAX  ((size_t)16 << 20) /* the library's limit for a spec or a CA bundle */
+#define SERIES_MAX ((size_t)1 << 30)  /* and for a series file */
 
 static int load(cli *c, const char *path, eqops_slo_set **set)
 {
     eqops_error e = EQOPS_ERROR_INIT;
-    int rc = eqops_slo_set_load(set, path, &e);
+    int rc = cli_input_file(c, path, INPUT_MAX, &path);
+    if (rc != CLI_OK)
+        return rc;
+    rc = eqops_slo_set_load(set, path, &e);
     if (rc != 0)
         rc = cli_fail(c, &e);
     eqops_error_clear(&e);
@@ -60,7 +67,8 @@ static int slo_validate(cli *c, int argc, char **argv)
         eqops_free(json);
         eqops_error_clear(&e);
     } else {
-        printf("%s: valid, %zu objective(s):", pos[0], eqops_slo_set_count(set));
+        printf("%s: valid, %zu objective(s):", strcmp(pos[0], "-") ? pos[0] : "stdin",
+               eqops_slo_set_count(set));
         for (size_t i = 0; i < eqops_slo_set_count(set); i++)
             printf(" %s", eqops_slo_set_id(set, i));
         printf("\n");
@@ -75,20 +83,6 @@ static int parse_ms(cli *c, const char *cmd, const char *flag, const char *v, in
     if (eqops_duration_parse(out, v, &e) != 0) {
         eqops_error_clear(&e);
         return cli_usage(c, cmd, "--%s: '%s' is not a duration like 5m or 30d", flag, v);
-    }
-    return CLI_OK;
-}
-
-static int write_file(cli *c, const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
-        eqops_error e = EQOPS_ERROR_INIT;
-        snprintf(e.message, sizeof(e.message), "%s: %s", path, strerror(errno));
-        e.code = EQOPS_EIO;
-        if (f != NULL)
-            fclose(f);
-        return cli_fail(c, &e);
     }
     return CLI_OK;
 }
@@ -137,7 +131,7 @@ static int slo_rules(cli *c, int argc, char **argv)
     } else {
         fputs(rules, stdout);
         if (test_out)
-            rc = write_file(c, test_out, test);
+            rc = cli_write_file(c, "test-out", test_out, test);
         fprintf(stderr, "eqops: %zu recorded series for %zu objective(s)\n",
                 eqops_slo_recorded_series(set, &o), eqops_slo_set_count(set));
     }
@@ -398,6 +392,9 @@ static int slo_report(cli *c, int argc, char **argv)
     json_t *doc = NULL;
     if ((rc = load(c, pos[0], &set)) != CLI_OK)
         return rc;
+    if ((rc = cli_input_file(c, series, SERIES_MAX, &series)) != CLI_OK ||
+        (rc = cli_input_file(c, ca, INPUT_MAX, &o.ca_file)) != CLI_OK)
+        goto done;
     if (series != NULL && eqops_slo_series_load(&data, series, &e) != 0) {
         rc = cli_fail(c, &e);
         goto done;

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define INPUT_MAX (16u << 20) /* the library's limit for a spec, a tiers file, a kubeconfig */
+
 static void tenant_usage(void)
 {
     printf("Usage: eqops tenant COMMAND SPEC|DIR [flags]\n\n"
@@ -271,7 +273,12 @@ static int open_env(cli *c, const char *cmd, const tenant_flags *f, const char *
         return cli_usage(c, full,
                          "no tiers file: give --tiers FILE or EQOPS_TENANT_TIERS, or put "
                          "tiers.yaml beside the specs");
-    o.kubeconfig = f->kubeconfig;
+    /* a FIFO or '-' is read once: the kubeconfig is read again for each cluster */
+    int irc = cli_input_file(c, o.tiers_file, INPUT_MAX, &o.tiers_file);
+    if (irc == CLI_OK)
+        irc = cli_input_file(c, f->kubeconfig, INPUT_MAX, &o.kubeconfig);
+    if (irc != CLI_OK)
+        return irc;
     o.pg_conninfo = f->pg ? f->pg : getenv("EQOPS_PG_CONNINFO");
     o.migrations_dir = f->migrations ? f->migrations : getenv("EQOPS_MIGRATIONS");
     o.argocd_namespace = f->argocd_ns;
@@ -326,11 +333,11 @@ static int open_env(cli *c, const char *cmd, const tenant_flags *f, const char *
     return rc == 0 ? CLI_OK : rc;
 }
 
-/* A spec file or '-' (stdin), read as every input is: a FIFO or a device is refused, not
- * waited on. */
+/* A spec file or '-' (stdin), read as every input is: a device is refused, a FIFO waited on
+ * for a bounded time. */
 static int read_spec(cli *c, const char *path, char **out)
 {
-    return cli_read_input(c, path, 16u << 20, out, NULL);
+    return cli_read_input(c, path, INPUT_MAX, out, NULL);
 }
 
 static int run_op(cli *c, const char *op, const tenant_flags *f, const char *target)
@@ -507,7 +514,8 @@ int cmd_tenant(cli *c, int argc, char **argv)
         {"tiers", 0, CLI_FLAG_STRING, &f.tiers,
          "tiers file (default $EQOPS_TENANT_TIERS, else tiers.yaml beside the specs)"},
         {"kubeconfig", 0, CLI_FLAG_STRING, &f.kubeconfig,
-         "kubeconfig paths, ':'-separated (default $KUBECONFIG, else ~/.kube/config)"},
+         "the kubeconfig file, a FIFO or '-' (default: $KUBECONFIG's files, else "
+         "~/.kube/config)"},
         {"pg", 0, CLI_FLAG_STRING, &f.pg,
          "Postgres admin conninfo (default $EQOPS_PG_CONNINFO); keep the password in "
          "PGPASSWORD or ~/.pgpass"},

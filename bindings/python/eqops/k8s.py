@@ -40,7 +40,8 @@ class Client(Owned):
     """A client for one cluster. Use one Client per thread (or lock around it); a watch
     callback must not use the Client it runs on (use another one).
 
-    kubeconfig: a path or ':'-separated paths (default KUBECONFIG, ~/.kube/config); qps:
+    kubeconfig: one path, as kubectl's --kubeconfig (default KUBECONFIG's ':'-separated
+    list, ~/.kube/config); qps:
     requests per second (default 50; 0 = no limit); timeouts as durations."""
 
     _free = staticmethod(_raw.eqops_k8s_free)

@@ -64,8 +64,8 @@ class Env(Owned):
     and the tiers. Connects to nothing until an operation needs it. Use one Env per thread (or
     lock around it). close() (or `with`) releases it.
 
-    tiers_file: JSON or YAML, required for everything but list(); kubeconfig: a path or
-    ':'-separated paths (default KUBECONFIG, ~/.kube/config); pg_conninfo: the admin
+    tiers_file: JSON or YAML, required for everything but list(); kubeconfig: one path
+    (default KUBECONFIG's ':'-separated list, ~/.kube/config); pg_conninfo: the admin
     connection, needed when a spec has a database; concurrency: tenants at once in fleet()
     (default 4); the *_ms timeouts are milliseconds, 0 for the defaults of eqops/tenant.h;
     reserved_names: more names no tenant may have (a name, or a prefix ending in "*" like

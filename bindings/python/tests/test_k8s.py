@@ -58,10 +58,12 @@ def test_errors_name_the_problem(kubeconfig, tmp_path):
         c.get("v1", "ConfigMap", "a")
 
 
-def test_apply_path_refuses_nothing_to_apply(kubeconfig, tmp_path):
+def test_apply_path_refuses_nothing_to_apply(kubeconfig, tmp_path, monkeypatch):
     """Nothing to apply is an error before any request (nothing listens at the server); a FIFO
-    is refused, not waited on; a bad file anywhere applies nothing and is named."""
+    without a writer fails within the bounded wait (EQOPS_FIFO_WAIT), never hangs; a bad file
+    anywhere applies nothing and is named."""
     import os
+    monkeypatch.setenv("EQOPS_FIFO_WAIT", "1")
     with k8s.Client(kubeconfig) as c:
         empty = tmp_path / "manifests"
         empty.mkdir()
@@ -85,8 +87,8 @@ def test_apply_path_refuses_nothing_to_apply(kubeconfig, tmp_path):
         assert "no objects passed to apply" in str(e.value)
         fifo = tmp_path / "fifo.yaml"
         os.mkfifo(fifo)
-        with pytest.raises(eqops.IOFailure) as e:
+        with pytest.raises(eqops.Timeout) as e:
             c.apply_path(fifo)
-        assert "is a FIFO" in str(e.value)
+        assert "no data from FIFO" in str(e.value)
         with pytest.raises(eqops.NotFound):
             c.apply_path(tmp_path / "missing.yaml")

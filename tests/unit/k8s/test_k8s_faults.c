@@ -3,8 +3,9 @@
  * (tests/support/k8s_faults.py): 429 with Retry-After and 503 retried for reads, never for a
  * create; a connection dropped mid-body retried; a stalled body reported as a timeout; a watch
  * stream cut off resumed from the last resourceVersion, a silent one noticed by the idle
- * timeout. The real API server is used by the
- * integration tests.
+ * timeout. Status answers read into errors: bad input reported as a 500 by server-side apply,
+ * and the values of a Secret never copied from the server's message. The real API server is
+ * used by the integration tests.
  */
 #include "k8s/k8s_internal.h"
 #include "testserver.h"
@@ -186,12 +187,74 @@ static void test_watch_idle(void **state)
     eqops_k8s_free(k);
 }
 
+/*
+ * Regression: lib/k8s/manifest.c:224 copied the server's message into the error, and for a
+ * Secret it quotes the value it refused (the real API server's answer to a Secret with
+ * stringData.password: 98237465019283); the 500 it comes with is bad input, not an unavailable
+ * server.
+ */
+static void test_status_errors(void **state)
+{
+    (void)state;
+    static const char typed[] =
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+        "\"message\":\"failed to create typed patch object (default/s1; /v1, Kind=Secret): "
+        ".stringData.password: expected string, got "
+        "&value.valueUnstructured{Value:98237465019283}\",\"reason\":\"InternalError\","
+        "\"details\":{\"causes\":[{\"message\":\"failed to create typed patch object "
+        "(default/s1; /v1, Kind=Secret): .stringData.password: expected string, got "
+        "&value.valueUnstructured{Value:98237465019283}\"}]},\"code\":500}";
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc =
+        eqops__k8s_status_error(typed, strlen(typed), 500, 0, "apply Secret default/s1", true, &e);
+    assert_int_equal(rc, EQOPS_EINVAL);
+    assert_null(strstr(e.message, "98237465019283"));
+    assert_null(e.body);
+    assert_string_equal(e.message, "apply Secret default/s1: refused (InternalError, HTTP 500) at "
+                                   ".stringData.password; the server's message is not shown: for "
+                                   "a Secret it may quote the values");
+    assert_string_equal(e.reason, "InternalError");
+    assert_int_equal(e.http_status, 500);
+    /* another kind keeps the server's words, with the same code */
+    rc = eqops__k8s_status_error(typed, strlen(typed), 500, 0, "apply ConfigMap default/c", false,
+                                 &e);
+    assert_int_equal(rc, EQOPS_EINVAL);
+    assert_non_null(strstr(e.message, ".stringData.password: expected string"));
+    assert_non_null(e.body);
+    /* a 422 names its fields in causes: they stay, the values do not */
+    static const char invalid[] =
+        "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"Secret \\\"s1\\\" is "
+        "invalid: data[tls.key]: Invalid value: \\\"hunter2\\\": bad\",\"reason\":\"Invalid\","
+        "\"details\":{\"causes\":[{\"reason\":\"FieldValueInvalid\",\"message\":\"Invalid value: "
+        "\\\"hunter2\\\"\",\"field\":\"data[tls.key]\"}]},\"code\":422}";
+    rc = eqops__k8s_status_error(invalid, strlen(invalid), 422, 0, "apply Secret n/s1", true, &e);
+    assert_int_equal(rc, EQOPS_EINVAL);
+    assert_null(strstr(e.message, "hunter2"));
+    assert_non_null(strstr(e.message, "(Invalid, HTTP 422) at data[tls.key];"));
+    assert_string_equal(e.field, "data[tls.key]");
+    /* a plain 500 is still the server's trouble */
+    static const char internal[] = "{\"kind\":\"Status\",\"message\":\"etcdserver: leader "
+                                   "changed\",\"reason\":\"InternalError\",\"code\":500}";
+    assert_int_equal(eqops__k8s_status_error(internal, strlen(internal), 500, 0, "x", false, &e),
+                     EQOPS_EUNAVAILABLE);
+    eqops_error_clear(&e);
+
+    assert_true(eqops__k8s_secret_path("/api/v1/namespaces/default/secrets/s1?fieldManager=x"));
+    assert_true(eqops__k8s_secret_path("/api/v1/namespaces/default/secrets"));
+    assert_true(eqops__k8s_secret_path("/api/v1/secrets?watch=1"));
+    assert_false(eqops__k8s_secret_path("/api/v1/namespaces/default/configmaps/s1"));
+    assert_false(eqops__k8s_secret_path("/apis/x.io/v1/namespaces/d/externalsecrets/a"));
+    assert_false(eqops__k8s_secret_path("/api/v1/namespaces/d/configmaps/a?x=secrets"));
+    assert_false(eqops__k8s_secret_path(NULL));
+}
+
 int main(void)
 {
     eqops_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retries), cmocka_unit_test(test_slow_body),
-        cmocka_unit_test(test_watch_resumes), cmocka_unit_test(test_watch_idle)};
+        cmocka_unit_test(test_watch_resumes), cmocka_unit_test(test_watch_idle),
+        cmocka_unit_test(test_status_errors)};
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     eqops_cleanup();
     return rc;

@@ -322,6 +322,81 @@ static void queries_read_like_prometheus(void **state)
     eqops_slo_set_free(set);
 }
 
+#define OPENSLO(bad, total)                                                                        \
+    "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec:\n  service: s\n"                \
+    "  objectives: [{target: 0.99}]\n  indicator:\n    metadata: {name: i}\n"                      \
+    "    spec:\n      ratioMetric:\n        counter: true\n"                                       \
+    "        bad: {metricSource: {type: Prometheus, spec: {query: '" bad "'}}}\n"                  \
+    "        total: {metricSource: {type: Prometheus, spec: {query: '" total "'}}}\n"
+
+/*
+ * Regression (lib/slo/openslo.c:59): an OpenSLO query with the other spelling of the
+ * placeholder, {{ .window }}, was refused as "a function without {{.window}}"; a '(' or '['
+ * inside a string literal counted as a function call.
+ */
+static void openslo_placeholders_and_strings(void **state)
+{
+    (void)state;
+    eqops_slo_set *set =
+        parse_ok(OPENSLO("sum(rate(m{r=\"ok\"}[{{ .window }}]))", "sum(rate(m[{{ .window }}]))"));
+    assert_string_equal(set->slos[0].total, "sum(rate(m[{{ .window }}]))");
+    eqops_slo_set_free(set);
+    /* brackets inside strings are text: still a bare selector, given its rate */
+    set = parse_ok(OPENSLO("m{path=\"/a(1)[2]\"}", "m{path=`(x`}"));
+    assert_string_equal(set->slos[0].bad, "sum(rate(m{path=\"/a(1)[2]\"}[{{.window}}]))");
+    assert_string_equal(set->slos[0].total, "sum(rate(m{path=`(x`}[{{.window}}]))");
+    eqops_slo_set_free(set);
+    /* a placeholder inside a string is not one */
+    eqops_slo_set *none = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    const char *text = OPENSLO("sum(rate(m{x=\"{{.window}}\"}[5m]))", "m");
+    assert_int_equal(eqops_slo_set_parse(&none, text, strlen(text), 0, &e), EQOPS_EINVAL);
+    assert_null(none);
+    eqops_error_clear(&e);
+}
+
+/*
+ * Regression (lib/slo/promql.c:59): any backslash escape was accepted, but Prometheus knows
+ * only some and promtool failed the rules ("unknown escape sequence") of a spec that
+ * validated: code="5\q". The ones it knows still pass.
+ */
+static void only_promql_escapes(void **state)
+{
+    (void)state;
+    /* YAML '...' strings: a backslash is itself, a quote is written twice */
+    static const char *const bad[] = {"5\\q",    "\\d",         "\\x4", "\\400",
+                                      "\\ud800", "\\U00110000", "\\''"};
+    eqops_slo_set *set = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[600];
+        snprintf(text, sizeof(text),
+                 "service: api\nslos:\n  - name: a\n    target: 99\n    sli:\n      events:\n"
+                 "        bad: 'sum(rate(x{code=\"%s\"}[{{.window}}]))'\n"
+                 "        total: 'sum(rate(x[{{.window}}]))'\n",
+                 bad[i]);
+        assert_int_equal(eqops_slo_set_parse(&set, text, strlen(text), 0, &e), EQOPS_EINVAL);
+        assert_null(set);
+        if (strstr(e.message, "unknown escape sequence") == NULL ||
+            strstr(e.message, "sli.events.bad") == NULL)
+            fail_msg("%s: %s", bad[i], e.message);
+    }
+    /* every escape Prometheus knows, in each kind of string; none in `...` */
+    set = parse_ok("service: api\nslos:\n  - name: a\n    target: 99\n    sli:\n      events:\n"
+                   "        bad: 'sum(rate(x{a=\"\\a\\b\\f\\n\\r\\t\\v\\\\\\\"\\101\\x41\\u00e9"
+                   "\\U0001F600\", b=''\\''\\n'', c=`\\q`}[{{.window}}]))'\n"
+                   "        total: 'sum(rate(x[{{.window}}]))'\n");
+    eqops_slo_set_free(set);
+    /* the reviewer's spec (s4.yaml) */
+    const char *s4 = "service: api\nslos:\n  - name: avail\n    window: 30d\n    sli:\n"
+                     "      events:\n        bad: sum(rate(x{code=\"5\\q\"}[{{.window}}]))\n"
+                     "        total: sum(rate(x[{{.window}}]))\n    target: 99.9\n";
+    assert_int_equal(eqops_slo_set_parse(&set, s4, strlen(s4), 0, &e), EQOPS_EINVAL);
+    if (strstr(e.message, "unknown escape sequence \\q in a \"...\" string") == NULL)
+        fail_msg("%s", e.message);
+    eqops_error_clear(&e);
+}
+
 /* Alert labels and annotations are static text: Prometheus expands them as Go templates, so
  * they go out as templates that render as written, and the test file expects them as
  * written (issue 13.4). promtool renders them in tests/slo/promtool_rules.sh. */
@@ -452,6 +527,8 @@ int main(void)
         cmocka_unit_test(allocation_failures),
         cmocka_unit_test(queries_read_like_prometheus),
         cmocka_unit_test(alert_text_stays_literal),
+        cmocka_unit_test(openslo_placeholders_and_strings),
+        cmocka_unit_test(only_promql_escapes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

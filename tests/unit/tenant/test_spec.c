@@ -707,6 +707,34 @@ static void field_named_twice(void **state)
         fail_msg("fleet: '%s'", e.message);
 }
 
+/*
+ * Regression: the YAML reader shared an alias's node with its anchor (lib/core/yaml.c), and
+ * the spec reader fills defaults into the document (lib/tenant/spec.c): `database: &e {}`
+ * with `secrets: {kubernetes: *e}` got database's defaults inside secrets.kubernetes and
+ * failed "secrets.kubernetes.enabled: unknown field"; the same spec with two literal {} passed.
+ * Merge keys (`<<`) are read as kubectl reads them.
+ */
+static void aliases_in_specs(void **state)
+{
+    (void)state;
+    json_t *shared = check_ok(env, HEAD ONE_CLUSTER "database: &e {}\n"
+                                                    "secrets: {kubernetes: *e}\n");
+    json_t *literal = check_ok(env, HEAD ONE_CLUSTER "database: {}\n"
+                                                     "secrets: {kubernetes: {}}\n");
+    assert_true(json_equal(shared, literal));
+    assert_string_equal(str_at(shared, "secrets|kubernetes|name"), "db-credentials");
+    assert_null(at(shared, "secrets|kubernetes|enabled"));
+    json_decref(shared);
+    json_decref(literal);
+    json_t *merged = check_ok(env, HEAD "clusters:\n"
+                                        "  - &c {name: a, context: ctx-a}\n"
+                                        "  - {<<: *c, name: b, context: ctx-b}\n"
+                                        "labels: {<<: {team: grid}, cost-center: '4711'}\n");
+    assert_string_equal(str_at(merged, "clusters|1|name"), "b");
+    assert_string_equal(str_at(merged, "labels|team"), "grid");
+    json_decref(merged);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -725,6 +753,7 @@ int main(void)
         cmocka_unit_test(tier_connection_limit_real),
         cmocka_unit_test(app_kubernetes_io_labels),
         cmocka_unit_test(field_named_twice),
+        cmocka_unit_test(aliases_in_specs),
     };
     return cmocka_run_group_tests_name("tenant_spec", tests, setup, teardown);
 }
