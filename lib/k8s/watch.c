@@ -329,7 +329,7 @@ int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, con
         backoff = backoff
                       ? (backoff * 2 > WATCH_BACKOFF_MAX_MS ? WATCH_BACKOFF_MAX_MS : backoff * 2)
                       : 500;
-        eqops__log(EQOPS_LOG_WARN, MOD, "watch %s: %s; reconnecting in %lld ms", kind, e.message,
+        eqops__log(EQOPS_LOG_WARN, MOD, "%s; reconnecting in %lld ms", e.message,
                    (long long)backoff);
         eqops_error_clear(&e);
         if (o->duration_ms && backoff > o->duration_ms - (eqops__mono_ms() - start))
