@@ -164,6 +164,15 @@ int eqops__slo_parse_alerting(slo_def *d, const json_t *slo, const char *service
     d->alert_name = name ? eqops__strdup(name) : camel(service, d->name, "-error-budget-burn");
     if (d->alert_name == NULL)
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (name == NULL && !eqops__slo_valid_label_name(d->alert_name)) {
+        /* a service like ".1s" gives a name Prometheus refuses: say so, do not emit it */
+        eqops_jpath np;
+        eqops__jpath_key(&np, &p, "name");
+        return eqops__err_field(err, EQOPS_EINVAL, np.text,
+                                "the alert name made from the service and SLO names (%s) is not "
+                                "a Prometheus metric-like name: set it",
+                                d->alert_name);
+    }
     if ((rc = eqops__slo_parse_labels(&d->alert_labels, a, "labels", &p, false, err)) != 0 ||
         (rc = eqops__slo_parse_labels(&d->alert_annotations, a, "annotations", &p, true, err)) != 0)
         return rc;

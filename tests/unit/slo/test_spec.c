@@ -225,6 +225,10 @@ static void document_level_errors(void **state)
          "indicator: {spec: {thresholdMetric: {}}}}\n",
          "threshold SLIs"},
         {"apiVersion: openslo/v1alpha\nkind: SLO\n", "only openslo/v1"},
+        /* found by fuzzing: the alert name made from a service starting with a digit was
+         * emitted although Prometheus refuses it, and the normalised spec did not read back */
+        {"{\"service\": \".1s\", \"slos\": [{\"name\": \"a\", " SLI_OK ", \"target\": 99}]}",
+         "alert name made from the service and SLO names (1sAErrorBudgetBurn)"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         eqops_error e = EQOPS_ERROR_INIT;
