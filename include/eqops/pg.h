@@ -39,19 +39,24 @@ extern "C" {
 typedef struct eqops_pg eqops_pg;
 
 typedef struct eqops_pg_options {
-    unsigned version;          /* 1 */
-    long connect_timeout_s;    /* default 10 */
+    unsigned version;          /* EQOPS_PG_OPTIONS_VERSION (1 is still accepted) */
+    long connect_timeout_s;    /* per connection attempt and host; default 10 */
     long statement_timeout_ms; /* admin statements; default 60000 */
     long lock_timeout_ms;      /* per statement; default 5000 */
-    int max_retries;           /* retries of a step after a transient failure; default 4 */
+    int max_retries;           /* re-runs of a step after a transient failure; default 4 */
     const char *control_db;    /* default "eqops_control" */
     const char *template_db;   /* default "eqops_template" */
     const char *db_prefix;     /* default "tenant_" (letters, digits, '_'; at most 20) */
+    /* version 2: */
+    long failover_wait_ms; /* how long connecting keeps trying while no server takes writes
+                            * (a failover, a restart): default 30000; -1 = one attempt only;
+                            * at most 3600000 */
 } eqops_pg_options;
 
+#define EQOPS_PG_OPTIONS_VERSION 2
 #define EQOPS_PG_OPTIONS_INIT                                                                      \
     {                                                                                              \
-        .version = 1                                                                               \
+        .version = EQOPS_PG_OPTIONS_VERSION                                                        \
     }
 
 /*
