@@ -21,7 +21,7 @@ def test_connect_errors_do_not_echo_the_conninfo():
         pg.Cluster("host=x password=hunter2 =")
     assert "hunter2" not in str(e.value) and e.value.field == "conninfo"
     with pytest.raises(eqops.Unavailable):
-        pg.Cluster("host=127.0.0.1 port=1 connect_timeout=1", max_retries=1)
+        pg.Cluster("host=127.0.0.1 port=1 connect_timeout=1", failover_wait=0)
     with pytest.raises(eqops.InvalidArgument) as e:
         pg.Cluster("host=127.0.0.1 port=1", db_prefix="Bad")
     assert e.value.field == "opts.db_prefix"
