@@ -141,7 +141,7 @@ int eqops__pg_conninfo_parse(eqops_pg *pg, const char *conninfo, long connect_ti
             rc = add_param(pg, &n, "keepalives_count", "3");
     }
     if (rc == 0)
-        rc = add_param(pg, &n, "options", user_options[0] ? pg->user_options : "");
+        rc = add_param(pg, &n, "options", pg->user_options); /* eqops__pg_pins_set fills it */
     if (rc == EQOPS_EINVAL)
         return eqops__err_field(err, rc, "conninfo", "more than %d parameters", PG_MAX_PARAMS);
     if (rc != 0)
