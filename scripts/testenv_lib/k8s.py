@@ -95,8 +95,9 @@ def start_k8s(state, name):
     issue(pki, "etcd", "/CN=etcd", "subjectAltName=IP:127.0.0.1\n"
           "extendedKeyUsage=serverAuth,clientAuth\n")
     issue(pki, "etcd-client", "/CN=kube-apiserver-etcd-client", "extendedKeyUsage=clientAuth\n")
-    ep, pp, ap, kp = free_port(), free_port(), free_port(), free_port()
-    svc = {"dir": d, "pids": [], "ports": {"etcd": ep, "apiserver": ap, "kcm": kp}}
+    ep, pp, ap, kp, hp = free_port(), free_port(), free_port(), free_port(), free_port()
+    svc = {"dir": d, "pids": [], "ports": {"etcd": ep, "etcd_http": hp, "apiserver": ap,
+                                          "kcm": kp}}
     etcd_tls = ["--client-cert-auth", "--trusted-ca-file=%s/ca.crt" % pki,
                 "--cert-file=%s/etcd.crt" % pki, "--key-file=%s/etcd.key" % pki,
                 "--peer-client-cert-auth", "--peer-trusted-ca-file=%s/ca.crt" % pki,
@@ -104,6 +105,9 @@ def start_k8s(state, name):
     svc["etcd_cmd"] = [os.path.join(bindir, "etcd"), "--name", "t", "--data-dir",
                        os.path.join(d, "etcd"),
                        "--listen-client-urls", "https://127.0.0.1:%d" % ep,
+                       # HTTP (health, the JSON gateway) on a port of its own: gRPC and HTTP on
+                       # one TLS port starve watches (the API server's watch events stall)
+                       "--listen-client-http-urls", "https://127.0.0.1:%d" % hp,
                        "--advertise-client-urls", "https://127.0.0.1:%d" % ep,
                        "--listen-peer-urls", "https://127.0.0.1:%d" % pp,
                        "--initial-advertise-peer-urls", "https://127.0.0.1:%d" % pp,
@@ -115,7 +119,7 @@ def start_k8s(state, name):
     save_partial(state, name, svc)
     etcd_ca, etcd_cert, etcd_key = (os.path.join(pki, n) for n in
                                     ("ca.crt", "etcd-client.crt", "etcd-client.key"))
-    wait_for(name + " etcd", lambda: https_get("https://127.0.0.1:%d/health" % ep, etcd_ca,
+    wait_for(name + " etcd", lambda: https_get("https://127.0.0.1:%d/health" % hp, etcd_ca,
                                                etcd_cert, etcd_key)[0] == 200, 60,
              os.path.join(d, "etcd.log"), etcd)
     svc["apiserver_cmd"] = [

@@ -169,27 +169,30 @@ def test_prometheus_answers_with_the_seeded_value():
 
 def test_etcd_takes_only_clients_with_a_certificate():
     """etcd holds every Secret of the cluster, and loopback is shared by every local user: it
-    must refuse a client without the API server's certificate (plain HTTP or TLS alone)."""
+    must refuse a client without the API server's certificate (plain HTTP or TLS alone), on
+    its gRPC port and on its HTTP port."""
     import ssl
     run_dir, = need_env("EQOPS_TESTENV_DIR")
     with open(os.path.join(run_dir, "state.json")) as f:
         svc = json.load(f)["services"]["k8s"]
-    port, pki = svc["ports"]["etcd"], os.path.join(svc["dir"], "pki")
+    grpc, http, pki = svc["ports"]["etcd"], svc["ports"]["etcd_http"], os.path.join(svc["dir"],
+                                                                                   "pki")
     key = base64.b64encode(b"/registry/namespaces/").decode()
     body = json.dumps({"key": key, "range_end": base64.b64encode(b"/registry/namespaces0")
                        .decode(), "keys_only": True}).encode()
-    with pytest.raises(Exception) as e:  # plain HTTP on the TLS port
-        urllib.request.urlopen("http://127.0.0.1:%d/v3/kv/range" % port, body, timeout=5)
-    assert not isinstance(e.value, urllib.error.HTTPError) or e.value.code >= 400
     anonymous = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
-    with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
-        urllib.request.urlopen("https://127.0.0.1:%d/v3/kv/range" % port, body, timeout=5,
-                               context=anonymous).read()
+    for port in (grpc, http):
+        with pytest.raises(Exception) as e:  # plain HTTP on a TLS port
+            urllib.request.urlopen("http://127.0.0.1:%d/v3/kv/range" % port, body, timeout=5)
+        assert not isinstance(e.value, urllib.error.HTTPError) or e.value.code >= 400
+        with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+            urllib.request.urlopen("https://127.0.0.1:%d/v3/kv/range" % port, body, timeout=5,
+                                   context=anonymous).read()
     # the API server's certificate is let in (the port is etcd's)
     client = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
     client.load_cert_chain(os.path.join(pki, "etcd-client.crt"),
                            os.path.join(pki, "etcd-client.key"))
-    with urllib.request.urlopen("https://127.0.0.1:%d/v3/kv/range" % port, body, timeout=5,
+    with urllib.request.urlopen("https://127.0.0.1:%d/v3/kv/range" % http, body, timeout=5,
                                 context=client) as r:
         assert r.status == 200 and int(json.load(r).get("count", 0)) > 0
 
