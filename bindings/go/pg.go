@@ -22,6 +22,9 @@ type PGOptions struct {
 	ControlDB        string        // default "eqops_control"
 	TemplateDB       string        // default "eqops_template"
 	DBPrefix         string        // default "tenant_"
+	// FailoverWait is how long connecting keeps trying while no server takes writes (a
+	// failover, a restart): 0 = 30s; negative = one attempt only; at most an hour.
+	FailoverWait time.Duration
 }
 
 // PGCluster is an admin connection to a PostgreSQL cluster that holds one database and role
@@ -39,7 +42,7 @@ func ConnectPG(conninfo string, o PGOptions) (*PGCluster, error) {
 	if err := call(func(e raw.Eqops_error) int {
 		h = raw.Eqops_bind_pg_connect(conninfo, int64(o.ConnectTimeout/time.Second),
 			o.StatementTimeout.Milliseconds(), o.LockTimeout.Milliseconds(), o.MaxRetries,
-			o.ControlDB, o.TemplateDB, o.DBPrefix, e)
+			o.ControlDB, o.TemplateDB, o.DBPrefix, failoverWaitMs(o.FailoverWait), e)
 		return e.GetCode()
 	}); err != nil {
 		return nil, err
@@ -48,6 +51,19 @@ func ConnectPG(conninfo string, o PGOptions) (*PGCluster, error) {
 	c.set(h)
 	runtime.SetFinalizer(c, (*PGCluster).Close)
 	return c, nil
+}
+
+// failoverWaitMs maps PGOptions.FailoverWait onto eqops_pg_options.failover_wait_ms.
+func failoverWaitMs(d time.Duration) int64 {
+	switch {
+	case d == 0:
+		return 0
+	case d < 0:
+		return -1
+	case d < time.Millisecond:
+		return 1
+	}
+	return d.Milliseconds()
 }
 
 // Close closes the connection.

@@ -50,7 +50,7 @@ func TestConnectPGErrors(t *testing.T) {
 	if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("%v", err)
 	}
-	_, err = ConnectPG("host=127.0.0.1 port=1 connect_timeout=1", PGOptions{MaxRetries: 1})
+	_, err = ConnectPG("host=127.0.0.1 port=1 connect_timeout=1", PGOptions{FailoverWait: -1})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("%v", err)
 	}

@@ -291,14 +291,17 @@ func TestTenantDatabaseSettingsAllowList(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &objs); err != nil {
 		t.Fatal(err)
 	}
-	denied := false
+	// Argo CD's own kinds only: "*" would also deny Rollouts, Workflows and Events kinds
+	var denied []string
 	for _, o := range objs {
 		for _, gk := range o.Spec.NamespaceResourceBlacklist {
-			denied = denied || (o.Kind == "AppProject" && gk.Group == "argoproj.io" && gk.Kind == "*")
+			if o.Kind == "AppProject" && gk.Group == "argoproj.io" {
+				denied = append(denied, gk.Kind)
+			}
 		}
 	}
-	if !denied {
-		t.Fatalf("the AppProject does not deny the Argo CD kinds: %s", out)
+	if strings.Join(denied, " ") != "Application ApplicationSet AppProject" {
+		t.Fatalf("the AppProject denies %v of argoproj.io, not Argo CD's kinds: %s", denied, out)
 	}
 }
 

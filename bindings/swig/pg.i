@@ -104,9 +104,10 @@ eqops_pg *eqops_bind_pg_connect(const char *conninfo, long connect_timeout_s,
                                 long statement_timeout_ms, long lock_timeout_ms,
                                 int max_retries, const char *control_db,
                                 const char *template_db, const char *db_prefix,
-                                eqops_error *perr)
+                                long failover_wait_ms, eqops_error *perr)
 {
     eqops_pg_options o = EQOPS_PG_OPTIONS_INIT;
+    o.failover_wait_ms = failover_wait_ms;
     o.connect_timeout_s = connect_timeout_s;
     o.statement_timeout_ms = statement_timeout_ms;
     o.lock_timeout_ms = lock_timeout_ms;

@@ -39,24 +39,35 @@ extern "C" {
 typedef struct eqops_pg eqops_pg;
 
 typedef struct eqops_pg_options {
-    unsigned version;          /* 1 */
-    long connect_timeout_s;    /* default 10 */
+    unsigned version;          /* EQOPS_PG_OPTIONS_VERSION (1 is still accepted) */
+    long connect_timeout_s;    /* per connection attempt and host; default 10 */
     long statement_timeout_ms; /* admin statements; default 60000 */
     long lock_timeout_ms;      /* per statement; default 5000 */
-    int max_retries;           /* retries of a step after a transient failure; default 4 */
+    int max_retries;           /* re-runs of a step after a transient failure; default 4 */
     const char *control_db;    /* default "eqops_control" */
     const char *template_db;   /* default "eqops_template" */
     const char *db_prefix;     /* default "tenant_" (letters, digits, '_'; at most 20) */
+    /* version 2: */
+    long failover_wait_ms; /* how long connecting keeps trying while no server takes writes
+                            * (a failover, a restart): default 30000; -1 = one attempt only;
+                            * at most 3600000 */
 } eqops_pg_options;
 
+#define EQOPS_PG_OPTIONS_VERSION 2
 #define EQOPS_PG_OPTIONS_INIT                                                                      \
     {                                                                                              \
-        .version = 1                                                                               \
+        .version = EQOPS_PG_OPTIONS_VERSION                                                        \
     }
 
 /*
  * Connect with a libpq conninfo string or URI ("host=a,b port=5432 dbname=postgres
- * user=admin password=..." or "postgresql://..."). `*out` is new (eqops_pg_close). Returns 0,
+ * user=admin password=..." or "postgresql://..."). `*out` is new (eqops_pg_close). A URI
+ * whose password holds an unencoded '@' or '/' is refused (EQOPS_EINVAL, field "conninfo",
+ * the text not repeated). With several hosts and a read-write or primary target, a server's
+ * "database does not exist" is checked with the primary (only its answer is final); connecting
+ * keeps trying for failover_wait_ms while no server takes writes. Every session starts with
+ * eqops's own settings (startup options: formats, time zone, no idle timeouts, ...), so a
+ * tenant database's settings do not change eqops's work there (docs/pg.md). Returns 0,
  * EQOPS_EINVAL (bad conninfo or option), EQOPS_EAUTH, EQOPS_EUNAVAILABLE or EQOPS_ETIMEOUT.
  */
 EQOPS_API int eqops_pg_connect(eqops_pg **out, const char *conninfo, const eqops_pg_options *opts,
@@ -221,7 +232,9 @@ EQOPS_API int eqops_pg_fingerprint(char **out, eqops_pg *pg, const char *databas
  * [...], "isolation": "ok"|problems}], "drifted"}; the lists name objects ("column
  * public.meters.serial: text not null"), at most 100 each. Isolation problems: PUBLIC or
  * another role can connect, the tenant role cannot, has a privileged attribute or is a member
- * of another role. `*drifted` counts tenants whose schema or isolation differs. Returns 0,
+ * of another role, the database carries settings a tenant database may not have (also listed
+ * in "settings": not on the allow-list, or out of bounds). `*drifted` counts tenants whose
+ * schema or isolation differs. Returns 0,
  * EQOPS_ENOTFOUND (no template, unknown tenant), EQOPS_EUNAVAILABLE.
  */
 EQOPS_API int eqops_pg_drift(char **out, size_t *drifted, eqops_pg *pg, const char *const *tenants,

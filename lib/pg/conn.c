@@ -131,98 +131,6 @@ int eqops__pg_literal(eqops_buf *b, PGconn *c, const char *text)
     return eqops__buf_ok(b);
 }
 
-/* ---- conninfo ------------------------------------------------------------------------------ */
-
-static int add_param(eqops_pg *pg, int *n, const char *kw, const char *val)
-{
-    if (*n >= PG_MAX_PARAMS)
-        return EQOPS_EINVAL;
-    pg->keywords[*n] = eqops__strdup(kw);
-    pg->values[*n] = eqops__strdup(val);
-    if (!pg->keywords[*n] || !pg->values[*n]) {
-        eqops__free(pg->keywords[*n]);
-        eqops__secret_free(pg->values[*n]);
-        pg->keywords[*n] = pg->values[*n] = NULL;
-        return EQOPS_ENOMEM;
-    }
-    (*n)++;
-    return 0;
-}
-
-const char *eqops__pg_param(const eqops_pg *pg, const char *keyword)
-{
-    for (int i = 0; pg->keywords[i]; i++)
-        if (!strcmp(pg->keywords[i], keyword))
-            return pg->values[i];
-    return NULL;
-}
-
-static int parse_conninfo(eqops_pg *pg, const char *conninfo, long connect_timeout,
-                          eqops_error *err)
-{
-    char *msg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
-    if (opts == NULL) {
-        bool oom = msg == NULL;
-        /* libpq's message may quote parts of the string, which can hold a password */
-        PQfreemem(msg);
-        return oom ? eqops__err(err, EQOPS_ENOMEM, "conninfo: out of memory")
-                   : eqops__err_field(err, EQOPS_EINVAL, "conninfo",
-                                      "not a valid libpq connection string or URI (the text "
-                                      "is not repeated here: it may hold a password)");
-    }
-    int n = 0, rc = 0;
-    bool have_timeout = false, have_app = false, have_tsa = false, have_db = false,
-         have_keepalive = false;
-    for (PQconninfoOption *o = opts; o->keyword && rc == 0; o++) {
-        if (o->val == NULL || o->val[0] == '\0')
-            continue;
-        if (!strcmp(o->keyword, "connect_timeout"))
-            have_timeout = true;
-        else if (!strcmp(o->keyword, "application_name"))
-            have_app = true;
-        else if (!strcmp(o->keyword, "target_session_attrs"))
-            have_tsa = true;
-        else if (!strcmp(o->keyword, "dbname"))
-            have_db = true;
-        else if (!strncmp(o->keyword, "keepalives", 10))
-            have_keepalive = true;
-        rc = add_param(pg, &n, o->keyword, o->val);
-    }
-    /* wipe the parsed values (the password is among them) before libpq frees them */
-    for (PQconninfoOption *o = opts; o->keyword; o++)
-        if (o->val)
-            eqops__wipe(o->val, strlen(o->val));
-    PQconninfoFree(opts);
-    char num[32];
-    snprintf(num, sizeof(num), "%ld", connect_timeout);
-    if (rc == 0 && !have_timeout)
-        rc = add_param(pg, &n, "connect_timeout", num);
-    if (rc == 0 && !have_app)
-        rc = add_param(pg, &n, "application_name", "eqops");
-    if (rc == 0 && !have_tsa)
-        rc = add_param(pg, &n, "target_session_attrs", "read-write");
-    if (rc == 0 && !have_db)
-        rc = add_param(pg, &n, "dbname", "postgres");
-    /* notice a dead peer (failover, cut network) within a minute, not the kernel's 2 hours:
-     * the lock connections must not outlive their locks unnoticed */
-    if (rc == 0 && !have_keepalive) {
-        rc = add_param(pg, &n, "keepalives_idle", "30");
-        if (rc == 0)
-            rc = add_param(pg, &n, "keepalives_interval", "10");
-        if (rc == 0)
-            rc = add_param(pg, &n, "keepalives_count", "3");
-    }
-    if (rc == EQOPS_EINVAL)
-        return eqops__err_field(err, rc, "conninfo", "more than %d parameters", PG_MAX_PARAMS);
-    if (rc != 0)
-        return eqops__err(err, rc, "conninfo: out of memory");
-    for (int i = 0; i < n; i++)
-        if (!strcmp(pg->keywords[i], "dbname"))
-            pg->dbname_index = i;
-    return 0;
-}
-
 /* ---- connecting ---------------------------------------------------------------------------- */
 
 static void notice_log(void *arg, const char *message)
@@ -233,22 +141,6 @@ static void notice_log(void *arg, const char *message)
         eqops__log(EQOPS_LOG_DEBUG, MOD, "server notice: %.*s",
                    (int)(n && message[n - 1] == '\n' ? n - 1 : n), message);
     }
-}
-
-/* Server-side or network states that say "not here, or not the primary, right now". */
-static bool not_there_now(const char *m)
-{
-    static const char *const marks[] = {
-        "Connection refused",       "server closed the connection unexpectedly",
-        "timeout expired",          "Connection timed out",
-        "Connection reset by peer", "No route to host",
-        "Network is unreachable",   "session is read-only",
-        "hot standby mode",         "the database system is",
-    };
-    for (size_t i = 0; i < EQOPS__ARRAY_LEN(marks); i++)
-        if (strstr(m, marks[i]) != NULL)
-            return true;
-    return false;
 }
 
 /* libpq's message, one line: a line per server tried, hint lines (a tab first) left out. */
@@ -313,33 +205,14 @@ static int connect_error(PGconn *c, const char *db, eqops_error *err, bool *tran
     } else {
         *transient = true; /* refused, reset, starting up, read-only, shutting down */
     }
-    /* libpq names each server it tried and stops at the first that answers with an error.
-     * When another one was not there or not the primary, a failover is under way, and the
-     * answer may come from a standby still replaying, which does not know yet the database
-     * made, opened or granted just before the crash: not final, try again (the code stays,
-     * for when the retries run out). Refused credentials are not tried again: a retry would
-     * not fix them, and may lock the account. */
-    const char *second = strstr(m, "connection to server ");
-    if (c != NULL && code != EQOPS_EAUTH && second && strstr(second + 1, "connection to server ") &&
-        not_there_now(m))
-        *transient = true;
     eqops__err(err, code, "connect to database %s: %s", db, msg);
     eqops__err_upstream(err, 0, state, 0);
     return code;
 }
 
-int eqops__pg_session_setup(eqops_pg *pg, PGconn *c, eqops_error *err)
+void eqops__pg_session_setup(PGconn *c)
 {
-    char st[32], lt[32];
-    snprintf(st, sizeof(st), "%ld", pg->statement_timeout_ms);
-    snprintf(lt, sizeof(lt), "%ld", pg->lock_timeout_ms);
-    const char *params[] = {st, lt};
     PQsetNoticeProcessor(c, notice_log, NULL);
-    return eqops__pg_exec(c, "session settings",
-                          "SELECT set_config('statement_timeout', $1, false), "
-                          "set_config('lock_timeout', $2, false), "
-                          "set_config('client_min_messages', 'warning', false)",
-                          2, params, NULL, err);
 }
 
 long eqops__pg_backoff_ms(int attempt)
@@ -348,39 +221,140 @@ long eqops__pg_backoff_ms(int attempt)
     return base / 2 + (long)(eqops__random_unit() * (double)base / 2);
 }
 
+/* The primary's address, when known, replaces the host list. */
+typedef struct pg_where {
+    char host[256], addr[64], port[16];
+} pg_where;
+
+/* Connect to `db` through the host list, or on `at` only. */
+static PGconn *connect_to(eqops_pg *pg, const char *db, const pg_where *at)
+{
+    const char *keys[PG_MAX_PARAMS + 4], *values[PG_MAX_PARAMS + 4];
+    bool have_port = false, have_addr = false;
+    int n = 0;
+    for (; pg->keywords[n]; n++) {
+        keys[n] = pg->keywords[n];
+        values[n] = n == pg->dbname_index ? db : pg->values[n];
+        if (at == NULL)
+            continue;
+        if (!strcmp(keys[n], "host"))
+            values[n] = at->host;
+        else if (!strcmp(keys[n], "hostaddr"))
+            values[n] = at->addr[0] ? at->addr : NULL, have_addr = true;
+        else if (!strcmp(keys[n], "port"))
+            values[n] = at->port, have_port = true;
+    }
+    if (at != NULL) {
+        keys[n] = "host", values[n++] = at->host; /* PGHOST's list: a later keyword wins */
+        if (!have_port)
+            keys[n] = "port", values[n++] = at->port;
+        if (!have_addr && at->addr[0]) /* the address libpq found: no second name lookup */
+            keys[n] = "hostaddr", values[n++] = at->addr;
+    }
+    keys[n] = NULL, values[n] = NULL;
+    return PQconnectdbParams(keys, values, 0);
+}
+
+int eqops__pg_find_primary(eqops_pg *pg, char host[256], char addr[64], char port[16],
+                           bool *transient, eqops_error *err)
+{
+    /* any database will do: the maintenance one, else those every cluster has (the
+     * maintenance database may be the one a standby does not know yet) */
+    const char *dbs[] = {pg->maintenance_db, "postgres", "template1"};
+    int rc = 0;
+    for (size_t i = 0; i < EQOPS__ARRAY_LEN(dbs); i++) {
+        if (i > 0 && (!strcmp(dbs[i], pg->maintenance_db) || !strcmp(dbs[i], dbs[i - 1])))
+            continue;
+        PGconn *c = connect_to(pg, dbs[i], NULL);
+        *transient = false;
+        eqops_error_clear(err);
+        if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+            const char *h = PQhost(c), *a = PQhostaddr(c), *p = PQport(c);
+            snprintf(host, 256, "%s", h ? h : "");
+            snprintf(addr, 64, "%s", a ? a : "");
+            snprintf(port, 16, "%s", p ? p : "");
+            PQfinish(c);
+            return 0;
+        }
+        rc = connect_error(c, dbs[i], err, transient);
+        PQfinish(c);
+        if (*transient || rc == EQOPS_EAUTH || rc == EQOPS_ENOMEM)
+            break; /* no server takes writes now, or these credentials are refused */
+    }
+    return rc;
+}
+
+/*
+ * libpq tries the hosts in order and stops at the first that answers with an error. A standby
+ * still replaying may not know yet a database made, opened or granted just before (after a
+ * failover the old primary comes back as a standby, often first in the list): its "does not
+ * exist" is not final. So with several hosts and a read-write target, such an answer sends
+ * eqops to find the primary (through the list, to the maintenance database) and ask it, on
+ * its host only: only the primary's answer is final. No primary yet (the failover is under
+ * way) is worth waiting for. Refused credentials are not tried again: a retry would not fix
+ * them, and may lock the account.
+ */
+static int ask_primary(eqops_pg *pg, PGconn **out, const char *db, eqops_error *e, bool *transient)
+{
+    pg_where at;
+    eqops_error pe = EQOPS_ERROR_INIT;
+    bool ptransient = false;
+    int rc = eqops__pg_find_primary(pg, at.host, at.addr, at.port, &ptransient, &pe);
+    if (rc != 0) {
+        /* no server takes writes now, or the maintenance database is not there (yet) where
+         * libpq looked: the first answer stands, and is retried */
+        eqops__log(EQOPS_LOG_DEBUG, MOD, "no primary to ask about %s: %s", db, pe.message);
+        eqops_error_clear(&pe);
+        *transient = rc != EQOPS_EAUTH && rc != EQOPS_ENOMEM;
+        return e->code;
+    }
+    PGconn *c = connect_to(pg, db, &at);
+    if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+        *out = c;
+        return 0;
+    }
+    eqops_error_clear(e);
+    rc = connect_error(c, db, e, transient);
+    PQfinish(c);
+    return rc;
+}
+
 int eqops__pg_connect_db(eqops_pg *pg, PGconn **out, const char *db, eqops_error *err)
 {
     *out = NULL;
-    const char *values[PG_MAX_PARAMS + 1];
-    for (int i = 0; i <= PG_MAX_PARAMS; i++)
-        values[i] = pg->values[i];
-    values[pg->dbname_index] = db;
     /* the failures of attempts that were retried are not the caller's: `err` gets the last
      * one only when there is no connection in the end */
     eqops_error e = EQOPS_ERROR_INIT;
+    int64_t deadline = eqops__mono_ms() + pg->failover_wait_ms;
     for (int attempt = 0;; attempt++) {
-        PGconn *c = PQconnectdbParams((const char *const *)pg->keywords, values, 0);
-        bool transient = false;
-        int rc;
         eqops_error_clear(&e);
-        if (c != NULL && PQstatus(c) == CONNECTION_OK) {
-            rc = eqops__pg_session_setup(pg, c, &e);
-            if (rc == 0) {
-                *out = c;
-                return 0;
-            }
-            transient = classify(e.reason, e.message) == RETRY_RECONNECT;
-        } else {
+        PGconn *c = connect_to(pg, db, NULL);
+        bool transient = false;
+        int rc = 0;
+        if (c == NULL || PQstatus(c) != CONNECTION_OK) {
             rc = connect_error(c, db, &e, &transient);
+            PQfinish(c);
+            c = NULL;
+            if (!transient && pg->find_primary && rc != EQOPS_EAUTH && rc != EQOPS_ENOMEM)
+                rc = ask_primary(pg, &c, db, &e, &transient);
         }
-        PQfinish(c);
-        if (!transient || attempt >= pg->max_retries) {
+        if (rc == 0) {
+            eqops__pg_session_setup(c);
+            *out = c;
+            return 0;
+        }
+        int64_t left = deadline - eqops__mono_ms();
+        if (!transient || left <= 0) {
             eqops__err_move(err, &e);
             return rc;
         }
         long wait = eqops__pg_backoff_ms(attempt);
-        eqops__log(EQOPS_LOG_WARN, MOD, "%s; retrying in %ld ms (attempt %d of %d)", e.message,
-                   wait, attempt + 1, pg->max_retries);
+        if (wait > left)
+            wait = (long)left;
+        eqops__log(EQOPS_LOG_WARN, MOD,
+                   "%s; retrying in %ld ms (attempt %d; %.1f s left of the %.0f s failover wait)",
+                   e.message, wait, attempt + 1, (double)left / 1000,
+                   (double)pg->failover_wait_ms / 1000);
         eqops__sleep_ms(wait);
     }
 }
@@ -520,6 +494,7 @@ void eqops_pg_close(eqops_pg *pg)
         eqops__free(pg->keywords[i]);
         eqops__secret_free(pg->values[i]);
     }
+    eqops__secret_free(pg->user_options);
     eqops__free(pg->control_db);
     eqops__free(pg->template_db);
     eqops__free(pg->prefix);
@@ -538,14 +513,21 @@ int eqops_pg_connect(eqops_pg **out, const char *conninfo, const eqops_pg_option
     eqops_pg_options defaults = EQOPS_PG_OPTIONS_INIT;
     if (opts == NULL)
         opts = &defaults;
-    if (opts->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
+    if (opts->version < 1 || opts->version > EQOPS_PG_OPTIONS_VERSION)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1 to %d",
+                                EQOPS_PG_OPTIONS_VERSION);
     if (opts->connect_timeout_s < 0 || opts->connect_timeout_s > 3600 ||
         opts->statement_timeout_ms < 0 || opts->lock_timeout_ms < 0 || opts->max_retries < 0 ||
         opts->max_retries > 20)
         return eqops__err_field(err, EQOPS_EINVAL, "opts",
                                 "timeouts must be >= 0 (connect at most 3600 s), max_retries "
                                 "0 to 20");
+    /* version 1 structs end before failover_wait_ms */
+    long failover_wait = opts->version >= 2 ? opts->failover_wait_ms : 0;
+    if (failover_wait < -1 || failover_wait > 3600000)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.failover_wait_ms",
+                                "must be -1 (one attempt), 0 (the default, 30000) or up to "
+                                "3600000");
     const char *control = opts->control_db ? opts->control_db : "eqops_control";
     const char *tmpl = opts->template_db ? opts->template_db : "eqops_template";
     const char *prefix = opts->db_prefix ? opts->db_prefix : "tenant_";
@@ -566,6 +548,8 @@ int eqops_pg_connect(eqops_pg **out, const char *conninfo, const eqops_pg_option
     pg->statement_timeout_ms = opts->statement_timeout_ms ? opts->statement_timeout_ms : 60000;
     pg->lock_timeout_ms = opts->lock_timeout_ms ? opts->lock_timeout_ms : 5000;
     pg->max_retries = opts->max_retries ? opts->max_retries : 4;
+    pg->failover_wait_ms = failover_wait == 0 ? 30000 : failover_wait < 0 ? 0 : failover_wait;
+    pg->options_index = -1;
     pg->control_db = eqops__strdup(control);
     pg->template_db = eqops__strdup(tmpl);
     pg->prefix = eqops__strdup(prefix);
@@ -573,7 +557,8 @@ int eqops_pg_connect(eqops_pg **out, const char *conninfo, const eqops_pg_option
         eqops_pg_close(pg);
         return eqops__err(err, EQOPS_ENOMEM, "pg connect: out of memory");
     }
-    rc = parse_conninfo(pg, conninfo, opts->connect_timeout_s ? opts->connect_timeout_s : 10, err);
+    rc = eqops__pg_conninfo_parse(pg, conninfo,
+                                  opts->connect_timeout_s ? opts->connect_timeout_s : 10, err);
     if (rc == 0) {
         pg->maintenance_db = pg->values[pg->dbname_index];
         if (check_name_option(pg->maintenance_db, "conninfo.dbname", 63, NULL) == 0 &&
@@ -581,8 +566,14 @@ int eqops_pg_connect(eqops_pg **out, const char *conninfo, const eqops_pg_option
             rc = eqops__err_field(err, EQOPS_EINVAL, "conninfo.dbname",
                                   "connect to a maintenance database (postgres), not a tenant's");
     }
+    /* the fixed settings first; then the ones read from the maintenance session, for the
+     * connections to every other database (and its reconnects) */
+    if (rc == 0)
+        rc = eqops__pg_pins_set(pg, NULL, err);
     if (rc == 0)
         rc = eqops__pg_connect_db(pg, &pg->conn, pg->maintenance_db, err);
+    if (rc == 0)
+        rc = eqops__pg_pins_set(pg, pg->conn, err);
     if (rc != 0) {
         eqops_pg_close(pg);
         return rc;

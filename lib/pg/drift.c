@@ -320,8 +320,24 @@ static int isolation_step(PGconn *c, void *arg, eqops_error *err)
         eqops__buf_puts(&b, PQgetvalue(r, i, 0));
     }
     PQclear(r);
-    bool ok = eqops__jset(report, "isolation", json_string(b.len ? b.data : "ok"));
+    /* settings the database carries that a tenant database may not have (made by hand, or
+     * by an eqops before the allow-list): they reach every session there, eqops's too */
+    json_t *have = NULL, *findings = json_array();
+    rc = findings ? eqops__pg_db_settings(c, params[0], &have, err)
+                  : eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (rc == 0) {
+        eqops__pg_settings_findings(have, findings, NULL);
+        for (size_t i = 0; i < json_array_size(findings); i++)
+            eqops__buf_printf(&b, "%s%s", b.len ? "; " : "",
+                              json_string_value(json_array_get(findings, i)));
+    }
+    json_decref(have);
+    bool ok = rc == 0 && eqops__jset(report, "isolation", json_string(b.len ? b.data : "ok")) &&
+              eqops__jset(report, "settings", json_incref(findings));
+    json_decref(findings);
     eqops__buf_free(&b);
+    if (rc != 0)
+        return rc;
     return ok && !b.oom ? 0 : eqops__err(err, EQOPS_ENOMEM, "out of memory");
 }
 

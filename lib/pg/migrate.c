@@ -342,14 +342,11 @@ static int invalid_indexes(PGconn *c, const pg_migration *m, eqops_error *err)
     return rc;
 }
 
-static int apply_one(eqops_pg *pg, PGconn *c, const pg_migration *m, const pg_migrate_cfg *cfg,
-                     eqops_error *err)
+static int apply_one(PGconn *c, const pg_migration *m, const pg_migrate_cfg *cfg, eqops_error *err)
 {
-    /* a clean session for each migration: settings an earlier file changed are undone, ours
-     * set again */
+    /* a clean session for each migration: settings an earlier file changed are undone (back
+     * to eqops's startup options, not to the database's settings) */
     int rc = eqops__pg_exec(c, m->file, "RESET ALL", 0, NULL, NULL, err);
-    if (rc == 0)
-        rc = eqops__pg_session_setup(pg, c, err);
     char prelude[160];
     snprintf(prelude, sizeof(prelude), "%sSET %slock_timeout = %ld; SET %sstatement_timeout = %ld",
              m->no_transaction ? "" : "BEGIN; ", m->no_transaction ? "" : "LOCAL ",
@@ -366,7 +363,7 @@ static int apply_one(eqops_pg *pg, PGconn *c, const pg_migration *m, const pg_mi
         return rc;
     if (m->no_transaction) {
         /* back to the admin timeouts for the bookkeeping */
-        if ((rc = eqops__pg_session_setup(pg, c, err)) != 0 ||
+        if ((rc = eqops__pg_exec(c, m->file, "RESET ALL", 0, NULL, NULL, err)) != 0 ||
             (rc = invalid_indexes(c, m, err)) != 0)
             return rc;
     } else if (PQtransactionStatus(c) != PQTRANS_INTRANS) {
@@ -397,7 +394,8 @@ static int migrate_once(eqops_pg *pg, PGconn *c, const pg_migrations *ms, const 
     int rc = 0;
     bool locked = false;
     if (cfg->mode == PG_MODE_APPLY) {
-        if ((rc = eqops__pg_try_lock(c, PG_LOCK_MIGRATE, false, cfg->lock_wait_ms, "migration lock",
+        if ((rc = eqops__pg_session_settings_check(c, r->database, err)) != 0 ||
+            (rc = eqops__pg_try_lock(c, PG_LOCK_MIGRATE, false, cfg->lock_wait_ms, "migration lock",
                                      err)) != 0)
             return rc;
         locked = true;
@@ -422,7 +420,7 @@ static int migrate_once(eqops_pg *pg, PGconn *c, const pg_migrations *ms, const 
         int64_t v = json_integer_value(json_array_get(r->pending, i));
         const pg_migration *m = find_version(ms, v);
         if (cfg->mode == PG_MODE_APPLY)
-            rc = apply_one(pg, c, m, cfg, err);
+            rc = apply_one(c, m, cfg, err);
         if (rc == 0) {
             if (!append_version(r->applied, v))
                 rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");

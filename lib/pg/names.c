@@ -189,60 +189,7 @@ bool eqops__pg_tenant_from_object(const eqops_pg *pg, const char *object, char *
     return eqops__pg_name_check(out, "name", NULL) == 0;
 }
 
-/*
- * The settings a tenant database may have (ALTER DATABASE ... SET), sorted for bsearch. Each
- * is one a session may set for itself (context "user"), so a per-database default gives a
- * tenant nothing it could not take anyway, and none changes who a session runs as (role,
- * session_authorization), loads code (*_preload_libraries, dynamic_library_path), weakens a
- * check (row_security, session_replication_role, check_function_bodies) or changes how eqops's
- * own sessions in the database behave: search_path (eqops runs the migrations in the database
- * with unqualified names), default_transaction_* (read-only would stop migrations),
- * client_encoding, standard_conforming_strings, password_encryption. Superuser-only settings
- * (lc_messages, log_*, temp_file_limit, deadlock_timeout) and custom "prefix.name" ones (only
- * a superuser may set those per database) are left out too. docs/pg.md lists them.
- */
-static const char *const tenant_settings[] = {
-    "application_name",
-    "bytea_output",
-    "client_min_messages",
-    "datestyle",
-    "default_statistics_target",
-    "effective_cache_size",
-    "effective_io_concurrency",
-    "extra_float_digits",
-    "hash_mem_multiplier",
-    "idle_in_transaction_session_timeout",
-    "idle_session_timeout",
-    "intervalstyle",
-    "jit",
-    "lc_monetary",
-    "lc_numeric",
-    "lc_time",
-    "lock_timeout",
-    "maintenance_work_mem",
-    "max_parallel_workers_per_gather",
-    "random_page_cost",
-    "seq_page_cost",
-    "statement_timeout",
-    "temp_buffers",
-    "timezone",
-    "work_mem",
-};
-
-int eqops__pg_setting_check(const char *name, const char *field, eqops_error *err)
-{
-    const char *key = name;
-    if (name && bsearch(&key, tenant_settings, EQOPS__ARRAY_LEN(tenant_settings),
-                        sizeof(tenant_settings[0]), cmp_str) != NULL)
-        return 0;
-    return eqops__err_field(err, EQOPS_EINVAL, field,
-                            "\"%.63s\" is not a setting a tenant database may have (only "
-                            "timeouts, memory, locale, format and planner settings; docs/pg.md "
-                            "lists them)",
-                            name ? name : "");
-}
-
-static bool sorted(const char *const *v, size_t n)
+bool eqops__pg_sorted(const char *const *v, size_t n)
 {
     for (size_t i = 1; i < n; i++)
         if (strcmp(v[i - 1], v[i]) >= 0)
@@ -252,6 +199,5 @@ static bool sorted(const char *const *v, size_t n)
 
 bool eqops__pg_reserved_sorted(void)
 {
-    return sorted(reserved, EQOPS__ARRAY_LEN(reserved)) &&
-           sorted(tenant_settings, EQOPS__ARRAY_LEN(tenant_settings));
+    return eqops__pg_sorted(reserved, EQOPS__ARRAY_LEN(reserved)) && eqops__pg_settings_sorted();
 }

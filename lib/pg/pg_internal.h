@@ -18,14 +18,71 @@ struct eqops_pg {
     /* the admin conninfo as keyword/value pairs (values wiped on close), NULL-terminated */
     char *keywords[PG_MAX_PARAMS + 1];
     char *values[PG_MAX_PARAMS + 1];
-    int dbname_index; /* where dbname is, to connect to other databases */
-    PGconn *conn;     /* the maintenance connection (the conninfo's database) */
+    int dbname_index;   /* where dbname is, to connect to other databases */
+    int options_index;  /* where "options" is: eqops's session settings, then the conninfo's */
+    char *user_options; /* the conninfo's own "options" ("" when none) */
+    PGconn *conn;       /* the maintenance connection (the conninfo's database) */
     char *maintenance_db;
     char *control_db, *template_db, *prefix;
     long statement_timeout_ms, lock_timeout_ms;
+    long failover_wait_ms; /* how long connecting retries transient failures; 0 = no retry */
     int max_retries;
+    bool find_primary;  /* several hosts and a read-write target: see eqops__pg_connect_db */
     bool control_ready; /* the control database was checked by this handle */
 };
+
+/* ---- the conninfo and the session settings (session.c) --------------------------------- */
+
+/*
+ * Parse the admin conninfo into pg->keywords/values, adding what eqops needs when absent
+ * (connect_timeout, application_name, target_session_attrs=read-write, dbname=postgres,
+ * keepalives, options). A URI whose host, port, database or parameters hold an '@' is refused:
+ * libpq would have taken part of a password with an '@', '/' or ':' for a host name and put it
+ * in every error message. Messages never repeat the conninfo's text.
+ */
+int eqops__pg_conninfo_parse(eqops_pg *pg, const char *conninfo, long connect_timeout,
+                             eqops_error *err);
+
+/*
+ * The startup options of every eqops session ("-c name=value ..."), then the conninfo's own:
+ * fixed formats (DateStyle, IntervalStyle, TimeZone, extra_float_digits, bytea_output, ...),
+ * no idle timeouts, the admin timeouts, and, when `maint` (the maintenance connection) is
+ * given, its locale, search_path and memory settings. Startup options win over a database's
+ * settings and survive RESET ALL and DISCARD ALL. 0 or EQOPS_ENOMEM / the query's error.
+ */
+int eqops__pg_pins_set(eqops_pg *pg, PGconn *maint, eqops_error *err);
+
+/* ---- tenant database settings (settings.c) ------------------------------------------------ */
+
+/* Check one "name=value" setting of a tenant (the name on the allow-list, the value within its
+ * bounds); `field` names it in the message ("settings[0]"). */
+int eqops__pg_setting_entry_check(const char *s, const char *field, eqops_error *err);
+
+/* Check a value of an allowed setting against its bounds (the memory settings have upper
+ * bounds: docs/pg.md). 0 or EQOPS_EINVAL naming `field`. */
+int eqops__pg_setting_value_check(const char *name, const char *value, const char *field,
+                                  eqops_error *err);
+
+/* The database's own settings (ALTER DATABASE ... SET, for every role), as a new JSON object
+ * {name: value} (the server's spelling of the names, e.g. "DateStyle"). */
+int eqops__pg_db_settings(PGconn *c, const char *db, json_t **out, eqops_error *err);
+
+/* Fail (EQOPS_EFORBIDDEN, naming them) when settings of the database that a tenant database
+ * may not have still reach the session `c` (connected to `db`) past eqops's startup options:
+ * the superuser-only ones (session_replication_role, ...). Migrations do not run there. */
+int eqops__pg_session_settings_check(PGconn *c, const char *db, eqops_error *err);
+
+/* The settings of database `db` that differ from `want` ("name=value", NULL-terminated; NULL
+ * = none): missing, another value, or there and not wanted; appended to `fields` as
+ * "<prefix><name>" (lowercase). On the maintenance connection, with retries. */
+int eqops__pg_settings_diff(eqops_pg *pg, const char *db, const char *const *want,
+                            const char *prefix, json_t *fields, eqops_error *err);
+
+/* Count the settings of `settings` (as from eqops__pg_db_settings) that a tenant database may
+ * not have (not on the allow-list, or out of bounds), appending a line about each to
+ * `findings` (a JSON array; may be NULL) and its name to `names` ("a, b"; may be NULL). The
+ * values of settings that are not on the allow-list are not repeated: they may be anything. */
+size_t eqops__pg_settings_findings(const json_t *settings, json_t *findings, eqops_buf *names);
 
 /* One step of work on a connection; must be idempotent (it may run again). */
 typedef int (*eqops__pg_step)(PGconn *c, void *ctx, eqops_error *err);
@@ -62,6 +119,9 @@ bool eqops__pg_tenant_from_object(const eqops_pg *pg, const char *object, char *
                                   size_t out_len);
 /* Tests: the tables of names (reserved words, tenant settings) are sorted (bsearch needs it). */
 bool eqops__pg_reserved_sorted(void);
+bool eqops__pg_settings_sorted(void);
+/* Whether `v` is strictly ascending (strcmp). */
+bool eqops__pg_sorted(const char *const *v, size_t n);
 
 /* Whether `name` is a setting a tenant database may have (the allow-list in names.c, which
  * the tenant spec uses too): 0, or EQOPS_EINVAL naming `field` ("settings[0]",
@@ -88,8 +148,15 @@ int eqops__pg_unlock(PGconn *c, const char *key, bool shared);
 /* Fail (EQOPS_EUNAVAILABLE) when the connection holding a lock is gone. NULL passes. */
 int eqops__pg_lock_check(PGconn *lock, const char *what, eqops_error *err);
 
-/* The admin session settings (statement and lock timeouts, quiet notices) on `c`. */
-int eqops__pg_session_setup(eqops_pg *pg, PGconn *c, eqops_error *err);
+/* What a new admin session needs beyond its startup options (server notices to the debug
+ * log). */
+void eqops__pg_session_setup(PGconn *c);
+
+/* Where the primary is now: a connection to the maintenance database through the conninfo's
+ * host list (libpq passes over servers that take no writes). `host` gets PQhost, `addr`
+ * PQhostaddr, `port` PQport. 0, or the connection's error (`*transient` when worth retrying). */
+int eqops__pg_find_primary(eqops_pg *pg, char host[256], char addr[64], char port[16],
+                           bool *transient, eqops_error *err);
 
 /* Make sure the control database exists (once per handle). */
 int eqops__pg_control_ensure(eqops_pg *pg, eqops_error *err);

@@ -262,48 +262,23 @@ static int database_step(PGconn *c, void *arg, eqops_error *err)
     return rc;
 }
 
-/* Validate one "name=value" setting; `name_len` receives the name's length. */
-static int setting_check(const char *s, size_t k, size_t *name_len, eqops_error *err)
+/* RESET ALL leaves what only a superuser may reset (session_replication_role, log_*, custom
+ * settings): a database that keeps such a setting is not finished as a tenant's, and says
+ * what a superuser must do. */
+static int settings_left(PGconn *c, tenant_ctx *t, eqops_error *err)
 {
-    char field[32];
-    snprintf(field, sizeof(field), "settings[%zu]", k);
-    const char *eq = strchr(s, '=');
-    if (eq == NULL || eq == s)
-        return eqops__err_field(err, EQOPS_EINVAL, field, "must be name=value");
-    size_t n = (size_t)(eq - s);
-    if (n > 63)
-        return eqops__err_field(err, EQOPS_EINVAL, field, "the name is longer than 63 bytes");
-    bool part_start = true;
-    int dots = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || ch == '_' || (!part_start && ch >= '0' && ch <= '9');
-        if (ch == '.' && !part_start && dots == 0) {
-            dots++;
-            part_start = true;
-            continue;
-        }
-        if (!ok)
-            return eqops__err_field(err, EQOPS_EINVAL, field,
-                                    "the name must be a setting name (lowercase letters, digits, "
-                                    "'_', one '.' for a custom prefix)");
-        part_start = false;
-    }
-    if (part_start)
-        return eqops__err_field(err, EQOPS_EINVAL, field, "the name must not end with '.'");
-    char name[64];
-    snprintf(name, sizeof(name), "%.*s", (int)n, s);
-    int rc = eqops__pg_setting_check(name, field, err);
-    if (rc != 0)
-        return rc;
-    if (strlen(eq + 1) > 1024)
-        return eqops__err_field(err, EQOPS_EINVAL, field, "the value is longer than 1024 bytes");
-    for (const unsigned char *p = (const unsigned char *)eq + 1; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return eqops__err_field(err, EQOPS_EINVAL, field,
-                                    "the value must not contain control characters");
-    *name_len = n;
-    return 0;
+    json_t *have = NULL;
+    eqops_buf names = EQOPS_BUF_INIT;
+    int rc = eqops__pg_db_settings(c, t->object, &have, err);
+    if (rc == 0 && eqops__pg_settings_findings(have, NULL, &names) > 0)
+        rc =
+            eqops__err(err, EQOPS_EFORBIDDEN,
+                       "database %s keeps settings RESET ALL could not remove (only a "
+                       "superuser may): %s; a superuser must ALTER DATABASE %s RESET each",
+                       t->object, eqops__buf_ok(&names) ? "?" : eqops__buf_cstr(&names), t->object);
+    eqops__buf_free(&names);
+    json_decref(have);
+    return rc;
 }
 
 static int isolate_step(PGconn *c, void *arg, eqops_error *err)
@@ -329,20 +304,12 @@ static int isolate_step(PGconn *c, void *arg, eqops_error *err)
     for (size_t k = 0; t->opts->settings && t->opts->settings[k]; k++) {
         const char *s = t->opts->settings[k];
         const char *eq = strchr(s, '=');
-        char name[64];
+        char name[64]; /* on the allow-list: no "prefix.name" */
         snprintf(name, sizeof(name), "%.*s", (int)(eq - s), s);
-        char *dot = strchr(name, '.');
         eqops__buf_puts(&b, "; ALTER DATABASE ");
         eqops__pg_ident(&b, c, t->object);
         eqops__buf_puts(&b, " SET ");
-        if (dot) {
-            *dot = '\0';
-            eqops__pg_ident(&b, c, name);
-            eqops__buf_putc(&b, '.');
-            eqops__pg_ident(&b, c, dot + 1);
-        } else {
-            eqops__pg_ident(&b, c, name);
-        }
+        eqops__pg_ident(&b, c, name);
         eqops__buf_puts(&b, " = ");
         eqops__pg_literal(&b, c, eq + 1);
     }
@@ -352,7 +319,8 @@ static int isolate_step(PGconn *c, void *arg, eqops_error *err)
     eqops__pg_literal(&b, c, comment);
     eqops__buf_puts(&b, "; COMMIT");
     eqops__free(comment);
-    return exec_buf(c, "isolate database", &b, err);
+    int rc = exec_buf(c, "isolate database", &b, err);
+    return rc ? rc : settings_left(c, t, err);
 }
 
 /* ---- inside the tenant database ------------------------------------------------------------- */
@@ -500,8 +468,9 @@ static int options_check(const eqops_pg_tenant_options *o, eqops_error *err)
                                     "must be 16 to 1024 bytes (or a SCRAM-SHA-256 verifier)");
     }
     for (size_t k = 0; o->settings && o->settings[k]; k++) {
-        size_t n;
-        int rc = setting_check(o->settings[k], k, &n, err);
+        char field[32];
+        snprintf(field, sizeof(field), "settings[%zu]", k);
+        int rc = eqops__pg_setting_entry_check(o->settings[k], field, err);
         if (rc != 0)
             return rc;
         if (k >= 100)

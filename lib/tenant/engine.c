@@ -417,13 +417,28 @@ typedef struct cluster_job {
     tn_stage st;
 } cluster_job;
 
+/* The Argo CD namespace as it is: 0, EQOPS_ENOTFOUND, or EQOPS_EEXISTS when it is labelled as
+ * a tenant's. */
+static int argocd_ns_read(tn_ctx *c, eqops_k8s *k, eqops_error *e)
+{
+    json_t *live = NULL;
+    int rc = eqops__tn_get(&live, k, "v1", "Namespace", NULL, c->env->argocd_ns, e);
+    const char *owner = rc == 0 ? label(live, TN_LABEL_TENANT) : NULL;
+    if (owner)
+        rc = eqops__err(e, EQOPS_EEXISTS,
+                        "it is labelled as tenant %.64s's namespace (%s), not Argo CD's; the "
+                        "AppProject and Application of tenant %s do not go there",
+                        owner, TN_LABEL_TENANT, c->s->name);
+    json_decref(live);
+    return rc;
+}
+
 static int argocd_namespace(tn_ctx *c, eqops_k8s *k, const char *cluster)
 {
     /* Argo CD's own namespace is not the tenant's: made when missing, never changed; and only
      * where Argo CD's kinds exist, so a cluster without Argo CD is told, not littered. A
      * tenant's namespace is never taken for it: its workload may read the Secrets there and
      * its destroy would delete every tenant's AppProject with it. */
-    json_t *live = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
     char *kind = NULL;
     int rc = eqops_k8s_resource(&kind, k, "argoproj.io/v1alpha1", "AppProject", &e);
@@ -432,22 +447,17 @@ static int argocd_namespace(tn_ctx *c, eqops_k8s *k, const char *cluster)
         rc = eqops__err(&e, EQOPS_ENOTFOUND,
                         "Argo CD is not installed (the server has no AppProject kind)");
     if (rc == 0)
-        rc = eqops__tn_get(&live, k, "v1", "Namespace", NULL, c->env->argocd_ns, &e);
-    const char *owner = rc == 0 ? label(live, TN_LABEL_TENANT) : NULL;
-    if (owner)
-        rc = eqops__err(&e, EQOPS_EEXISTS,
-                        "it is labelled as tenant %.64s's namespace (%s), not Argo CD's; the "
-                        "AppProject and Application of tenant %s do not go there",
-                        owner, TN_LABEL_TENANT, c->s->name);
-    json_decref(live);
+        rc = argocd_ns_read(c, k, &e);
     if (rc == EQOPS_ENOTFOUND && mutating(c->op)) {
         json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
                                "metadata", "name", c->env->argocd_ns);
         char *text = ns ? eqops__json_dump(ns, 0) : NULL, *res = NULL;
         rc = text ? eqops_k8s_create(&res, k, text, NULL, &e)
                   : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
-        if (rc == EQOPS_EEXISTS)
-            rc = 0;
+        if (rc == EQOPS_EEXISTS) { /* made meanwhile, by someone else: read it like above */
+            eqops_error_clear(&e);
+            rc = argocd_ns_read(c, k, &e);
+        }
         json_decref(ns);
         eqops__free(text);
         eqops__free(res);

@@ -26,12 +26,9 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
                                 EQOPS_TENANT_ENV_OPTIONS_VERSION);
     if (opts->concurrency < 0 || opts->concurrency > 32)
         return eqops__err_field(err, EQOPS_EINVAL, "concurrency", "must be from 1 to 32 (0 = 4)");
-    if (opts->argocd_namespace &&
-        (strlen(opts->argocd_namespace) == 0 || strlen(opts->argocd_namespace) > 63 ||
-         strspn(opts->argocd_namespace, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
-             strlen(opts->argocd_namespace)))
-        return eqops__err_field(err, EQOPS_EINVAL, "argocd_namespace",
-                                "a namespace name: 1 to 63 of a-z, 0-9 and '-'");
+    int rc = opts->argocd_namespace ? eqops__tn_argocd_ns_check(opts->argocd_namespace, err) : 0;
+    if (rc != 0)
+        return rc;
     if (opts->field_manager &&
         (strlen(opts->field_manager) == 0 || strlen(opts->field_manager) > 128))
         return eqops__err_field(err, EQOPS_EINVAL, "field_manager", "1 to 128 characters");
@@ -39,7 +36,7 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
         return eqops__err(err, EQOPS_EINVAL, "tenant env options: timeouts must not be negative");
     /* version 1 structs end before reserved_names */
     const char *const *reserved = opts->version >= 2 ? opts->reserved_names : NULL;
-    int rc = eqops__tn_reserved_check(reserved, err);
+    rc = eqops__tn_reserved_check(reserved, err);
     if (rc != 0)
         return rc;
     char *text = NULL;

@@ -177,20 +177,25 @@ int eqops__tn_render_argocd(tn_objects *out, const tn_spec *s, const char *argoc
     /* the project is the restriction: one destination (the tenant's namespace), its repo, no
      * cluster-scoped objects at all, and none of the objects eqops keeps for itself: the
      * quota, the limits, the network policies and RBAC (a RoleBinding from the repository to
-     * a powerful ClusterRole would undo the rest), nor any Argo CD object (an Application or
-     * AppProject from the repository would escape the project) */
+     * a powerful ClusterRole would undo the rest), nor Argo CD's own kinds (an Application,
+     * ApplicationSet or AppProject from the repository would escape the project; Argo CD's
+     * cluster and repository credentials are Secrets in its own namespace, out of reach of the
+     * one destination). Argo CD matches kinds as globs, so "*" would also deny the other Argo
+     * projects' kinds in argoproj.io, which a tenant may use: Rollouts, Workflows, Events. */
     bool ok = add(
         out, "appproject",
         with(object("argoproj.io/v1alpha1", "AppProject", s->name, argocd_ns, s), "spec",
              json_pack("{s:s, s:[s], s:[{s:s, s:s}], s:[], s:[{s:s, s:s}, {s:s, s:s}, "
-                       "{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]}",
+                       "{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, "
+                       "{s:s, s:s}]}",
                        "description", "eqops tenant", "sourceRepos", s->argo_repo, "destinations",
                        "server", s->argo_server, "namespace", s->name, "clusterResourceWhitelist",
                        "namespaceResourceBlacklist", "group", "", "kind", "ResourceQuota", "group",
                        "", "kind", "LimitRange", "group", "networking.k8s.io", "kind",
                        "NetworkPolicy", "group", "rbac.authorization.k8s.io", "kind", "Role",
                        "group", "rbac.authorization.k8s.io", "kind", "RoleBinding", "group",
-                       "argoproj.io", "kind", "*")));
+                       "argoproj.io", "kind", "Application", "group", "argoproj.io", "kind",
+                       "ApplicationSet", "group", "argoproj.io", "kind", "AppProject")));
     ok =
         ok && add(out, "application",
                   with(object("argoproj.io/v1alpha1", "Application", s->name, argocd_ns, s), "spec",

@@ -21,6 +21,11 @@ static const struct {
     {"default", "the cluster's default namespace"},
     {"argocd", "Argo CD's namespace, where every tenant's AppProject and Application live"},
     {"argo-rollouts", "a well-known system namespace (Argo Rollouts)"},
+    {"argo", "a well-known system namespace (Argo Workflows)"},
+    {"argo-events", "a well-known system namespace (Argo Events)"},
+    {"kubeflow", "a well-known system namespace (Kubeflow)"},
+    {"kubeflow-system", "a well-known system namespace (Kubeflow)"},
+    {"knative-*", "well-known system namespaces (Knative Serving and Eventing)"},
     {"monitoring", "a well-known system namespace (Prometheus, Grafana)"},
     {"prometheus", "a well-known system namespace (Prometheus)"},
     {"grafana", "a well-known system namespace (Grafana)"},
@@ -63,6 +68,20 @@ static bool entry_ok(const char *s)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
             return false;
     return true;
+}
+
+int eqops__tn_argocd_ns_check(const char *ns, eqops_error *err)
+{
+    if (!entry_ok(ns) || strchr(ns, '*') != NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, "argocd_namespace",
+                                "a namespace name: 1 to 63 of a-z, 0-9 and '-', starting and "
+                                "ending with a letter or digit");
+    /* every tenant's AppProject goes there: not into a namespace with another purpose */
+    for (size_t i = 0; i < EQOPS__ARRAY_LEN(builtin); i++)
+        if (strcmp(ns, "argocd") != 0 && matches(builtin[i].pattern, ns))
+            return eqops__err_field(err, EQOPS_EINVAL, "argocd_namespace",
+                                    "\"%s\" is not Argo CD's to have: %s", ns, builtin[i].why);
+    return 0;
 }
 
 int eqops__tn_reserved_check(const char *const *names, eqops_error *err)

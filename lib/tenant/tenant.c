@@ -433,26 +433,37 @@ static void database_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
     int rc = 0;
     const char *settings[40] = {NULL};
     char buf[33][1100];
-    if (mutating(c->op)) {
-        size_t n = 0;
-        const char *k;
-        json_t *v;
-        json_object_foreach(json_object_get(json_object_get(c->s->doc, "database"), "settings"), k,
-                            v)
-        {
-            if (n >= 32)
-                break;
-            if (json_is_string(v))
-                snprintf(buf[n], sizeof(buf[n]), "%s=%s", k, json_string_value(v));
-            else if (json_is_boolean(v))
-                snprintf(buf[n], sizeof(buf[n]), "%s=%s", k, json_is_true(v) ? "on" : "off");
-            else if (json_is_integer(v))
-                snprintf(buf[n], sizeof(buf[n]), "%s=%lld", k, (long long)json_integer_value(v));
-            else
-                snprintf(buf[n], sizeof(buf[n]), "%s=%g", k, json_number_value(v));
-            settings[n] = buf[n];
-            n++;
-        }
+    size_t n = 0;
+    const char *k;
+    json_t *v, *fields = json_array();
+    json_object_foreach(json_object_get(json_object_get(c->s->doc, "database"), "settings"), k, v)
+    {
+        if (n >= 32 || rc != 0)
+            break;
+        if (json_is_string(v))
+            snprintf(buf[n], sizeof(buf[n]), "%s=%s", k, json_string_value(v));
+        else if (json_is_boolean(v))
+            snprintf(buf[n], sizeof(buf[n]), "%s=%s", k, json_is_true(v) ? "on" : "off");
+        else if (json_is_integer(v))
+            snprintf(buf[n], sizeof(buf[n]), "%s=%lld", k, (long long)json_integer_value(v));
+        else
+            snprintf(buf[n], sizeof(buf[n]), "%s=%g", k, json_number_value(v));
+        char field[96];
+        snprintf(field, sizeof(field), "database.settings.%s", k);
+        rc = eqops__pg_setting_value_check(k, strchr(buf[n], '=') + 1, field, &e);
+        settings[n] = buf[n];
+        n++;
+    }
+    /* what the database carries and the spec does not say (or says otherwise), hand-made
+     * settings and refused ones too: apply puts the spec's in their place */
+    if (rc == 0 && cr->pg_ready)
+        rc = fields ? eqops__pg_settings_diff(pg, cr->dbname, settings, "database.settings.",
+                                              fields, &e)
+                    : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
+    if (rc == 0 && json_array_size(fields) > 0 && !strcmp(a.action, "none"))
+        a.action = "update";
+    a.fields = fields;
+    if (rc == 0 && mutating(c->op)) {
         /* the template first (once per env), so the database is a fast clone of it */
         pthread_mutex_lock(&c->env->template_mu);
         if (c->env->migrations && !c->env->template_ready) {
@@ -471,6 +482,25 @@ static void database_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
         eqops_pg_tenant_free(t);
     }
     eqops__tn_step_end(c, &a, t0, rc, &e);
+    json_decref(fields);
+}
+
+/* Whether a drift report finds nothing but database settings (the database step shows them
+ * and apply replaces them: not a person's decision). */
+static bool settings_only(const json_t *rep)
+{
+    const char *schema = json_string_value(json_object_get(rep, "schema"));
+    const char *iso = json_string_value(json_object_get(rep, "isolation"));
+    json_t *settings = json_object_get(rep, "settings");
+    if (!schema || strcmp(schema, "same") != 0 || !iso || json_array_size(settings) == 0)
+        return false;
+    eqops_buf b = EQOPS_BUF_INIT;
+    for (size_t i = 0; i < json_array_size(settings); i++)
+        eqops__buf_printf(&b, "%s%s", i ? "; " : "",
+                          json_string_value(json_array_get(settings, i)));
+    bool only = !eqops__buf_ok(&b) && strcmp(eqops__buf_cstr(&b), iso) == 0;
+    eqops__buf_free(&b);
+    return only;
 }
 
 /* Drift and reconcile: pending migrations and a schema that differs from the template. */
@@ -528,14 +558,16 @@ static void schema_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
         const char *tenants[] = {c->s->name, NULL};
         size_t drifted = 0;
         int drc = eqops_pg_drift(&out, &drifted, pg, tenants, &e);
-        if (drc == 0 && drifted > 0) {
+        json_t *doc = drc == 0 && drifted > 0 ? json_loads(out, 0, NULL) : NULL;
+        json_t *rep = json_array_get(json_object_get(doc, "tenants"), 0);
+        if (doc != NULL && !settings_only(rep)) {
             a.action = "manual";
-            json_t *doc = json_loads(out, 0, NULL);
-            detail = json_incref(json_array_get(json_object_get(doc, "tenants"), 0));
-            json_decref(doc);
+            detail = json_incref(rep);
             a.note = "the schema or isolation differs from the template beyond pending "
                      "migrations: a person must decide";
-        } else if (drc != 0) {
+        }
+        json_decref(doc);
+        if (drc != 0) {
             eqops_error_clear(&e); /* no template yet: nothing to compare with */
         }
         eqops__free(out);

@@ -105,6 +105,9 @@ struct eqops_tenant_env {
 int eqops__tn_reserved_check(const char *const *names, eqops_error *err);
 int eqops__tn_reserved_copy(eqops_tenant_env *env, const char *const *names, eqops_error *err);
 void eqops__tn_reserved_free(eqops_tenant_env *env);
+/* The env's Argo CD namespace: a DNS label, and not one of the built-in reserved names but
+ * "argocd" (EQOPS_EINVAL naming argocd_namespace). */
+int eqops__tn_argocd_ns_check(const char *ns, eqops_error *err);
 /* EQOPS_EINVAL (field "name", saying why) when a tenant may not have this name: the built-in
  * list, the env's Argo CD namespace, the operator's list. Every operation but destroy checks. */
 int eqops__tn_name_reserved(const eqops_tenant_env *env, const char *name, eqops_error *err);

@@ -69,8 +69,13 @@ def wait_for(what, check, timeout, logfile=None, proc=None):
                                                       tail(logfile) if logfile else ""))
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+def run(cmd, timeout=120, **kw):
+    """Run `cmd` to its end, at most `timeout` seconds (then Failed: waits are bounded)."""
+    try:
+        return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=timeout,
+                              **kw)
+    except subprocess.TimeoutExpired:
+        raise Failed("%s did not finish within %d s" % (os.path.basename(cmd[0]), timeout))
 
 
 # ---- the run directory and private files ---------------------------------------------------

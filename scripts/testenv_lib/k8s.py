@@ -90,25 +90,42 @@ def start_k8s(state, name):
     write_private(os.path.join(pki, "tokens.csv"), "".join(
         '%s,%s,%d,"%s-users"\n' % (tok, user, 1000 + i, user)
         for i, (user, tok) in enumerate(tokens.items())))
-    ep, pp, ap, kp = free_port(), free_port(), free_port(), free_port()
-    svc = {"dir": d, "pids": [], "ports": {"etcd": ep, "apiserver": ap, "kcm": kp}}
+    # etcd holds every Secret of the cluster: TLS with client certificates on both of its
+    # ports, so another local user can neither read nor write it (loopback is shared)
+    issue(pki, "etcd", "/CN=etcd", "subjectAltName=IP:127.0.0.1\n"
+          "extendedKeyUsage=serverAuth,clientAuth\n")
+    issue(pki, "etcd-client", "/CN=kube-apiserver-etcd-client", "extendedKeyUsage=clientAuth\n")
+    ep, pp, ap, kp, hp = free_port(), free_port(), free_port(), free_port(), free_port()
+    svc = {"dir": d, "pids": [], "ports": {"etcd": ep, "etcd_http": hp, "apiserver": ap,
+                                          "kcm": kp}}
+    etcd_tls = ["--client-cert-auth", "--trusted-ca-file=%s/ca.crt" % pki,
+                "--cert-file=%s/etcd.crt" % pki, "--key-file=%s/etcd.key" % pki,
+                "--peer-client-cert-auth", "--peer-trusted-ca-file=%s/ca.crt" % pki,
+                "--peer-cert-file=%s/etcd.crt" % pki, "--peer-key-file=%s/etcd.key" % pki]
     svc["etcd_cmd"] = [os.path.join(bindir, "etcd"), "--name", "t", "--data-dir",
                        os.path.join(d, "etcd"),
-                       "--listen-client-urls", "http://127.0.0.1:%d" % ep,
-                       "--advertise-client-urls", "http://127.0.0.1:%d" % ep,
-                       "--listen-peer-urls", "http://127.0.0.1:%d" % pp,
-                       "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % pp,
-                       "--initial-cluster", "t=http://127.0.0.1:%d" % pp,
+                       "--listen-client-urls", "https://127.0.0.1:%d" % ep,
+                       # HTTP (health, the JSON gateway) on a port of its own: gRPC and HTTP on
+                       # one TLS port starve watches (the API server's watch events stall)
+                       "--listen-client-http-urls", "https://127.0.0.1:%d" % hp,
+                       "--advertise-client-urls", "https://127.0.0.1:%d" % ep,
+                       "--listen-peer-urls", "https://127.0.0.1:%d" % pp,
+                       "--initial-advertise-peer-urls", "https://127.0.0.1:%d" % pp,
+                       "--initial-cluster", "t=https://127.0.0.1:%d" % pp,
                        "--unsafe-no-fsync", "--watch-progress-notify-interval=5s",
-                       "--listen-metrics-urls", ""]
+                       "--listen-metrics-urls", ""] + etcd_tls
     etcd = spawn(svc["etcd_cmd"], os.path.join(d, "etcd.log"))
     svc["pids"].append(etcd.pid)
     save_partial(state, name, svc)
-    wait_for(name + " etcd", lambda: urllib.request.urlopen(
-        "http://127.0.0.1:%d/health" % ep, timeout=2).status == 200, 60,
-        os.path.join(d, "etcd.log"), etcd)
+    etcd_ca, etcd_cert, etcd_key = (os.path.join(pki, n) for n in
+                                    ("ca.crt", "etcd-client.crt", "etcd-client.key"))
+    wait_for(name + " etcd", lambda: https_get("https://127.0.0.1:%d/health" % hp, etcd_ca,
+                                               etcd_cert, etcd_key)[0] == 200, 60,
+             os.path.join(d, "etcd.log"), etcd)
     svc["apiserver_cmd"] = [
-        os.path.join(bindir, "kube-apiserver"), "--etcd-servers=http://127.0.0.1:%d" % ep,
+        os.path.join(bindir, "kube-apiserver"), "--etcd-servers=https://127.0.0.1:%d" % ep,
+        "--etcd-cafile=" + etcd_ca, "--etcd-certfile=" + etcd_cert,
+        "--etcd-keyfile=" + etcd_key,
         "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=%d" % ap,
         "--tls-cert-file=%s/apiserver.crt" % pki, "--tls-private-key-file=%s/apiserver.key" % pki,
         "--client-ca-file=%s/ca.crt" % pki, "--token-auth-file=%s/tokens.csv" % pki,

@@ -88,8 +88,13 @@ def pg_kill(svc):
 
 
 def psql(dsn, password, sql):
-    return run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", dsn,
-                "-c", sql], env=dict(os.environ, PGPASSWORD=password)).stdout.strip()
+    """Run `sql` as `dsn` (no password in it): the SQL on stdin and the password in the
+    environment, never on the command line (/proc/PID/cmdline is readable by every local user).
+    A commit here never waits for a synchronous standby, which may be down (synchronous_commit
+    local): the test environment's own statements must not hang on it."""
+    return run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", dsn],
+               input="SET synchronous_commit = local;\n" + sql + ";\n",
+               env=dict(os.environ, PGPASSWORD=password)).stdout.strip()
 
 
 def server_options(port, sock, durable):

@@ -31,6 +31,34 @@ def sh(*args, env=None, check=True, input=None):
     return r
 
 
+def psql_args(dsn, db=None):
+    """(argv, env) to run psql on `dsn` (a keyword conninfo as scripts/testenv writes them):
+    the password goes into PGPASSWORD, not onto the command line, where every local user could
+    read it in /proc/PID/cmdline; `db` replaces the database."""
+    parts = dsn.split()
+    password = [p[len("password="):] for p in parts if p.startswith("password=")]
+    keep = [p for p in parts if not p.startswith("password=") and
+            not (db and p.startswith("dbname="))]
+    if db:
+        keep.append("dbname=" + db)
+    env = dict(os.environ, PGCONNECT_TIMEOUT="10")
+    if password:
+        env["PGPASSWORD"] = password[-1]
+    return ["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", " ".join(keep)], env
+
+
+def psql(dsn, sql, db=None, check=True, timeout=120):
+    """Run `sql` (given on stdin: it may hold passwords too) as `dsn`; the output stripped, or
+    with check=False the CompletedProcess."""
+    args, env = psql_args(dsn, db)
+    r = subprocess.run(args, input=sql, capture_output=True, text=True, env=env, timeout=timeout)
+    if not check:
+        return r
+    if r.returncode != 0:
+        raise AssertionError("psql %s failed (%d): %s" % (args[-1], r.returncode, r.stderr))
+    return r.stdout.strip()
+
+
 @pytest.fixture
 def kubeconfig():
     return need_env("EQOPS_TEST_K8S_KUBECONFIG")[0]

@@ -432,8 +432,9 @@ def test_a_tenant_named_like_the_argocd_namespace_is_refused(tenv):
                 "applications/" + victim, "appprojects/" + victim]
             proj = json.loads(kubectl(tenv, ctx, "-n", home, "get", "appprojects.argoproj.io",
                                       victim, "-o", "json").stdout)
-            assert {"group": "argoproj.io", "kind": "*"} in proj["spec"][
-                "namespaceResourceBlacklist"]
+            assert [d["kind"] for d in proj["spec"]["namespaceResourceBlacklist"]
+                    if d["group"] == "argoproj.io"] == [
+                "Application", "ApplicationSet", "AppProject"]
         # the built-in names stay reserved whatever the env's Argo CD namespace is
         r, _ = eq(tenv, "apply", write_spec(tenv, spec("argocd", argocd=False)), *flags,
                   check=False)

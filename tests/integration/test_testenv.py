@@ -1,5 +1,6 @@
 """Each service of the test environment is the real thing (scripts/testenv); its run
 directory is private; the first build of the Kubernetes binaries shows progress."""
+import base64
 import hashlib
 import json
 import os
@@ -11,6 +12,7 @@ import stat
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -163,6 +165,48 @@ def test_prometheus_answers_with_the_seeded_value():
     assert body["status"] == "success"
     [sample] = body["data"]["result"]
     assert sample["value"][1] == "42"
+
+
+def test_etcd_takes_only_clients_with_a_certificate():
+    """etcd holds every Secret of the cluster, and loopback is shared by every local user: it
+    must refuse a client without the API server's certificate (plain HTTP or TLS alone), on
+    its gRPC port and on its HTTP port."""
+    import ssl
+    run_dir, = need_env("EQOPS_TESTENV_DIR")
+    with open(os.path.join(run_dir, "state.json")) as f:
+        svc = json.load(f)["services"]["k8s"]
+    grpc, http, pki = svc["ports"]["etcd"], svc["ports"]["etcd_http"], os.path.join(svc["dir"],
+                                                                                   "pki")
+    key = base64.b64encode(b"/registry/namespaces/").decode()
+    body = json.dumps({"key": key, "range_end": base64.b64encode(b"/registry/namespaces0")
+                       .decode(), "keys_only": True}).encode()
+    anonymous = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
+    for port in (grpc, http):
+        with pytest.raises(Exception) as e:  # plain HTTP on a TLS port
+            urllib.request.urlopen("http://127.0.0.1:%d/v3/kv/range" % port, body, timeout=5)
+        assert not isinstance(e.value, urllib.error.HTTPError) or e.value.code >= 400
+        with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+            urllib.request.urlopen("https://127.0.0.1:%d/v3/kv/range" % port, body, timeout=5,
+                                   context=anonymous).read()
+    # the API server's certificate is let in (the port is etcd's)
+    client = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
+    client.load_cert_chain(os.path.join(pki, "etcd-client.crt"),
+                           os.path.join(pki, "etcd-client.key"))
+    with urllib.request.urlopen("https://127.0.0.1:%d/v3/kv/range" % http, body, timeout=5,
+                                context=client) as r:
+        assert r.status == 200 and int(json.load(r).get("count", 0)) > 0
+
+
+def test_prometheus_cannot_be_stopped_over_http():
+    """No test reloads or stops Prometheus over HTTP (prom-load restarts it): the lifecycle
+    API stays off, so another local user cannot stop it."""
+    url, = need_env("EQOPS_TEST_PROMETHEUS_URL")
+    for path in ("/-/quit", "/-/reload"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(urllib.request.Request(url + path, method="POST"), timeout=10)
+        assert e.value.code == 403, (path, e.value.code)
+    with urllib.request.urlopen(url + "/-/healthy", timeout=10) as r:
+        assert r.status == 200
 
 
 # ---- the run directory is private ------------------------------------------------------------

@@ -84,11 +84,18 @@ class Cluster(Owned):
 
     def __init__(self, conninfo="", *, connect_timeout=None, statement_timeout=None,
                  lock_timeout=None, max_retries=0, control_db=None, template_db=None,
-                 db_prefix=None):
+                 db_prefix=None, failover_wait=None):
+        """failover_wait: how long connecting keeps trying while no server takes writes (a
+        failover, a restart): None = 30 s; 0 = one attempt only; at most an hour."""
+        wait = 0 if failover_wait is None else _ms(failover_wait)
+        if wait == 0 and failover_wait is not None:
+            wait = -1
+        elif wait < 0:
+            wait = -2  # refused by the library, naming opts.failover_wait_ms
         self._h = _raw.eqops_bind_pg_connect(
             conninfo or "", int(connect_timeout or 0), _opt_ms(statement_timeout),
             _opt_ms(lock_timeout), int(max_retries), control_db or "", template_db or "",
-            db_prefix or "")
+            db_prefix or "", wait)
 
     # ---- tenants ----------------------------------------------------------------------------
     def create_tenant(self, name, *, connection_limit=0, settings=None, password=None,

@@ -21,10 +21,28 @@ def test_connect_errors_do_not_echo_the_conninfo():
         pg.Cluster("host=x password=hunter2 =")
     assert "hunter2" not in str(e.value) and e.value.field == "conninfo"
     with pytest.raises(eqops.Unavailable):
-        pg.Cluster("host=127.0.0.1 port=1 connect_timeout=1", max_retries=1)
+        pg.Cluster("host=127.0.0.1 port=1 connect_timeout=1", failover_wait=0)
     with pytest.raises(eqops.InvalidArgument) as e:
         pg.Cluster("host=127.0.0.1 port=1", db_prefix="Bad")
     assert e.value.field == "opts.db_prefix"
+
+
+def test_failover_wait():
+    """failover_wait reaches eqops_pg_options.failover_wait_ms: 0 is one attempt, a negative
+    or more than an hour is refused naming the field, a short wait is waited out."""
+    import datetime
+    import time
+    nobody = "host=127.0.0.1 port=1 connect_timeout=1"
+    with pytest.raises(eqops.Unavailable):
+        pg.Cluster(nobody, failover_wait=0)
+    for bad in (datetime.timedelta(hours=2), -5):
+        with pytest.raises(eqops.InvalidArgument) as e:
+            pg.Cluster(nobody, failover_wait=bad)
+        assert e.value.field == "opts.failover_wait_ms"
+    start = time.monotonic()
+    with pytest.raises(eqops.Unavailable):
+        pg.Cluster(nobody, failover_wait=datetime.timedelta(seconds=1.2))
+    assert time.monotonic() - start >= 1.0
 
 
 def test_tenant_repr_hides_secrets():

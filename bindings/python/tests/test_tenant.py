@@ -170,7 +170,9 @@ def test_database_settings_allow_list(env):
 def test_appproject_denies_argo_kinds(env):
     spec = dict(SPEC, argocd={"repo": "https://git.example.com/a.git", "path": "deploy"})
     project = next(o for o in env.render(spec) if o["kind"] == "AppProject")
-    assert {"group": "argoproj.io", "kind": "*"} in project["spec"]["namespaceResourceBlacklist"]
+    # Argo CD's own kinds only: "*" would also deny Rollouts, Workflows and Events kinds
+    assert [d["kind"] for d in project["spec"]["namespaceResourceBlacklist"]
+            if d["group"] == "argoproj.io"] == ["Application", "ApplicationSet", "AppProject"]
 
 
 def test_destroy_needs_confirmation_before_any_request(offline):

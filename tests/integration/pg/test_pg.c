@@ -942,7 +942,8 @@ static void test_connect_errors(void **state)
     assert_int_equal(eqops_pg_connect(&pg, "host=x password=hunter2 =", &o, &e), EQOPS_EINVAL);
     assert_null(strstr(e.message, "hunter2"));
     assert_string_equal(e.field, "conninfo");
-    /* nothing listens: EUNAVAILABLE after the retries */
+    /* nothing listens: EUNAVAILABLE once the failover wait is over */
+    o.failover_wait_ms = 1000;
     assert_int_equal(eqops_pg_connect(&pg, "host=127.0.0.1 port=1 connect_timeout=2", &o, &e),
                      EQOPS_EUNAVAILABLE);
     /* a multi-host list: the dead host is skipped */

@@ -1,6 +1,7 @@
 /*
- * test_pg_names.c - the tenant name rule, object names, and reading migration directories
- * (no server needed).
+ * test_pg_names.c - the tenant name rule, object names, reading migration directories, the
+ * settings allow-list and its bounds, the conninfo rules and the session settings (no server
+ * needed).
  */
 #include "pg/pg_internal.h"
 
@@ -286,13 +287,191 @@ static void test_setting_allow_list(void **state)
     assert_true(eqops__pg_reserved_sorted());
 }
 
+/* The memory settings a tenant database may have are bounded (work_mem=100TB was taken to the
+ * server, 2GB was set), in PostgreSQL's units and spelling; other settings are not. */
+static void test_setting_bounds(void **state)
+{
+    (void)state;
+    const char *ok[] = {"work_mem=1GB",
+                        "work_mem=4096",
+                        "work_mem=64",
+                        "work_mem=1.5MB",
+                        "work_mem=1 GB",
+                        "work_mem=65536B",
+                        "maintenance_work_mem=4GB",
+                        "temp_buffers=100",
+                        "temp_buffers=8MB",
+                        "hash_mem_multiplier=2.5",
+                        "statement_timeout=30s",
+                        "datestyle=SQL, DMY"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        eqops_error e = EQOPS_ERROR_INIT;
+        if (eqops__pg_setting_entry_check(ok[i], "settings[0]", &e) != 0)
+            fail_msg("%s: %s", ok[i], e.message);
+    }
+    struct {
+        const char *setting, *says;
+    } bad[] = {
+        {"work_mem=100TB", "work_mem must be from 64kB to 1GB for a tenant database"},
+        {"work_mem=2GB", "from 64kB to 1GB"},
+        {"work_mem=1025MB", "from 64kB to 1GB"},
+        {"work_mem=63", "from 64kB to 1GB"},
+        {"work_mem=lots", "work_mem must be a size like 64MB"},
+        {"work_mem=1gb", "a size like 64MB"},
+        {"work_mem=-1", "a size like 64MB"},
+        {"work_mem=0x100000", "a size like 64MB"},
+        {"work_mem=1e9", "a size like 64MB"},
+        {"work_mem=", "a size like 64MB"},
+        {"maintenance_work_mem=8GB", "from 1MB to 4GB"},
+        {"temp_buffers=99", "from 800kB to 1GB"},
+        {"hash_mem_multiplier=100", "from 1 to 8"},
+        {"hash_mem_multiplier=2MB", "must be a number"},
+        {"role=x", "not a setting a tenant database may have"},
+        {"app.key=x", "not a setting a tenant database may have"},
+        {"Work_mem=1MB", "must be a setting name"},
+        {"work_mem", "name=value"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        eqops_error e = EQOPS_ERROR_INIT;
+        assert_int_equal(eqops__pg_setting_entry_check(bad[i].setting, "settings[2]", &e),
+                         EQOPS_EINVAL);
+        assert_string_equal(e.field, "settings[2]");
+        if (strstr(e.message, bad[i].says) == NULL)
+            fail_msg("%s: '%s'", bad[i].setting, e.message);
+    }
+    /* what a database carries is judged by the same rules, names in any case */
+    json_t *have = json_pack("{s:s, s:s, s:s, s:s, s:s}", "DateStyle", "SQL, DMY", "work_mem",
+                             "2GB", "role", "tenant_x", "app.secret", "hunter2", "TimeZone", "UTC");
+    json_t *findings = json_array();
+    eqops_buf names = EQOPS_BUF_INIT;
+    assert_int_equal(eqops__pg_settings_findings(have, findings, &names), 3);
+    assert_string_equal(eqops__buf_cstr(&names), "work_mem, role, app.secret");
+    char *text = json_dumps(findings, 0);
+    assert_non_null(strstr(text, "work_mem must be from 64kB to 1GB"));
+    assert_non_null(strstr(text, "database setting role is not one a tenant database may have"));
+    assert_null(strstr(text, "hunter2")); /* values of refused settings are not repeated */
+    free(text);
+    eqops__buf_free(&names);
+    json_decref(findings);
+    json_decref(have);
+}
+
+/* A URI password holding '@' (or '/') was partly taken for the host or the database name by
+ * libpq and then printed in every error and retry line. Such a URI is refused without
+ * repeating it; keyword conninfo and an encoded password are fine. */
+static void test_uri_password_not_echoed(void **state)
+{
+    (void)state;
+    const char *uris[] = {"postgresql://eqops_admin:Sup3r@S3cr3t@127.0.0.1:1/postgres",
+                          "postgres://eqops_admin:Sup3r/S3cr3t@127.0.0.1:1/postgres",
+                          "postgresql://u@h:1/db?application_name=S3cr3t@x"};
+    for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+        eqops_pg *pg = (eqops_pg *)1;
+        eqops_error e = EQOPS_ERROR_INIT;
+        int rc = eqops_pg_connect(&pg, uris[i], NULL, &e);
+        if (rc != EQOPS_EINVAL || strstr(e.message, "S3cr3t") != NULL ||
+            strcmp(e.field, "conninfo") != 0)
+            fail_msg("%s: %d '%s'", uris[i], rc, e.message);
+        assert_null(pg);
+        assert_non_null(strstr(e.message, "percent-encoded"));
+    }
+    /* parsed, not refused: an encoded '@' in the password or the user, and keywords */
+    const char *fine[] = {"postgresql://eqops_admin:Sup3r%40S3cr3t@127.0.0.1:1/postgres",
+                          "postgresql://admin%40server:pw@127.0.0.1:1/postgres",
+                          "host=127.0.0.1 port=1 password=Sup3r@S3cr3t"};
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        eqops_pg *pg = eqops__calloc(1, sizeof(*pg));
+        eqops_error e = EQOPS_ERROR_INIT;
+        if (eqops__pg_conninfo_parse(pg, fine[i], 10, &e) != 0)
+            fail_msg("%s: %s", fine[i], e.message);
+        pg->conn = NULL;
+        eqops_pg_close(pg);
+    }
+}
+
+/* Every eqops session starts with its own settings (startup options, which a database's
+ * settings do not override and RESET ALL goes back to), then the conninfo's options; only a
+ * multi-host, read-write conninfo looks for the primary. */
+static void test_session_settings(void **state)
+{
+    (void)state;
+    eqops_pg *pg = eqops__calloc(1, sizeof(*pg));
+    eqops_error e = EQOPS_ERROR_INIT;
+    pg->statement_timeout_ms = 60000;
+    pg->lock_timeout_ms = 5000;
+    assert_int_equal(
+        eqops__pg_conninfo_parse(pg, "host=a,b port=1,2 options='-c geqo=off'", 10, &e), 0);
+    assert_true(pg->find_primary);
+    assert_int_equal(eqops__pg_pins_set(pg, NULL, &e), 0);
+    const char *o = eqops__pg_param(pg, "options");
+    assert_non_null(o);
+    const char *want[] = {"-c DateStyle=ISO,\\ MDY ",
+                          "-c IntervalStyle=postgres ",
+                          "-c TimeZone=UTC ",
+                          "-c extra_float_digits=1 ",
+                          "-c bytea_output=hex ",
+                          "-c idle_session_timeout=0 ",
+                          "-c idle_in_transaction_session_timeout=0 ",
+                          "-c default_transaction_read_only=off ",
+                          "-c default_transaction_isolation=read\\ committed ",
+                          "-c statement_timeout=60000 ",
+                          "-c lock_timeout=5000 "};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (strstr(o, want[i]) == NULL)
+            fail_msg("no '%s' in '%s'", want[i], o);
+    size_t n = strlen(o);
+    assert_true(n > 12 && strcmp(o + n - 12, " -c geqo=off") == 0); /* theirs last: they win */
+    assert_string_equal(eqops__pg_param(pg, "target_session_attrs"), "read-write");
+    eqops_pg_close(pg);
+
+    const char *single[] = {"host=a port=1", "host=a,b target_session_attrs=any",
+                            "postgresql://h1:1,h2:2/postgres?target_session_attrs=read-only"};
+    for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
+        pg = eqops__calloc(1, sizeof(*pg));
+        assert_int_equal(eqops__pg_conninfo_parse(pg, single[i], 10, &e), 0);
+        assert_false(pg->find_primary);
+        eqops_pg_close(pg);
+    }
+    pg = eqops__calloc(1, sizeof(*pg));
+    assert_int_equal(eqops__pg_conninfo_parse(pg, "postgresql://h1:1,h2:2/postgres", 10, &e), 0);
+    assert_true(pg->find_primary);
+    eqops_pg_close(pg);
+}
+
+/* failover_wait_ms (options version 2): how long connecting waits for a primary. */
+static void test_failover_wait_option(void **state)
+{
+    (void)state;
+    eqops_pg_options o = EQOPS_PG_OPTIONS_INIT;
+    assert_int_equal(o.version, EQOPS_PG_OPTIONS_VERSION);
+    eqops_pg *pg = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    o.failover_wait_ms = -2;
+    assert_int_equal(eqops_pg_connect(&pg, "host=127.0.0.1 port=1", &o, &e), EQOPS_EINVAL);
+    assert_string_equal(e.field, "opts.failover_wait_ms");
+    o.failover_wait_ms = 3600001;
+    assert_int_equal(eqops_pg_connect(&pg, "host=127.0.0.1 port=1", &o, &e), EQOPS_EINVAL);
+    o.version = EQOPS_PG_OPTIONS_VERSION + 1;
+    assert_int_equal(eqops_pg_connect(&pg, "host=127.0.0.1 port=1", &o, &e), EQOPS_EINVAL);
+    assert_string_equal(e.field, "opts.version");
+    /* a version 1 struct ends before the field: whatever follows it is not read */
+    o.version = 1;
+    o.failover_wait_ms = -2;
+    o.db_prefix = "Bad";
+    assert_int_equal(eqops_pg_connect(&pg, "host=127.0.0.1 port=1", &o, &e), EQOPS_EINVAL);
+    assert_string_equal(e.field, "opts.db_prefix");
+    assert_null(pg);
+}
+
 int main(void)
 {
     eqops_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_name_rule),       cmocka_unit_test(test_object_names),
-        cmocka_unit_test(test_migrations_load), cmocka_unit_test(test_random_password),
-        cmocka_unit_test(test_sqlstate_codes),  cmocka_unit_test(test_setting_allow_list),
+        cmocka_unit_test(test_name_rule),        cmocka_unit_test(test_object_names),
+        cmocka_unit_test(test_migrations_load),  cmocka_unit_test(test_random_password),
+        cmocka_unit_test(test_sqlstate_codes),   cmocka_unit_test(test_setting_allow_list),
+        cmocka_unit_test(test_setting_bounds),   cmocka_unit_test(test_uri_password_not_echoed),
+        cmocka_unit_test(test_session_settings), cmocka_unit_test(test_failover_wait_option),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     eqops_cleanup();

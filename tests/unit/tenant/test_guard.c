@@ -91,12 +91,25 @@ static void reserved_names_refused(void **state)
     static const struct {
         const char *name, *words;
     } builtin[] = {
-        {"argocd", "the Argo CD namespace"},    {"kube-system", "kube-* namespaces"},
-        {"kube-anything", "kube-* namespaces"}, {"monitoring", "well-known system namespace"},
-        {"prometheus", "well-known"},           {"cert-manager", "well-known"},
-        {"ingress-nginx", "well-known"},        {"kyverno", "well-known"},
-        {"gatekeeper-system", "well-known"},    {"amazon-cloudwatch", "well-known"},
-        {"external-secrets", "well-known"},     {"eqops-system", "eqops's own namespace"},
+        {"argocd", "the Argo CD namespace"},
+        {"kube-system", "kube-* namespaces"},
+        {"kube-anything", "kube-* namespaces"},
+        {"monitoring", "well-known system namespace"},
+        {"prometheus", "well-known"},
+        {"cert-manager", "well-known"},
+        {"ingress-nginx", "well-known"},
+        {"kyverno", "well-known"},
+        {"gatekeeper-system", "well-known"},
+        {"amazon-cloudwatch", "well-known"},
+        {"external-secrets", "well-known"},
+        {"eqops-system", "eqops's own namespace"},
+        /* the platform runs Kubeflow, Knative and the Argo projects besides Argo CD */
+        {"kubeflow", "(Kubeflow)"},
+        {"kubeflow-system", "(Kubeflow)"},
+        {"knative-serving", "(Knative"},
+        {"knative-eventing", "(Knative"},
+        {"argo", "(Argo Workflows)"},
+        {"argo-events", "(Argo Events)"},
     };
     for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
         refused_but_destroyable(env, builtin[i].name, builtin[i].words);
@@ -111,8 +124,9 @@ static void reserved_names_refused(void **state)
                                    "Application live; an existing tenant of that name can still "
                                    "be destroyed");
     /* near misses are tenants like any other */
-    static const char *const fine[] = {"kube",      "kubeflow",     "argocd2",
-                                       "my-argocd", "monitoring-x", "defaults"};
+    static const char *const fine[] = {"kube",         "argocd2", "my-argocd", "monitoring-x",
+                                       "defaults",     "knative", "argon",     "kubeflow2",
+                                       "argo-rollout", "my-argo"};
     for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
         json_decref(check_ok(env, spec_named(fine[i])));
 
@@ -198,6 +212,63 @@ static void reserved_names_option_checked(void **state)
     check_refused(out, spec_named("argocd"), EQOPS_EINVAL, "name", "reserved", "v1 argocd");
     eqops_tenant_env_free(out);
     eqops_error_clear(&e);
+}
+
+/* Regression (review of issue 13): argocd_namespace took any run of a-z, 0-9 and '-', so
+ * "-bad-" (no namespace can have it) and "default" or "kube-system" (every tenant's AppProject
+ * and Application sent there) were accepted. It must be a DNS label and not one of the
+ * built-in reserved names, argocd itself excepted. */
+static void argocd_namespace_checked(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *ns, *says;
+    } bad[] = {
+        {"-bad-", "starting and ending with a letter or digit"},
+        {"bad-", "starting and ending"},
+        {"-bad", "starting and ending"},
+        {"", "1 to 63"},
+        {"Argo", "a-z, 0-9"},
+        {"argo*", "a-z, 0-9"},
+        {"a.b", "a-z, 0-9"},
+        {"default", "\"default\" is not Argo CD's to have: the cluster's default namespace"},
+        {"kube-system", "Kubernetes keeps the kube-* namespaces"},
+        {"kube-public", "kube-*"},
+        {"monitoring", "well-known system namespace"},
+        {"argo-rollouts", "(Argo Rollouts)"},
+        {"eqops-system", "eqops's own namespace"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        eqops_tenant_env_options o = EQOPS_TENANT_ENV_OPTIONS_INIT;
+        o.tiers_file = tiers_path;
+        o.argocd_namespace = bad[i].ns;
+        eqops_tenant_env *sentinel = (eqops_tenant_env *)&o, *out = sentinel;
+        eqops_error e = EQOPS_ERROR_INIT;
+        if (eqops_tenant_env_new(&out, &o, &e) != EQOPS_EINVAL ||
+            strcmp(e.field, "argocd_namespace") != 0 || strstr(e.message, bad[i].says) == NULL)
+            fail_msg("argocd_namespace '%s' accepted or wrong message: '%s'", bad[i].ns, e.message);
+        assert_null(out);
+    }
+    char long_ns[65];
+    memset(long_ns, 'a', 64);
+    long_ns[64] = '\0';
+    static const char *const good[] = {"argocd", "gitops", "openshift-gitops", "a", "argocd-2"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]) + 2; i++) {
+        eqops_tenant_env_options o = EQOPS_TENANT_ENV_OPTIONS_INIT;
+        o.tiers_file = tiers_path;
+        long_ns[63] = i == sizeof(good) / sizeof(good[0]) ? 'a' : '\0';
+        o.argocd_namespace = i < sizeof(good) / sizeof(good[0]) ? good[i] : long_ns;
+        eqops_tenant_env *out = NULL;
+        eqops_error e = EQOPS_ERROR_INIT;
+        int rc = eqops_tenant_env_new(&out, &o, &e);
+        if (i == sizeof(good) / sizeof(good[0])) { /* 64 characters */
+            assert_int_equal(rc, EQOPS_EINVAL);
+            assert_string_equal(e.field, "argocd_namespace");
+        } else if (rc != 0) {
+            fail_msg("argocd_namespace '%s' refused: %s", o.argocd_namespace, e.message);
+        }
+        eqops_tenant_env_free(out);
+    }
 }
 
 /* A fleet refuses a reserved name among its specs before anything is asked (naming the
@@ -286,9 +357,11 @@ static void database_settings_allow_list(void **state)
     eqops_error_clear(&e);
 }
 
-/* The project denies every Argo CD kind: an Application or AppProject from the tenant's
- * repository would escape its project. */
-static void appproject_denies_argo_kinds(void **state)
+/* The project denies Argo CD's own kinds: an Application, ApplicationSet or AppProject from
+ * the tenant's repository would escape its project. Regression (review of issue 13): it denied
+ * kind "*" in argoproj.io, which Argo CD matches as a glob, so a tenant could not deploy the
+ * other Argo projects' kinds of that group (Rollout, AnalysisTemplate, Workflow, Sensor). */
+static void appproject_denies_argo_cd_kinds(void **state)
 {
     (void)state;
     json_t *objs = render_ok(env, ACME_YAML, NULL);
@@ -300,13 +373,14 @@ static void appproject_denies_argo_kinds(void **state)
             project = o;
     }
     assert_non_null(project);
-    bool denied = false;
+    char denied[256] = "";
     json_array_foreach(at(project, "spec|namespaceResourceBlacklist"), i, o)
     {
-        denied = denied || (strcmp(str_at(o, "group"), "argoproj.io") == 0 &&
-                            strcmp(str_at(o, "kind"), "*") == 0);
+        if (strcmp(str_at(o, "group"), "argoproj.io") == 0)
+            snprintf(denied + strlen(denied), sizeof(denied) - strlen(denied), "%s ",
+                     str_at(o, "kind"));
     }
-    assert_true(denied);
+    assert_string_equal(denied, "Application ApplicationSet AppProject ");
     json_decref(objs);
 }
 
@@ -404,7 +478,8 @@ int main(void)
         cmocka_unit_test(reserved_names_option_checked),
         cmocka_unit_test(fleet_reserved_names),
         cmocka_unit_test(database_settings_allow_list),
-        cmocka_unit_test(appproject_denies_argo_kinds),
+        cmocka_unit_test(appproject_denies_argo_cd_kinds),
+        cmocka_unit_test(argocd_namespace_checked),
         cmocka_unit_test(fleet_parses_each_file_once),
     };
     return cmocka_run_group_tests_name("tenant_guard", tests, setup, teardown);
