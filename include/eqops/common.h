@@ -58,7 +58,7 @@ typedef enum eqops_code {
     EQOPS_ETLS = -11,        /* TLS failed: unknown CA, bad certificate or key, handshake */
     EQOPS_ETOOBIG = -12,     /* a response or input exceeds its size limit */
     EQOPS_EPROTO = -13,      /* the peer answered something malformed or unexpected */
-    EQOPS_ECANCELED = -14,   /* a callback asked to stop */
+    EQOPS_ECANCELED = -14,   /* cancelled: a token was triggered or a callback asked to stop */
     EQOPS_EBUSY = -15,       /* a lock is held by someone else */
     EQOPS_EGONE = -16,       /* the resource version or token expired (HTTP 410) */
     EQOPS_ERATELIMIT = -17,  /* throttled by the server (HTTP 429) after retries */
@@ -193,6 +193,30 @@ EQOPS_API int eqops_duration_parse(int64_t *out_ms, const char *text, eqops_erro
  * EQOPS_EINVAL (negative) or EQOPS_ENOMEM.
  */
 EQOPS_API int eqops_duration_format(char **out, int64_t ms, eqops_error *err);
+
+/* ---- cancellation ---------------------------------------------------------------------- */
+
+/*
+ * A cancellation token. Give it to a call through its options (`cancel`); when another thread
+ * or a signal handler triggers it, the call stops at its next check: between steps, inside a
+ * transfer (libcurl's progress callback), in a running Postgres query (PQcancel) and in every
+ * wait between retries, and returns EQOPS_ECANCELED. What was finished stays finished; what
+ * was interrupted is left as a killed process would leave it, for the next run to finish
+ * (every mutating operation of the library is idempotent and resumable). A token may be
+ * shared by several calls and threads; it stays triggered until reset.
+ */
+typedef struct eqops_cancel eqops_cancel;
+
+/* A new token, not triggered (`*out` new: eqops_cancel_free). 0, EQOPS_ENOMEM, EQOPS_EIO. */
+EQOPS_API int eqops_cancel_new(eqops_cancel **out, eqops_error *err);
+/* Free a token no call uses any more. NULL-safe. */
+EQOPS_API void eqops_cancel_free(eqops_cancel *c);
+/* Trigger: thread-safe, async-signal-safe (a SIGINT handler may call it), idempotent. */
+EQOPS_API void eqops_cancel_trigger(eqops_cancel *c);
+/* 1 once triggered, else 0 (NULL: 0). */
+EQOPS_API int eqops_cancel_triggered(const eqops_cancel *c);
+/* Make a token untriggered again, for reuse; not while a call still uses it. */
+EQOPS_API void eqops_cancel_reset(eqops_cancel *c);
 
 #ifdef __cplusplus
 }

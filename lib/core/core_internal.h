@@ -241,6 +241,75 @@ int eqops__redact_url(const char *url, eqops_buf *out);
 /* True when a header of this name carries a secret (Authorization, Cookie, tokens). */
 bool eqops__header_is_secret(const char *name, size_t name_len);
 
+/* ---- cancellation (cancel.c) ----------------------------------------------------------- */
+
+/* The token's read end, readable once it is triggered (poll it beside a socket); -1 for NULL. */
+int eqops__cancel_fd(const eqops_cancel *c);
+/* 0, or EQOPS_ECANCELED ("<what>: cancelled") when `c` (NULL-safe) was triggered. */
+int eqops__cancel_check(const eqops_cancel *c, const char *what, eqops_error *err);
+/* Sleep `ms`, waking at once when `c` is triggered: 0, or EQOPS_ECANCELED. */
+int eqops__sleep_cancel(const eqops_cancel *c, int64_t ms);
+
+/* ---- retries (backoff.c) --------------------------------------------------------------- */
+
+/*
+ * The retry policy: before retry r (1, 2, ...) wait Retry-After when the server gave one (at
+ * most retry_after_cap_ms), else a uniform random time in [0, min(cap_ms, base_ms * 2^(r-1))]
+ * (full jitter). No retry after max_retries (-1: no limit), when the wait would pass
+ * deadline_ms (eqops__mono_ms() time; 0: none), or once `cancel` is triggered.
+ */
+typedef struct eqops__backoff {
+    int64_t base_ms;
+    int64_t cap_ms;
+    int64_t retry_after_cap_ms; /* 0: cap_ms */
+    int max_retries;
+    int64_t deadline_ms;
+    const eqops_cancel *cancel;
+} eqops__backoff;
+
+/* The wait before retry `retry` (no limits applied). */
+int64_t eqops__backoff_delay(const eqops__backoff *b, int retry, double retry_after_s);
+/* Whether retry `retry` may happen, and its wait. */
+bool eqops__backoff_next(const eqops__backoff *b, int retry, double retry_after_s,
+                         int64_t *wait_ms);
+/* Wait before a retry: 0, or EQOPS_ECANCELED when the token was triggered meanwhile. */
+int eqops__backoff_wait(const eqops__backoff *b, int64_t wait_ms);
+/* Tests: the random source of the jitter (NULL: OpenSSL's). */
+void eqops__backoff_set_random(double (*fn)(void));
+
+/* ---- worker pool (pool.c) -------------------------------------------------------------- */
+
+typedef struct eqops__pool eqops__pool;
+
+typedef struct eqops__pool_job {
+    size_t n;        /* items 0..n-1 */
+    int concurrency; /* threads at most (<= 64); <= 1: the calling thread runs every item */
+    /* one item, on a worker thread (or the calling thread, see pool.c) */
+    void (*work)(eqops__pool *p, size_t i, void *arg);
+    void *arg;
+    /* an event posted by work(), on the calling thread, in posting order; non-zero starts no
+     * new item and makes eqops__pool_run return EQOPS_ECANCELED. NULL: events are dropped */
+    int (*deliver)(void *event, void *arg);
+    void (*event_free)(void *event); /* NULL: events are not freed */
+    const eqops_cancel *cancel;      /* triggered: no new item starts */
+} eqops__pool_job;
+
+/*
+ * Run the job and deliver its events until every started item has ended. Returns 0 (every
+ * item ran, or eqops__pool_stop() was called), EQOPS_ECANCELED (the callback's answer, or
+ * the token before every item started).
+ */
+int eqops__pool_run(const eqops__pool_job *job, eqops_error *err);
+/* From any thread while the pool runs: queue an event (taken: freed with event_free).
+ * 0, or EQOPS_ENOMEM (the event is freed). */
+int eqops__pool_post(eqops__pool *p, void *event);
+/* Start no new item (an item's failure that ends the run). */
+void eqops__pool_stop(eqops__pool *p);
+/* True once the pool stops starting items (stop, a callback's answer, the token). */
+bool eqops__pool_stopping(eqops__pool *p);
+/* Tests: at most `n` threads start (as if pthread_create failed after n); -1 restores. */
+void eqops__pool_test_thread_limit(int n);
+
 /* ---- global state (init.c) ------------------------------------------------------------- */
 
 /* True between eqops_init() and the matching final eqops_cleanup(). */
