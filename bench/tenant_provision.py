@@ -453,8 +453,11 @@ def clean_baseline(tenants, conn, env):
 # ---- the library ------------------------------------------------------------------------
 
 def eqops_cmd(eqops, verb, specs, tiers, kubeconfig, conn, extra=()):
-    return [eqops, "tenant", verb, specs, "--tiers", tiers, "--kubeconfig", kubeconfig,
-            "--pg", conn] + list(extra) + ["-o", "json"]
+    # the two control planes' files come from KUBECONFIG (a list, as kubectl reads it);
+    # --kubeconfig names one file
+    del kubeconfig
+    return [eqops, "tenant", verb, specs, "--tiers", tiers, "--pg", conn] + list(extra) + \
+        ["-o", "json"]
 
 
 def run_eqops(cmd, env, what):

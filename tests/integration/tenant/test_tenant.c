@@ -45,7 +45,9 @@ static int setup(void **state)
         dsn = NULL;
         return ci && !strcmp(ci, "true") ? -1 : 0;
     }
+    /* two regions in two files: a KUBECONFIG list, as kubectl takes it (the option is one path) */
     snprintf(kubeconfig, sizeof(kubeconfig), "%s:%s", kc1, kc2);
+    setenv("KUBECONFIG", kubeconfig, 1);
     snprintf(dir, sizeof(dir), "/tmp/eqops-tenant-XXXXXX");
     if (mkdtemp(dir) == NULL)
         return -1;
@@ -75,7 +77,6 @@ static eqops_tenant_env *env_new(void)
 {
     eqops_tenant_env_options o = EQOPS_TENANT_ENV_OPTIONS_INIT;
     o.tiers_file = tiers;
-    o.kubeconfig = kubeconfig;
     o.pg_conninfo = dsn;
     o.concurrency = 2;
     eqops_error e = EQOPS_ERROR_INIT;
