@@ -470,8 +470,9 @@ func tenantServiceEnv(t *testing.T) *TenantEnv {
 		t.Skip("no test services: scripts/testenv up postgres k8s k8s2; eval \"$(scripts/testenv env)\"")
 	}
 	tiers := writeFile(t, filepath.Join(t.TempDir(), "tiers.json"), tenantTiers)
+	// two files: a KUBECONFIG list, as kubectl takes it (the Kubeconfig option names one file)
+	t.Setenv("KUBECONFIG", vars["EQOPS_TEST_K8S_CONTEXT_KUBECONFIG"]+":"+vars["EQOPS_TEST_K8S2_CONTEXT_KUBECONFIG"])
 	env, err := NewTenantEnv(TenantEnvOptions{TiersFile: tiers,
-		Kubeconfig:    vars["EQOPS_TEST_K8S_CONTEXT_KUBECONFIG"] + ":" + vars["EQOPS_TEST_K8S2_CONTEXT_KUBECONFIG"],
 		PGConninfo:    vars["EQOPS_TEST_PG_ADMIN_DSN"],
 		MigrationsDir: examplesMigrations(t), DeleteWaitMs: 90000})
 	if err != nil {
