@@ -26,8 +26,9 @@ def sh(*args, env=None, check=True, input=None):
     """Run a command; return CompletedProcess with text output."""
     r = subprocess.run(args, capture_output=True, text=True, env=env, input=input, timeout=120)
     if check and r.returncode != 0:
-        raise AssertionError("%s failed (%d):\n%s%s" % (" ".join(args), r.returncode, r.stdout,
-                                                         r.stderr))
+        # stderr first: it says what went wrong; a long stdout is cut to its start
+        raise AssertionError("%s failed (%d):\nstderr:\n%s\nstdout:\n%s" % (
+            " ".join(args), r.returncode, r.stderr, r.stdout[:4000]))
     return r
 
 

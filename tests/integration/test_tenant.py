@@ -317,7 +317,7 @@ def test_sigkill_at_every_step_boundary_then_resume(tenv):
     for n in names:
         os.rename(os.path.join(tenv["TENANT_DIR"], n + ".json"), os.path.join(fleet, n + ".json"))
     _, res = eq(tenv, "destroy", fleet, "--confirm", fleet)
-    assert res["failed"] == 0
+    assert res["failed"] == 0, [t for t in res["tenants"] if not t.get("ok")]
 
 
 def test_two_applies_racing(tenv):
