@@ -71,7 +71,8 @@ struct eqops_aws {
     eqops_aws_credentials *cached;
     eqops_http *http;
     char *imds_endpoint;
-    int max_attempts;
+    int max_attempts;           /* in all: the options' max_retries + 1 */
+    const eqops_cancel *cancel; /* the options' token, for every request of this client */
     long connect_timeout_ms, timeout_ms;
     char *ca_file;
     int quota;          /* the retry quota: 500, 5 per retry (10 after a timeout) */

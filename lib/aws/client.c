@@ -124,20 +124,26 @@ static char *home_path(const char *env, const char *rel)
     return eqops__buf_detach(&b);
 }
 
-int eqops_aws_new(eqops_aws **out, const eqops_aws_options *opts, eqops_error *err)
+static const size_t aws_options_sizes[] = {sizeof(eqops_aws_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_aws_options_init, eqops_aws_options, aws_options_sizes)
+
+int eqops_aws_new(eqops_aws **out, const eqops_aws_options *in, eqops_error *err)
 {
     eqops_error_clear(err);
     if (out == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "out", "must not be NULL");
     *out = NULL;
-    eqops_aws_options defaults = EQOPS_AWS_OPTIONS_INIT;
-    if (opts == NULL)
-        opts = &defaults;
-    if (opts->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
-    if (opts->max_attempts < 0 || opts->max_attempts > 20 || opts->connect_timeout_ms < 0 ||
-        opts->timeout_ms < 0)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts", "max_attempts 0 to 20, timeouts >= 0");
+    eqops_aws_options oc;
+    if (EQOPS__OPTS_READ(&oc, in, aws_options_sizes, "aws options", err) != 0)
+        return EQOPS_EINVAL;
+    const eqops_aws_options *opts = &oc;
+    if (opts->max_retries < -1 || opts->max_retries > 20)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.max_retries", "-1 to 20");
+    if (opts->connect_timeout_ms < 0 || opts->timeout_ms < 0)
+        return eqops__err_field(
+            err, EQOPS_EINVAL, opts->timeout_ms < 0 ? "opts.timeout_ms" : "opts.connect_timeout_ms",
+            "must be >= 0");
     eqops_aws *aws = eqops__calloc(1, sizeof(*aws));
     if (aws == NULL)
         return eqops__err(err, EQOPS_ENOMEM, "aws: out of memory");
@@ -202,9 +208,12 @@ int eqops_aws_new(eqops_aws **out, const eqops_aws_options *opts, eqops_error *e
     aws->imds_endpoint = endpoint_copy(imds && *imds ? imds : "http://169.254.169.254");
     /* attempts, timeouts */
     const char *attempts = getenv("AWS_MAX_ATTEMPTS");
-    aws->max_attempts = opts->max_attempts ? opts->max_attempts
-                        : attempts && atoi(attempts) > 0 && atoi(attempts) <= 20 ? atoi(attempts)
+    /* attempts in all: the retries after the first one, plus it (-1: no retries) */
+    aws->max_attempts = opts->max_retries < 0   ? 1
+                        : opts->max_retries > 0 ? opts->max_retries + 1
+                        : attempts && atoi(attempts) > 0 && atoi(attempts) <= 21 ? atoi(attempts)
                                                                                  : 3;
+    aws->cancel = opts->cancel;
     aws->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 3000;
     aws->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 30000;
     aws->quota = QUOTA_MAX;

@@ -79,10 +79,16 @@ int eqops__k8s_http(eqops_k8s *k, eqops_error *err)
     return 0;
 }
 
-static int check_options(const eqops_k8s_options *o, eqops_error *err)
+static const size_t k8s_options_sizes[] = {sizeof(eqops_k8s_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_k8s_options_init, eqops_k8s_options, k8s_options_sizes)
+
+/* Read the caller's options (NULL: defaults) into `o` and check them. */
+static int read_options(eqops_k8s_options *o, const eqops_k8s_options *opts, eqops_error *err)
 {
-    if (o->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
+    int rc = EQOPS__OPTS_READ(o, opts, k8s_options_sizes, "k8s options", err);
+    if (rc != 0)
+        return rc;
     if (o->qps < -1 || o->burst < 0 || o->timeout_ms < 0 || o->connect_timeout_ms < 0 ||
         o->max_retries < -1 || o->max_retries > 20 || o->exec_timeout_ms < 0)
         return eqops__err_field(err, EQOPS_EINVAL, "opts",
@@ -119,6 +125,7 @@ static int finish(eqops_k8s **out, k8s_config *cfg, const eqops_k8s_options *o, 
     h.max_retries = o->max_retries ? o->max_retries : 5;
     k->hopts = h;
     k->exec_timeout_ms = o->exec_timeout_ms ? o->exec_timeout_ms : 60000;
+    k->cancel = o->cancel;
     k->field_manager = eqops__strdup(o->field_manager ? o->field_manager : "libeqops");
     if (o->user_agent)
         k->user_agent = eqops__strdup(o->user_agent);
@@ -166,9 +173,9 @@ int eqops_k8s_new(eqops_k8s **out, const eqops_k8s_options *opts, eqops_error *e
     if (out == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "out", "must not be NULL");
     *out = NULL;
-    eqops_k8s_options defaults = EQOPS_K8S_OPTIONS_INIT;
-    const eqops_k8s_options *o = opts ? opts : &defaults;
-    int rc = check_options(o, err);
+    eqops_k8s_options oc;
+    const eqops_k8s_options *o = &oc;
+    int rc = read_options(&oc, opts, err);
     if (rc != 0)
         return rc;
     k8s_config cfg;
@@ -198,9 +205,9 @@ int eqops_k8s_new_eks(eqops_k8s **out, eqops_aws *aws, const char *cluster,
     if (out == NULL || aws == NULL || cluster == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "aws" : "out", "must not be NULL");
     *out = NULL;
-    eqops_k8s_options defaults = EQOPS_K8S_OPTIONS_INIT;
-    const eqops_k8s_options *o = opts ? opts : &defaults;
-    int rc = check_options(o, err);
+    eqops_k8s_options oc;
+    const eqops_k8s_options *o = &oc;
+    int rc = read_options(&oc, opts, err);
     if (rc != 0)
         return rc;
     char *desc = NULL;

@@ -57,6 +57,7 @@ struct eqops_k8s {
     char *user_agent;
     char **impersonation; /* "Impersonate-User: x", "Impersonate-Group: y", ... */
     long exec_timeout_ms;
+    const eqops_cancel *cancel; /* the options' token, for every request of this client */
     /* bearer credentials */
     char *bearer;         /* the current token (secret) */
     int64_t bearer_until; /* renew after this (ms since the epoch); 0 = never */
@@ -67,6 +68,10 @@ struct eqops_k8s {
     /* discovery: {"<apiVersion>": {"<Kind>": {"resource", "namespaced"}}} */
     json_t *discovery;
 };
+
+/* Read a caller's write options (NULL: defaults) into the full struct `o` (eqops__opts_read). */
+int eqops__k8s_write_opts(eqops_k8s_write_options *o, const eqops_k8s_write_options *opts,
+                          eqops_error *err);
 
 /* Make sure a bearer token (or exec client certificate) is current; `force` renews it (after
  * a 401). */

@@ -272,11 +272,14 @@ static void run_group(eqops_k8s *k, item *items, size_t *order, size_t n, int wo
     pthread_mutex_destroy(&p.mu);
 }
 
-static int check_opts(const eqops_k8s_write_options *o, eqops_error *err)
+/* Read the caller's options (NULL: defaults) into `o` and check them. */
+static int read_opts(eqops_k8s_write_options *o, const eqops_k8s_write_options *opts,
+                     eqops_error *err)
 {
-    if (o->version != 1 || o->concurrency < 0 || o->concurrency > MAX_CONCURRENCY)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts", "version 1, concurrency 0 to 64");
-    return 0;
+    int rc = eqops__k8s_write_opts(o, opts, err);
+    if (rc == 0 && (o->concurrency < 0 || o->concurrency > MAX_CONCURRENCY))
+        rc = eqops__err_field(err, EQOPS_EINVAL, "opts.concurrency", "0 to %d", MAX_CONCURRENCY);
+    return rc;
 }
 
 /* Apply `objects` (from `nsrc` sources, at least one object). */
@@ -407,9 +410,9 @@ int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
     if (out == NULL || k == NULL || manifest == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "manifest" : "out", "required");
     *out = NULL;
-    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
-    const eqops_k8s_write_options *o = opts ? opts : &defaults;
-    int rc = check_opts(o, err);
+    eqops_k8s_write_options oc;
+    const eqops_k8s_write_options *o = &oc;
+    int rc = read_opts(&oc, opts, err);
     if (rc != 0)
         return rc;
     json_t *objects = json_array();
@@ -459,9 +462,9 @@ int eqops_k8s_apply_path(char **out, eqops_k8s *k, const char *path, int recursi
                                          : "out",
                                 "required");
     *out = NULL;
-    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
-    const eqops_k8s_write_options *o = opts ? opts : &defaults;
-    int rc = check_opts(o, err);
+    eqops_k8s_write_options oc;
+    const eqops_k8s_write_options *o = &oc;
+    int rc = read_opts(&oc, opts, err);
     if (rc != 0)
         return rc;
     /* a directory: its manifest files; anything else is read as one (and refused unless it is

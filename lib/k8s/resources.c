@@ -256,6 +256,10 @@ void eqops_k8s_pager_free(eqops_k8s_pager *p)
     eqops__free(p);
 }
 
+static const size_t list_options_sizes[] = {sizeof(eqops_k8s_list_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_k8s_list_options_init, eqops_k8s_list_options, list_options_sizes)
+
 int eqops_k8s_pager_new(eqops_k8s_pager **out, eqops_k8s *k, const char *api_version,
                         const char *kind, const char *ns, const eqops_k8s_list_options *opts,
                         eqops_error *err)
@@ -263,10 +267,13 @@ int eqops_k8s_pager_new(eqops_k8s_pager **out, eqops_k8s *k, const char *api_ver
     if (out == NULL || k == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
     *out = NULL;
-    eqops_k8s_list_options defaults = EQOPS_K8S_LIST_OPTIONS_INIT;
-    const eqops_k8s_list_options *o = opts ? opts : &defaults;
-    if (o->version != 1 || o->limit < 0)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts", "version 1, limit >= 0");
+    eqops_k8s_list_options oc;
+    const eqops_k8s_list_options *o = &oc;
+    int orc = EQOPS__OPTS_READ(&oc, opts, list_options_sizes, "k8s list options", err);
+    if (orc != 0)
+        return orc;
+    if (o->limit < 0)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.limit", "must be >= 0");
     eqops_k8s_pager *p = eqops__calloc(1, sizeof(*p));
     if (p == NULL)
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
@@ -431,11 +438,19 @@ static int parse_object(obj_id *id, const char *object, bool need_name, eqops_er
     return 0;
 }
 
+static const size_t write_options_sizes[] = {sizeof(eqops_k8s_write_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_k8s_write_options_init, eqops_k8s_write_options, write_options_sizes)
+
+int eqops__k8s_write_opts(eqops_k8s_write_options *o, const eqops_k8s_write_options *opts,
+                          eqops_error *err)
+{
+    return EQOPS__OPTS_READ(o, opts, write_options_sizes, "k8s write options", err);
+}
+
 static int write_query(eqops_buf *path, eqops_k8s *k, const eqops_k8s_write_options *o,
                        bool manager, eqops_error *err)
 {
-    if (o->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
     if (o->dry_run)
         eqops__k8s_query(path, "dryRun", "All");
     if (manager)
@@ -451,8 +466,11 @@ static int write_object(char **out, eqops_k8s *k, const char *object,
     if (out == NULL || k == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
     *out = NULL;
-    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
-    const eqops_k8s_write_options *o = opts ? opts : &defaults;
+    eqops_k8s_write_options oc;
+    const eqops_k8s_write_options *o = &oc;
+    int orc = eqops__k8s_write_opts(&oc, opts, err);
+    if (orc != 0)
+        return orc;
     bool create = !strcmp(verb, "create"), apply = !strcmp(verb, "apply");
     obj_id id;
     int rc = parse_object(&id, object, true, err);
@@ -515,8 +533,11 @@ int eqops_k8s_patch(char **out, eqops_k8s *k, const char *api_version, const cha
     json_decref(patch);
     if (!ok)
         return eqops__err_field(err, EQOPS_EINVAL, "merge_patch", "must be a JSON object");
-    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
-    const eqops_k8s_write_options *o = opts ? opts : &defaults;
+    eqops_k8s_write_options oc;
+    const eqops_k8s_write_options *o = &oc;
+    int orc = eqops__k8s_write_opts(&oc, opts, err);
+    if (orc != 0)
+        return orc;
     eqops_buf path = EQOPS_BUF_INIT;
     int rc = eqops__k8s_path(&path, k, api_version, kind, ns, false, name, err);
     if (rc == 0)
@@ -538,8 +559,11 @@ int eqops_k8s_delete(char **out, eqops_k8s *k, const char *api_version, const ch
         *out = NULL;
     if (k == NULL || name == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, k ? "name" : "k", "required");
-    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
-    const eqops_k8s_write_options *o = opts ? opts : &defaults;
+    eqops_k8s_write_options oc;
+    const eqops_k8s_write_options *o = &oc;
+    int orc = eqops__k8s_write_opts(&oc, opts, err);
+    if (orc != 0)
+        return orc;
     const char *pp = o->propagation_policy;
     if (pp && strcmp(pp, "Foreground") != 0 && strcmp(pp, "Background") != 0 &&
         strcmp(pp, "Orphan") != 0)

@@ -229,16 +229,25 @@ static bool transient(int rc)
            rc == EQOPS_EPROTO || rc == EQOPS_EIO;
 }
 
+static const size_t watch_options_sizes[] = {sizeof(eqops_k8s_watch_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_k8s_watch_options_init, eqops_k8s_watch_options, watch_options_sizes)
+
 int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, const char *ns,
                     const eqops_k8s_watch_options *opts, eqops_k8s_event_fn fn, void *payload,
                     eqops_error *err)
 {
     if (k == NULL || fn == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, k ? "fn" : "k", "must not be NULL");
-    eqops_k8s_watch_options defaults = EQOPS_K8S_WATCH_OPTIONS_INIT;
-    const eqops_k8s_watch_options *o = opts ? opts : &defaults;
-    if (o->version != 1 || o->idle_timeout_ms < 0 || o->duration_ms < 0)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts", "version 1, timeouts >= 0");
+    eqops_k8s_watch_options oc;
+    const eqops_k8s_watch_options *o = &oc;
+    int orc = EQOPS__OPTS_READ(&oc, opts, watch_options_sizes, "k8s watch options", err);
+    if (orc != 0)
+        return orc;
+    if (o->idle_timeout_ms < 0 || o->duration_ms < 0)
+        return eqops__err_field(err, EQOPS_EINVAL,
+                                o->duration_ms < 0 ? "opts.duration_ms" : "opts.idle_timeout_ms",
+                                "must be >= 0");
     if (o->resource_version && (!*o->resource_version || strlen(o->resource_version) >= 128))
         return eqops__err_field(err, EQOPS_EINVAL, "opts.resource_version", "1 to 127 characters");
     watch_state w;

@@ -340,18 +340,20 @@ static int objective_report(json_t *list, report_ctx *c, const eqops_slo_set *se
     return 0;
 }
 
-int eqops_slo_report(char **out, const eqops_slo_set *set, const eqops_slo_report_options *opts,
+static const size_t report_options_sizes[] = {sizeof(eqops_slo_report_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_slo_report_options_init, eqops_slo_report_options, report_options_sizes)
+
+int eqops_slo_report(char **out, const eqops_slo_set *set, const eqops_slo_report_options *in,
                      eqops_error *err)
 {
-    if (out == NULL || set == NULL || opts == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL,
-                                out == NULL ? "out"
-                                : set       ? "opts"
-                                            : "set",
-                                "must not be NULL");
+    if (out == NULL || set == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, out == NULL ? "out" : "set", "must not be NULL");
     *out = NULL;
-    if (opts->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
+    eqops_slo_report_options oc;
+    const eqops_slo_report_options *opts = &oc;
+    if (EQOPS__OPTS_READ(&oc, in, report_options_sizes, "slo report options", err) != 0)
+        return EQOPS_EINVAL;
     if ((opts->prometheus_url == NULL) == (opts->series == NULL))
         return eqops__err_field(err, EQOPS_EINVAL, "opts",
                                 "give either a Prometheus URL or a series");

@@ -358,7 +358,7 @@ static void record_sleep(int64_t ms)
         slept[nslept++] = ms;
 }
 
-static eqops_aws *fake_client(const char *path, int attempts)
+static eqops_aws *fake_client(const char *path, int retries)
 {
     char url[256];
     snprintf(url, sizeof(url), "%s%s", base, path);
@@ -367,7 +367,7 @@ static eqops_aws *fake_client(const char *path, int attempts)
     eqops_aws_options o = EQOPS_AWS_OPTIONS_INIT;
     o.endpoint_url = url;
     o.credentials = c;
-    o.max_attempts = attempts;
+    o.max_retries = retries;
     eqops_aws *aws = client(&o);
     eqops_aws_credentials_free(c);
     return aws;
@@ -695,17 +695,19 @@ static void test_input_checks(void **state)
     eqops_aws *aws = fake_client("/throttle0/never", 0);
     eqops_error e = EQOPS_ERROR_INIT;
     const char *dims[] = {"tenant=acme", "bad", NULL};
-    eqops_aws_metric m[2] = {{"ok", 1, "Count", NULL, 0, 0}, {"x", 1, "Count", dims, 0, 0}};
-    assert_int_equal(eqops_aws_metrics_put(aws, "ns", m, 2, &e), EQOPS_EINVAL);
+    eqops_aws_metric m[2] = {{EQOPS_AWS_METRIC_VERSION, "ok", 1, "Count", NULL, 0, 0},
+                             {EQOPS_AWS_METRIC_VERSION, "x", 1, "Count", dims, 0, 0}};
+    const eqops_aws_metric *mp[2] = {&m[0], &m[1]};
+    assert_int_equal(eqops_aws_metrics_put(aws, "ns", mp, 2, &e), EQOPS_EINVAL);
     assert_string_equal(e.field, "metrics[1].dimensions[1]");
     m[1].dimensions = NULL;
     m[1].unit = "Parsecs";
-    assert_int_equal(eqops_aws_metrics_put(aws, "ns", m, 2, &e), EQOPS_EINVAL);
+    assert_int_equal(eqops_aws_metrics_put(aws, "ns", mp, 2, &e), EQOPS_EINVAL);
     assert_string_equal(e.field, "metrics[1].unit");
     m[1].unit = NULL;
     m[1].value = 1.0 / 0.0;
-    assert_int_equal(eqops_aws_metrics_put(aws, "ns", m, 2, &e), EQOPS_EINVAL);
-    assert_int_equal(eqops_aws_metrics_put(aws, "AWS/EC2", m, 1, &e), EQOPS_EINVAL);
+    assert_int_equal(eqops_aws_metrics_put(aws, "ns", mp, 2, &e), EQOPS_EINVAL);
+    assert_int_equal(eqops_aws_metrics_put(aws, "AWS/EC2", mp, 1, &e), EQOPS_EINVAL);
     assert_int_equal(fake_count("never"), 0);
     char *out = NULL;
     assert_int_equal(eqops_aws_secret_get(&out, aws, "", NULL, &e), EQOPS_EINVAL);
