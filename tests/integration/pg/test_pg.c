@@ -962,11 +962,56 @@ static void test_connect_errors(void **state)
     eqops_error_clear(&e);
 }
 
+/* The per-call options of a connected handle: NULL is read as the defaults, versions 1 to the
+ * current one are read, 0 and the next are refused naming opts.version (nothing is changed). */
+static void test_call_options_versions(void **state)
+{
+    (void)state;
+    NEED_ENV();
+    eqops_pg *pg = connect_admin(NULL);
+    eqops_error e = EQOPS_ERROR_INIT;
+    eqops_pg_tenant *t = NULL;
+    eqops_pg_tenant_options to = EQOPS_PG_TENANT_OPTIONS_INIT;
+    to.connection_limit = -2;
+    for (unsigned v = 1; v <= EQOPS_PG_TENANT_OPTIONS_VERSION; v++) {
+        to.version = v;
+        assert_int_equal(eqops_pg_tenant_create(&t, pg, "opts-versions", &to, &e), EQOPS_EINVAL);
+        assert_string_equal(e.field, "opts.connection_limit");
+    }
+    for (unsigned bad = 0; bad <= 1; bad++) {
+        to.version = bad ? EQOPS_PG_TENANT_OPTIONS_VERSION + 1 : 0;
+        assert_int_equal(eqops_pg_tenant_create(&t, pg, "opts-versions", &to, &e), EQOPS_EINVAL);
+        assert_string_equal(e.field, "opts.version");
+    }
+    assert_null(t);
+    char *out = NULL;
+    /* NULL: the defaults, which lack the one required field */
+    assert_int_equal(eqops_pg_migrate(&out, NULL, pg, NULL, &e), EQOPS_EINVAL);
+    assert_string_equal(e.field, "opts.migrations_dir");
+    eqops_pg_migrate_options mo = EQOPS_PG_MIGRATE_OPTIONS_INIT;
+    mo.migrations_dir = "/nonexistent";
+    mo.concurrency = 65;
+    for (unsigned v = 1; v <= EQOPS_PG_MIGRATE_OPTIONS_VERSION; v++) {
+        mo.version = v;
+        assert_int_equal(eqops_pg_migrate(&out, NULL, pg, &mo, &e), EQOPS_EINVAL);
+        assert_string_equal(e.field, "opts.concurrency");
+    }
+    for (unsigned bad = 0; bad <= 1; bad++) {
+        mo.version = bad ? EQOPS_PG_MIGRATE_OPTIONS_VERSION + 1 : 0;
+        assert_int_equal(eqops_pg_migrate(&out, NULL, pg, &mo, &e), EQOPS_EINVAL);
+        assert_string_equal(e.field, "opts.version");
+    }
+    assert_null(out);
+    eqops_error_clear(&e);
+    eqops_pg_free(pg);
+}
+
 int main(void)
 {
     eqops_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_errors),
+        cmocka_unit_test(test_call_options_versions),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_isolation),
         cmocka_unit_test(test_hostile_names),
