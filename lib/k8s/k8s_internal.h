@@ -6,6 +6,7 @@
 #define EQOPS_K8S_INTERNAL_H
 
 #include "eqops/k8s.h"
+#include "k8s_seam.h"
 
 #include "../core/core_internal.h"
 #include "../core/json.h"
@@ -123,14 +124,6 @@ int eqops__k8s_path(eqops_buf *path, eqops_k8s *k, const char *api_version, cons
  * EQOPS_EPROTO for anything else. */
 int eqops__k8s_event_parse(const char *line, size_t len, const char **type, json_t **event,
                            eqops_error *err);
-
-/* The resource and scope of a kind from the discovery cache (the group version is read again
- * when the kind is not known yet: a CRD installed since). `*resource` is borrowed. */
-int eqops__k8s_lookup(eqops_k8s *k, const char *api_version, const char *kind,
-                      const char **resource, bool *namespaced, eqops_error *err);
-/* eqops_k8s_list as a document (new). */
-int eqops__k8s_list_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
-                        const char *ns, const eqops_k8s_list_options *opts, eqops_error *err);
 
 /* Append "&key=value" (value URL-encoded) to a query; the first one gets '?'. */
 void eqops__k8s_query(eqops_buf *path, const char *key, const char *value);

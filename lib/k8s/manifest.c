@@ -282,9 +282,9 @@ static int read_opts(eqops_k8s_write_options *o, const eqops_k8s_write_options *
     return rc;
 }
 
-/* Apply `objects` (from `nsrc` sources, at least one object). */
-static int apply_objects(char **out, eqops_k8s *k, json_t *objects, const source *src, size_t nsrc,
-                         const eqops_k8s_write_options *o, eqops_error *err)
+/* Apply `objects` (from `nsrc` sources, at least one object); `*out` the applied objects. */
+static int apply_objects(json_t **out, eqops_k8s *k, json_t *objects, const source *src,
+                         size_t nsrc, const eqops_k8s_write_options *o, eqops_error *err)
 {
     int workers = o->concurrency ? o->concurrency : DEFAULT_CONCURRENCY;
     int rc = 0;
@@ -385,14 +385,17 @@ static int apply_objects(char **out, eqops_k8s *k, json_t *objects, const source
     }
     eqops__secret_free(auth);
     json_t *applied = rc == 0 ? json_array() : NULL;
+    if (rc == 0 && applied == NULL)
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         json_t *r = items[i].result ? json_loads(items[i].result, 0, NULL) : NULL;
         if (r == NULL || !eqops__jappend(applied, r))
             rc = eqops__err(err, EQOPS_EPROTO, "%s: unreadable answer", items[i].what);
     }
-    if (rc == 0 && (*out = eqops__json_dump(applied, JSON_COMPACT)) == NULL)
-        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    json_decref(applied);
+    if (rc == 0)
+        *out = applied;
+    else
+        json_decref(applied);
     for (size_t i = 0; items && i < n; i++) {
         eqops__buf_free(&items[i].path);
         eqops__free(items[i].body);
@@ -404,12 +407,10 @@ static int apply_objects(char **out, eqops_k8s *k, json_t *objects, const source
     return rc;
 }
 
-int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
-                             const eqops_k8s_write_options *opts, eqops_error *err)
+/* The objects of one manifest (text, or an array of documents) applied. */
+static int apply_manifest(json_t **out, eqops_k8s *k, const char *text, const json_t *docs,
+                          const eqops_k8s_write_options *opts, eqops_error *err)
 {
-    if (out == NULL || k == NULL || manifest == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, out ? "manifest" : "out", "required");
-    *out = NULL;
     eqops_k8s_write_options oc;
     const eqops_k8s_write_options *o = &oc;
     int rc = read_opts(&oc, opts, err);
@@ -418,7 +419,12 @@ int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
     json_t *objects = json_array();
     if (objects == NULL)
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    rc = parse_text(objects, manifest, strlen(manifest), "manifest", err);
+    if (text)
+        rc = parse_text(objects, text, strlen(text), "manifest", err);
+    else if (!json_is_array(docs))
+        rc = invalid(err, "manifest", "manifest: must be an array of objects");
+    else
+        rc = collect(objects, (json_t *)docs, 0, "manifest", 0, err);
     source src = {"manifest", json_array_size(objects)};
     /* nothing to apply is a mistake, never a success (kubectl: "no objects passed to apply") */
     if (rc == 0 && src.end == 0)
@@ -427,6 +433,39 @@ int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
         rc = apply_objects(out, k, objects, &src, 1, o, err);
     json_decref(objects);
     return rc;
+}
+
+int eqops__k8s_apply_manifest_doc(json_t **out, eqops_k8s *k, const json_t *objects,
+                                  const eqops_k8s_write_options *opts, eqops_error *err)
+{
+    if (out == NULL || k == NULL || objects == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL,
+                                out && k ? "manifest"
+                                : out    ? "k"
+                                         : "out",
+                                "required");
+    *out = NULL;
+    return apply_manifest(out, k, NULL, objects, opts, err);
+}
+
+/* `*out` = the applied objects as JSON text (new). */
+static int applied_text(char **out, json_t *applied, int rc, eqops_error *err)
+{
+    if (rc == 0 && (*out = eqops__json_dump(applied, JSON_COMPACT)) == NULL)
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    json_decref(applied);
+    return rc;
+}
+
+int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
+                             const eqops_k8s_write_options *opts, eqops_error *err)
+{
+    if (out == NULL || k == NULL || manifest == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, out ? "manifest" : "out", "required");
+    *out = NULL;
+    json_t *applied = NULL;
+    int rc = apply_manifest(&applied, k, manifest, NULL, opts, err);
+    return applied_text(out, applied, rc, err);
 }
 
 /* Read and parse every file first: a bad one anywhere applies nothing. */
@@ -496,10 +535,11 @@ int eqops_k8s_apply_path(char **out, eqops_k8s *k, const char *path, int recursi
         rc = read_all(objects, src, &files, err);
     if (rc == 0 && json_array_size(objects) == 0)
         rc = invalid(err, "path", "%s: no objects passed to apply", path);
+    json_t *applied = NULL;
     if (rc == 0)
-        rc = apply_objects(out, k, objects, src, files.n, o, err);
+        rc = apply_objects(&applied, k, objects, src, files.n, o, err);
     eqops__free(src);
     json_decref(objects);
     eqops__paths_free(&files);
-    return rc;
+    return applied_text(out, applied, rc, err);
 }

@@ -196,19 +196,38 @@ int eqops_k8s_resource(char **out, eqops_k8s *k, const char *api_version, const 
     return *out ? 0 : eqops__err(err, EQOPS_ENOMEM, "out of memory");
 }
 
-/* ---- one request, the body as the result ------------------------------------------------- */
+/* ---- one request, documents in and out -------------------------------------------------- */
 
-static int call(char **out, eqops_k8s *k, const char *method, const char *path,
-                const char *content_type, const char *body, const char *what, eqops_error *err)
+/* The answer of a 2xx request as a document: an empty body is {}. */
+static int read_answer(json_t **out, const eqops_buf *body, const char *what, eqops_error *err)
 {
-    k8s_req req = {method, path, content_type, body, body ? strlen(body) : 0,
+    json_error_t je;
+    memset(&je, 0, sizeof(je)); /* jansson may fail an allocation without filling it */
+    *out = body->len ? json_loadb(body->data, body->len, 0, &je) : json_object();
+    if (*out != NULL)
+        return 0;
+    if (body->len == 0 || json_error_code(&je) == json_error_out_of_memory)
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    return eqops__err(err, EQOPS_EPROTO, "%s: the answer is not JSON (%s)", what, je.text);
+}
+
+/* One request; `body` (may be NULL) is sent as JSON, the answer is read into `*out` unless
+ * `out` is NULL. */
+static int call(json_t **out, eqops_k8s *k, const char *method, const char *path,
+                const char *content_type, const json_t *body, const char *what, eqops_error *err)
+{
+    char *text = NULL;
+    if (body && (text = eqops__json_dump(body, JSON_COMPACT)) == NULL)
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    k8s_req req = {method, path, content_type, text, text ? strlen(text) : 0,
                    what,   NULL, NULL,         0,    0};
     eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
     int rc = eqops__k8s_do(k, &req, &resp, err);
-    if (rc == 0 && out && (*out = eqops__buf_detach(&resp.body)) == NULL &&
-        (*out = eqops__strdup("{}")) == NULL)
-        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (rc == 0 && out)
+        rc = read_answer(out, &resp.body, what, err);
     eqops__http_response_clear(&resp);
+    if (text)
+        eqops__secret_free(text); /* a Secret's data */
     return rc;
 }
 
@@ -219,8 +238,8 @@ static void describe(char *what, size_t n, const char *verb, const char *kind, c
              ns && *ns ? "/" : "", name ? name : "");
 }
 
-int eqops_k8s_get(char **out, eqops_k8s *k, const char *api_version, const char *kind,
-                  const char *ns, const char *name, eqops_error *err)
+int eqops__k8s_get_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
+                       const char *ns, const char *name, eqops_error *err)
 {
     if (out == NULL || k == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
@@ -311,15 +330,11 @@ static int next_page(json_t **page, eqops_k8s_pager *p, eqops_error *err)
     eqops__buf_put(&path, p->base.data, p->base.len);
     if (p->cont)
         eqops__k8s_query(&path, "continue", p->cont);
-    char *body = NULL;
+    json_t *doc = NULL;
     int rc = eqops__buf_ok(&path)
                  ? eqops__err(err, EQOPS_ENOMEM, "out of memory")
-                 : call(&body, p->k, "GET", eqops__buf_cstr(&path), NULL, NULL, p->what, err);
+                 : call(&doc, p->k, "GET", eqops__buf_cstr(&path), NULL, NULL, p->what, err);
     eqops__buf_free(&path);
-    json_t *doc = NULL;
-    if (rc == 0 && (doc = json_loads(body, 0, NULL)) == NULL)
-        rc = eqops__err(err, EQOPS_EPROTO, "%s: the answer is not JSON", p->what);
-    eqops__free(body);
     if (rc != 0)
         return rc;
     const char *cont =
@@ -347,6 +362,8 @@ int eqops_k8s_pager_next(char **out, eqops_k8s_pager *p, eqops_error *err)
 int eqops__k8s_list_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
                         const char *ns, const eqops_k8s_list_options *opts, eqops_error *err)
 {
+    if (out == NULL || k == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
     *out = NULL;
     json_t *all = NULL;
     int rc = 0;
@@ -386,42 +403,23 @@ int eqops__k8s_list_doc(json_t **out, eqops_k8s *k, const char *api_version, con
     return 0;
 }
 
-int eqops_k8s_list(char **out, eqops_k8s *k, const char *api_version, const char *kind,
-                   const char *ns, const eqops_k8s_list_options *opts, eqops_error *err)
-{
-    if (out == NULL || k == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
-    *out = NULL;
-    json_t *all = NULL;
-    int rc = eqops__k8s_list_doc(&all, k, api_version, kind, ns, opts, err);
-    if (rc == 0 && (*out = eqops__json_dump(all, JSON_COMPACT)) == NULL)
-        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    json_decref(all);
-    return rc;
-}
-
 /* ---- writes ------------------------------------------------------------------------------- */
 
 typedef struct obj_id {
-    json_t *doc;
     const char *api_version, *kind, *ns, *name;
 } obj_id;
 
-static int parse_object(obj_id *id, const char *object, bool need_name, eqops_error *err)
+/* What the object names: its kind, and its place (a name unless `need_name` is false). */
+static int identify(obj_id *id, const json_t *object, bool need_name, eqops_error *err)
 {
     memset(id, 0, sizeof(*id));
     if (object == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "object", "required");
-    json_error_t je;
-    id->doc = json_loads(object, JSON_REJECT_DUPLICATES, &je);
-    if (id->doc == NULL || !json_is_object(id->doc)) {
-        json_decref(id->doc);
-        id->doc = NULL;
-        return eqops__err_field(err, EQOPS_EINVAL, "object", "not a JSON object (%s)", je.text);
-    }
-    const json_t *meta = json_object_get(id->doc, "metadata");
-    id->api_version = json_string_value(json_object_get(id->doc, "apiVersion"));
-    id->kind = json_string_value(json_object_get(id->doc, "kind"));
+    if (!json_is_object(object))
+        return eqops__err_field(err, EQOPS_EINVAL, "object", "not a JSON object");
+    const json_t *meta = json_object_get(object, "metadata");
+    id->api_version = json_string_value(json_object_get(object, "apiVersion"));
+    id->kind = json_string_value(json_object_get(object, "kind"));
     id->ns = json_string_value(json_object_get(meta, "namespace"));
     id->name = json_string_value(json_object_get(meta, "name"));
     const char *missing = id->api_version == NULL ? "apiVersion"
@@ -430,11 +428,8 @@ static int parse_object(obj_id *id, const char *object, bool need_name, eqops_er
                                   !json_string_value(json_object_get(meta, "generateName"))
                               ? "metadata.name"
                               : NULL;
-    if (missing) {
-        json_decref(id->doc);
-        id->doc = NULL;
+    if (missing)
         return eqops__err_field(err, EQOPS_EINVAL, missing, "object: %s is required", missing);
-    }
     return 0;
 }
 
@@ -460,7 +455,7 @@ static int write_query(eqops_buf *path, eqops_k8s *k, const eqops_k8s_write_opti
 }
 
 /* create, replace, apply: the object names its own place */
-static int write_object(char **out, eqops_k8s *k, const char *object,
+static int write_object(json_t **out, eqops_k8s *k, const json_t *object,
                         const eqops_k8s_write_options *opts, const char *verb, eqops_error *err)
 {
     if (out == NULL || k == NULL)
@@ -473,13 +468,11 @@ static int write_object(char **out, eqops_k8s *k, const char *object,
         return orc;
     bool create = !strcmp(verb, "create"), apply = !strcmp(verb, "apply");
     obj_id id;
-    int rc = parse_object(&id, object, true, err);
+    int rc = identify(&id, object, true, err);
     if (rc != 0)
         return rc;
-    if (!create && (id.name == NULL || !*id.name)) {
-        json_decref(id.doc);
+    if (!create && (id.name == NULL || !*id.name))
         return eqops__err_field(err, EQOPS_EINVAL, "metadata.name", "object: required");
-    }
     eqops_buf path = EQOPS_BUF_INIT;
     rc = eqops__k8s_path(&path, k, id.api_version, id.kind, id.ns, false, create ? NULL : id.name,
                          err);
@@ -497,41 +490,37 @@ static int write_object(char **out, eqops_k8s *k, const char *object,
                   eqops__buf_cstr(&path), apply ? "application/apply-patch+yaml" : NULL, object,
                   what, err);
     eqops__buf_free(&path);
-    json_decref(id.doc);
     return rc;
 }
 
-int eqops_k8s_create(char **out, eqops_k8s *k, const char *object,
-                     const eqops_k8s_write_options *opts, eqops_error *err)
+int eqops__k8s_create_doc(json_t **out, eqops_k8s *k, const json_t *object,
+                          const eqops_k8s_write_options *opts, eqops_error *err)
 {
     return write_object(out, k, object, opts, "create", err);
 }
 
-int eqops_k8s_replace(char **out, eqops_k8s *k, const char *object,
-                      const eqops_k8s_write_options *opts, eqops_error *err)
+int eqops__k8s_replace_doc(json_t **out, eqops_k8s *k, const json_t *object,
+                           const eqops_k8s_write_options *opts, eqops_error *err)
 {
     return write_object(out, k, object, opts, "replace", err);
 }
 
-int eqops_k8s_apply(char **out, eqops_k8s *k, const char *object,
-                    const eqops_k8s_write_options *opts, eqops_error *err)
+int eqops__k8s_apply_doc(json_t **out, eqops_k8s *k, const json_t *object,
+                         const eqops_k8s_write_options *opts, eqops_error *err)
 {
     return write_object(out, k, object, opts, "apply", err);
 }
 
-int eqops_k8s_patch(char **out, eqops_k8s *k, const char *api_version, const char *kind,
-                    const char *ns, const char *name, const char *merge_patch,
-                    const eqops_k8s_write_options *opts, eqops_error *err)
+int eqops__k8s_patch_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
+                         const char *ns, const char *name, const json_t *merge_patch,
+                         const eqops_k8s_write_options *opts, eqops_error *err)
 {
     if (out == NULL || k == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
     *out = NULL;
     if (name == NULL || merge_patch == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, name ? "merge_patch" : "name", "required");
-    json_t *patch = json_loads(merge_patch, 0, NULL);
-    bool ok = json_is_object(patch);
-    json_decref(patch);
-    if (!ok)
+    if (!json_is_object(merge_patch))
         return eqops__err_field(err, EQOPS_EINVAL, "merge_patch", "must be a JSON object");
     eqops_k8s_write_options oc;
     const eqops_k8s_write_options *o = &oc;
@@ -551,9 +540,9 @@ int eqops_k8s_patch(char **out, eqops_k8s *k, const char *api_version, const cha
     return rc;
 }
 
-int eqops_k8s_delete(char **out, eqops_k8s *k, const char *api_version, const char *kind,
-                     const char *ns, const char *name, const eqops_k8s_write_options *opts,
-                     eqops_error *err)
+int eqops__k8s_delete_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
+                          const char *ns, const char *name, const eqops_k8s_write_options *opts,
+                          eqops_error *err)
 {
     if (out)
         *out = NULL;
@@ -574,27 +563,26 @@ int eqops_k8s_delete(char **out, eqops_k8s *k, const char *api_version, const ch
     if (rc == 0)
         rc = write_query(&path, k, o, false, err);
     json_t *body = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
-    if (body && pp)
-        eqops__jset(body, "propagationPolicy", json_string(pp));
-    if (body && (o->resource_version || o->uid)) {
+    bool ok = body != NULL;
+    if (ok && pp)
+        ok = eqops__jset(body, "propagationPolicy", json_string(pp));
+    if (ok && (o->resource_version || o->uid)) {
         json_t *pre = json_object();
-        if (o->resource_version)
-            eqops__jset(pre, "resourceVersion", json_string(o->resource_version));
-        if (o->uid)
-            eqops__jset(pre, "uid", json_string(o->uid));
-        eqops__jset(body, "preconditions", pre);
+        if (pre && o->resource_version)
+            ok = eqops__jset(pre, "resourceVersion", json_string(o->resource_version));
+        if (ok && pre && o->uid)
+            ok = eqops__jset(pre, "uid", json_string(o->uid));
+        ok = eqops__jset(body, "preconditions", pre) && ok;
     }
-    if (body && o->dry_run)
-        eqops__jset(body, "dryRun", json_pack("[s]", "All"));
-    char *text = body ? eqops__json_dump(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (rc == 0 && text == NULL)
+    if (ok && o->dry_run)
+        ok = eqops__jset(body, "dryRun", json_pack("[s]", "All"));
+    if (rc == 0 && !ok)
         rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     char what[400];
     describe(what, sizeof(what), "delete", kind, ns ? ns : eqops_k8s_namespace(k), name);
     if (rc == 0)
-        rc = call(out, k, "DELETE", eqops__buf_cstr(&path), NULL, text, what, err);
-    eqops__free(text);
+        rc = call(out, k, "DELETE", eqops__buf_cstr(&path), NULL, body, what, err);
+    json_decref(body);
     eqops__buf_free(&path);
     return rc;
 }
