@@ -48,6 +48,15 @@ const char *eqops_k8s_namespace(const eqops_k8s *k)
     return k == NULL ? NULL : k->cfg.ns ? k->cfg.ns : "default";
 }
 
+const eqops_cancel *eqops__k8s_set_cancel(eqops_k8s *k, const eqops_cancel *cancel)
+{
+    const eqops_cancel *old = k->hopts.cancel;
+    k->hopts.cancel = cancel; /* and the handles made from now on */
+    if (k->http)
+        eqops__http_set_cancel(k->http, cancel);
+    return old;
+}
+
 int eqops__k8s_http_new(eqops_k8s *k, double qps, int burst, eqops_http **out, eqops_error *err)
 {
     eqops_http_options o = k->hopts;

@@ -54,4 +54,11 @@ int eqops__k8s_apply_manifest_doc(json_t **out, eqops_k8s *k, const json_t *obje
 int eqops__k8s_lookup(eqops_k8s *k, const char *api_version, const char *kind,
                       const char **resource, bool *namespaced, eqops_error *err);
 
+/* Swap the client's cancellation token (borrowed; NULL: none) and return the previous one:
+ * every request of the client from now on, its retry and rate-limit waits, the connections
+ * apply_manifest's workers open and a watch's reconnect waits check it, and stop with
+ * EQOPS_ECANCELED once it is triggered. For a caller's token for the length of one call: swap
+ * it in, call, swap the old one back (a client is used by one thread at a time). */
+const eqops_cancel *eqops__k8s_set_cancel(eqops_k8s *k, const eqops_cancel *cancel);
+
 #endif /* EQOPS_K8S_SEAM_H */

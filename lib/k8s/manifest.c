@@ -41,17 +41,20 @@ typedef struct item {
     bool cluster; /* cluster-scoped: the first group */
 } item;
 
-typedef struct pool {
+/* One group of objects sent by the worker pool; each worker thread takes an HTTP handle of
+ * its own from `idle` (made on first use: each connection has its share of the rate) and puts
+ * it back after its object, so connections are reused across objects. */
+typedef struct send_group {
     eqops_k8s *k;
     item *items;
-    size_t *order; /* the indexes of this group */
-    size_t n, next;
-    double qps; /* each worker's share of the client's rate */
+    const size_t *order; /* the indexes of this group */
+    double qps;          /* each worker's share of the client's rate */
     int burst;
-    bool failed; /* stop taking new work */
-    pthread_mutex_t mu;
     const char *const *headers;
-} pool;
+    pthread_mutex_t mu;
+    eqops_http *idle[MAX_CONCURRENCY];
+    size_t nidle;
+} send_group;
 
 /* EQOPS_EINVAL naming `field`, with a message that starts with the file (not the field). */
 static int invalid(eqops_error *err, const char *field, const char *fmt, ...) EQOPS__PRINTF(3, 4);
@@ -185,91 +188,78 @@ static int prepare(eqops_k8s *k, item *it, const eqops_k8s_write_options *o, eqo
     return 0;
 }
 
-static void *worker(void *arg)
+static void send_one(eqops__pool *p, size_t j, void *arg)
 {
-    pool *p = arg;
-    eqops_http *h = NULL;
-    eqops_error e = EQOPS_ERROR_INIT;
-    int hrc = eqops__k8s_http_new(p->k, p->qps, p->burst, &h, &e);
-    eqops_buf url = EQOPS_BUF_INIT;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        size_t i = p->next < p->n && !p->failed ? p->order[p->next++] : SIZE_MAX;
-        pthread_mutex_unlock(&p->mu);
-        if (i == SIZE_MAX)
-            break;
-        item *it = &p->items[i];
-        if (hrc != 0) {
-            it->rc = hrc;
-            eqops__err(&it->err, hrc, "%s: %s", it->what, e.message);
-        } else {
-            eqops__buf_truncate(&url, 0);
-            eqops__buf_puts(&url, p->k->cfg.server);
-            eqops__buf_put(&url, it->path.data, it->path.len);
-            eqops_http_request req = {0};
-            req.method = "PATCH";
-            req.url = eqops__buf_cstr(&url);
-            req.headers = p->headers;
-            req.body = it->body;
-            req.body_len = strlen(it->body);
-            /* apply is idempotent: safe to repeat after a lost connection or a 429/5xx */
-            req.retry = EQOPS_HTTP_RETRY_ALWAYS;
-            eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
-            it->rc = eqops__http_do(h, &req, &resp, &it->err);
-            if (it->rc != 0)
-                eqops__err_prefix(&it->err, "%s: ", it->what);
-            else if (resp.status >= 200 && resp.status < 300)
-                it->result = eqops__buf_detach(&resp.body);
-            else
-                it->rc = eqops__k8s_status_error(resp.body.data, resp.body.len, resp.status,
-                                                 resp.retry_after, it->what,
-                                                 eqops__k8s_secret_path(it->path.data), &it->err);
-            if (it->rc == 0 && it->result == NULL)
-                it->rc = eqops__err(&it->err, EQOPS_ENOMEM, "out of memory");
-            eqops__http_response_clear(&resp);
-        }
-        if (it->rc != 0) {
-            pthread_mutex_lock(&p->mu);
-            p->failed = true;
-            pthread_mutex_unlock(&p->mu);
-        }
+    send_group *g = arg;
+    item *it = &g->items[g->order[j]];
+    pthread_mutex_lock(&g->mu);
+    eqops_http *h = g->nidle ? g->idle[--g->nidle] : NULL;
+    pthread_mutex_unlock(&g->mu);
+    if (h == NULL && (it->rc = eqops__k8s_http_new(g->k, g->qps, g->burst, &h, &it->err)) != 0) {
+        eqops__err_prefix(&it->err, "%s: ", it->what);
+        eqops__pool_stop(p);
+        return;
     }
+    eqops_buf url = EQOPS_BUF_INIT;
+    eqops__buf_puts(&url, g->k->cfg.server);
+    eqops__buf_put(&url, it->path.data, it->path.len);
+    eqops_http_request req = {0};
+    req.method = "PATCH";
+    req.url = eqops__buf_cstr(&url);
+    req.headers = g->headers;
+    req.body = it->body;
+    req.body_len = strlen(it->body);
+    /* apply is idempotent: safe to repeat after a lost connection or a 429/5xx */
+    req.retry = EQOPS_HTTP_RETRY_ALWAYS;
+    eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
+    it->rc = eqops__buf_ok(&url) ? eqops__err(&it->err, EQOPS_ENOMEM, "out of memory")
+                                 : eqops__http_do(h, &req, &resp, &it->err);
+    if (it->rc != 0)
+        eqops__err_prefix(&it->err, "%s: ", it->what);
+    else if (resp.status >= 200 && resp.status < 300)
+        it->result = eqops__buf_detach(&resp.body);
+    else
+        it->rc =
+            eqops__k8s_status_error(resp.body.data, resp.body.len, resp.status, resp.retry_after,
+                                    it->what, eqops__k8s_secret_path(it->path.data), &it->err);
+    if (it->rc == 0 && it->result == NULL)
+        it->rc = eqops__err(&it->err, EQOPS_ENOMEM, "out of memory");
+    eqops__http_response_clear(&resp);
     eqops__buf_free(&url);
-    eqops_error_clear(&e);
-    eqops__http_free(h);
-    return NULL;
+    if (it->rc != 0)
+        eqops__pool_stop(p);
+    pthread_mutex_lock(&g->mu);
+    g->idle[g->nidle++] = h; /* at most one handle per worker: never more than the array */
+    pthread_mutex_unlock(&g->mu);
 }
 
-/* Send one group with `workers` threads (1: on this thread). */
-static void run_group(eqops_k8s *k, item *items, size_t *order, size_t n, int workers,
-                      const char *const *headers)
+/* Send one group with at most `workers` threads. 0, or EQOPS_ECANCELED when the client's
+ * token stopped it before every object started. */
+static int run_group(eqops_k8s *k, item *items, const size_t *order, size_t n, int workers,
+                     const char *const *headers)
 {
     if (n == 0)
-        return;
-    pool p;
-    memset(&p, 0, sizeof(p));
-    p.k = k;
-    p.items = items;
-    p.order = order;
-    p.n = n;
-    p.headers = headers;
+        return 0;
+    send_group g;
+    memset(&g, 0, sizeof(g));
+    g.k = k;
+    g.items = items;
+    g.order = order;
+    g.headers = headers;
     /* the client's rate is shared by the workers: each gets at least one request a second */
     double qps = k->hopts.qps;
     size_t w = (size_t)workers < n ? (size_t)workers : n;
     if (qps > 0 && (double)w > qps)
         w = qps >= 1 ? (size_t)qps : 1;
-    p.qps = qps > 0 ? qps / (double)w : -1;
-    p.burst = k->hopts.burst / (int)w > 1 ? k->hopts.burst / (int)w : 1;
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_t threads[MAX_CONCURRENCY];
-    size_t started = 0;
-    for (size_t i = 1; i < w; i++)
-        if (pthread_create(&threads[started], NULL, worker, &p) == 0)
-            started++;
-    worker(&p);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    pthread_mutex_destroy(&p.mu);
+    g.qps = qps > 0 ? qps / (double)w : -1;
+    g.burst = k->hopts.burst / (int)w > 1 ? k->hopts.burst / (int)w : 1;
+    pthread_mutex_init(&g.mu, NULL);
+    eqops__pool_job job = {n, (int)w, send_one, &g, NULL, NULL, k->hopts.cancel};
+    int rc = eqops__pool_run(&job, NULL);
+    for (size_t i = 0; i < g.nidle; i++)
+        eqops__http_free(g.idle[i]);
+    pthread_mutex_destroy(&g.mu);
+    return rc;
 }
 
 /* Read the caller's options (NULL: defaults) into `o` and check them. */
@@ -331,14 +321,18 @@ static int apply_objects(json_t **out, eqops_k8s *k, json_t *objects, const sour
                     continue;
             }
             rc = prepare(k, it, o, err);
-            /* a kind of a CRD applied just before is served once the CRD is established */
-            for (int64_t wait = 100, waited = 0;
-                 rc == EQOPS_ENOTFOUND && group == 1 && crds > 0 && waited < 60000;
-                 waited += wait, wait = wait < 1000 ? wait * 2 : 1000) {
+            /* a kind of a CRD applied just before is served once the CRD is established:
+             * asked again for up to a minute, 0.1 s doubling to 1 s with full jitter */
+            eqops__backoff crd_wait = {100, 1000, 0, -1, eqops__mono_ms() + 60000, k->hopts.cancel};
+            int64_t wait = 0;
+            for (int retry = 1; rc == EQOPS_ENOTFOUND && group == 1 && crds > 0 &&
+                                eqops__backoff_next(&crd_wait, retry, 0, &wait);
+                 retry++) {
                 eqops_error_clear(err);
                 eqops__buf_truncate(&it->path, 0);
-                eqops__sleep_ms(wait);
-                rc = prepare(k, it, o, err);
+                rc = eqops__backoff_wait(&crd_wait, wait) != 0
+                         ? eqops__err(err, EQOPS_ECANCELED, "%s: cancelled", it->what)
+                         : prepare(k, it, o, err);
             }
             if (rc == 0)
                 order[m++] = i;
@@ -348,7 +342,7 @@ static int apply_objects(json_t **out, eqops_k8s *k, json_t *objects, const sour
         }
         if (rc != 0)
             break;
-        run_group(k, items, order, m, workers, headers);
+        int stopped = run_group(k, items, order, m, workers, headers);
         /* credentials that expired on the way (exec, EKS, rotated token files): renew them
          * once and send again what was refused or not sent */
         bool refused = false, other = false;
@@ -373,12 +367,15 @@ static int apply_objects(json_t **out, eqops_k8s *k, json_t *objects, const sour
                 (rc = eqops__k8s_headers(k, headers, &auth, ct, "application/apply-patch+yaml",
                                          true, err)) != 0)
                 break;
-            run_group(k, items, order, r, workers, headers);
+            stopped = run_group(k, items, order, r, workers, headers);
             m = r;
         }
         for (size_t j = 0; j < m && rc == 0; j++) /* the first failure, in manifest order */
             if (items[order[j]].rc != 0)
                 rc = eqops__err_move(err, &items[order[j]].err);
+        if (rc == 0 && stopped != 0) /* the token, before some objects were sent */
+            rc = eqops__err(err, EQOPS_ECANCELED, "%s: cancelled before it was sent",
+                            items[order[m - 1]].what);
         for (size_t j = 0; rc != 0 && j < m; j++) /* stopped: some never ran */
             if (items[order[j]].result == NULL && items[order[j]].rc == 0)
                 items[order[j]].rc = EQOPS_ECANCELED;

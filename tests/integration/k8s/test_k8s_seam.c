@@ -2,13 +2,16 @@
  * test_k8s_seam.c - the k8s module's document interface (lib/k8s/k8s_seam.h, what the tenant
  * module calls) against a real kube-apiserver (scripts/testenv): every verb takes and returns
  * json_t, errors are those of the public text functions, the caller's documents are never
- * changed. Objects live in the namespace "ct-seam".
+ * changed; and the client's cancellation token: a watch cancelled from another thread stops
+ * soon, and resumed from its last resourceVersion it reports every change made meanwhile; a
+ * cancelled apply_manifest applies nothing. Objects live in the namespace "ct-seam".
  *
  * Needs EQOPS_TEST_K8S_KUBECONFIG (`scripts/testenv env`); without it the tests skip (and fail
  * with CI=true).
  */
 #include <eqops.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "core/core_internal.h"
 #include "k8s/k8s_seam.h"
 
 static const char *admin_kc;
@@ -235,6 +239,145 @@ static void test_verbs(void **state)
     eqops_k8s_free(k);
 }
 
+/* ---- cancellation ------------------------------------------------------------------------- */
+
+typedef struct watch_log {
+    pthread_mutex_t mu;
+    char log[4096];
+    char rv[128]; /* of the last event */
+    int events;
+    int stop_after; /* 0: never */
+} watch_log;
+
+static int on_event(const char *type, const char *object, void *payload)
+{
+    watch_log *w = payload;
+    json_t *obj = json_loads(object, 0, NULL);
+    pthread_mutex_lock(&w->mu);
+    size_t n = strlen(w->log);
+    snprintf(w->log + n, sizeof(w->log) - n, "%s %s %s\n", type, meta(obj, "name"),
+             data(obj, "a") ? data(obj, "a") : "-");
+    snprintf(w->rv, sizeof(w->rv), "%s", meta(obj, "resourceVersion"));
+    int stop = w->stop_after && ++w->events >= w->stop_after;
+    pthread_mutex_unlock(&w->mu);
+    json_decref(obj);
+    return stop;
+}
+
+typedef struct watch_run {
+    eqops_k8s *k;
+    const char *rv;
+    watch_log *log;
+    int rc;
+    eqops_error err;
+    int64_t returned;
+} watch_run;
+
+static void *watcher(void *arg)
+{
+    watch_run *r = arg;
+    eqops_k8s_watch_options o = EQOPS_K8S_WATCH_OPTIONS_INIT;
+    o.label_selector = "seam-watch=1";
+    o.resource_version = r->rv;
+    o.duration_ms = 120000;
+    eqops_error_init(&r->err);
+    r->rc = eqops_k8s_watch(r->k, "v1", "ConfigMap", "ct-seam", &o, on_event, r->log, &r->err);
+    r->returned = eqops__mono_ms();
+    return NULL;
+}
+
+static void set_a(eqops_k8s *k, const char *name, const char *a)
+{
+    json_t *cm = configmap(name, a), *out = NULL;
+    json_object_set_new(json_object_get(cm, "metadata"), "labels",
+                        json_pack("{s:s}", "seam-watch", "1"));
+    eqops_error e = EQOPS_ERROR_INIT;
+    if (eqops__k8s_apply_doc(&out, k, cm, NULL, &e) != 0)
+        fail_msg("apply %s: %s", name, e.message);
+    json_decref(out);
+    json_decref(cm);
+}
+
+static void wait_for(watch_log *w, const char *line)
+{
+    for (int i = 0; i < 600; i++) {
+        pthread_mutex_lock(&w->mu);
+        bool seen = strstr(w->log, line) != NULL;
+        pthread_mutex_unlock(&w->mu);
+        if (seen)
+            return;
+        usleep(50 * 1000);
+    }
+    fail_msg("no event \"%s\" in:\n%s", line, w->log);
+}
+
+static void test_watch_cancel_resume(void **state)
+{
+    (void)state;
+    NEED_ENV();
+    eqops_k8s *k = client(), *kw = client();
+    eqops_error e = EQOPS_ERROR_INIT;
+    namespace(k);
+    eqops_cancel *c = NULL;
+    assert_int_equal(eqops_cancel_new(&c, &e), 0);
+    assert_null(eqops__k8s_set_cancel(kw, c));
+
+    watch_log log;
+    memset(&log, 0, sizeof(log));
+    pthread_mutex_init(&log.mu, NULL);
+    watch_run run = {kw, NULL, &log, 0, EQOPS_ERROR_INIT, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, watcher, &run), 0);
+    set_a(k, "w1", "1");
+    wait_for(&log, "ADDED w1 1\n");
+    usleep(300 * 1000); /* the stream is idle: the token must stop a quiet transfer */
+    int64_t triggered = eqops__mono_ms();
+    eqops_cancel_trigger(c);
+    pthread_join(t, NULL);
+    fprintf(stderr, "# watch stopped %lld ms after the trigger\n",
+            (long long)(run.returned - triggered));
+    assert_int_equal(run.rc, EQOPS_ECANCELED);
+    assert_non_null(strstr(run.err.message, "cancelled"));
+    assert_true(run.returned - triggered < 10000);
+    eqops_error_clear(&run.err);
+
+    /* changes while nobody watches */
+    set_a(k, "w1", "2");
+    set_a(k, "w2", "x");
+    assert_int_equal(eqops__k8s_delete_doc(NULL, k, "v1", "ConfigMap", "ct-seam", "w1", NULL, &e),
+                     0);
+
+    /* resumed from the last resourceVersion seen: every change, in order, nothing twice */
+    char rv[128];
+    snprintf(rv, sizeof(rv), "%s", log.rv);
+    log.log[0] = '\0';
+    log.stop_after = 3;
+    eqops_cancel_reset(c);
+    watch_run again = {kw, rv, &log, 0, EQOPS_ERROR_INIT, 0};
+    watcher(&again);
+    assert_int_equal(again.rc, EQOPS_ECANCELED); /* the callback's stop */
+    if (strcmp(log.log, "MODIFIED w1 2\nADDED w2 x\nDELETED w1 2\n") != 0)
+        fail_msg("after resuming at %s:\n%s", rv, log.log);
+    eqops_error_clear(&again.err);
+
+    /* a token triggered before apply_manifest: nothing is applied */
+    eqops_cancel_trigger(c);
+    json_t *objects = json_pack("[o]", configmap("never", "1")), *out = NULL;
+    assert_int_equal(eqops__k8s_apply_manifest_doc(&out, kw, objects, NULL, &e), EQOPS_ECANCELED);
+    assert_null(out);
+    eqops_error_clear(&e);
+    json_decref(objects);
+    assert_int_equal(eqops__k8s_get_doc(&out, k, "v1", "ConfigMap", "ct-seam", "never", &e),
+                     EQOPS_ENOTFOUND);
+    eqops_error_clear(&e);
+
+    assert_ptr_equal(eqops__k8s_set_cancel(kw, NULL), c);
+    pthread_mutex_destroy(&log.mu);
+    eqops_cancel_free(c);
+    eqops_k8s_free(kw);
+    eqops_k8s_free(k);
+}
+
 static void test_cleanup(void **state)
 {
     (void)state;
@@ -252,6 +395,7 @@ int main(void)
     eqops_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verbs),
+        cmocka_unit_test(test_watch_cancel_resume),
         cmocka_unit_test(test_cleanup),
     };
     int rc = cmocka_run_group_tests(tests, setup, NULL);
