@@ -11,21 +11,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define MOD            "aws"
-#define QUOTA_MAX      500
-#define RETRY_COST     5
-#define TIMEOUT_COST   10
-#define BACKOFF_CAP_MS 20000
+#define MOD          "aws"
+#define QUOTA_MAX    500
+#define RETRY_COST   5
+#define TIMEOUT_COST 10
+/* the standard retry mode's delay: full jitter over 1 s doubling to 20 s (core's policy) */
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_CAP_MS  20000
 
 /* ---- test hooks --------------------------------------------------------------------------- */
 
-static double (*hook_random)(void);
 static void (*hook_sleep)(int64_t);
 
 void eqops__aws_set_retry_hooks(double (*random)(void), void (*sleep_ms)(int64_t))
 {
-    hook_random = random;
+    eqops__backoff_set_random(random); /* the jitter is core's */
     hook_sleep = sleep_ms;
+}
+
+const eqops_cancel *eqops__aws_set_cancel(eqops_aws *aws, const eqops_cancel *cancel)
+{
+    const eqops_cancel *old = aws->cancel;
+    aws->cancel = cancel;
+    if (aws->http)
+        eqops__http_set_cancel(aws->http, cancel);
+    return old;
 }
 
 /* ---- services -------------------------------------------------------------------------------- */
@@ -467,6 +477,8 @@ int eqops__aws_call(eqops_aws *aws, const aws_call *call, eqops_http_response *r
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
     int rc = 0;
     int taken = 0; /* quota spent on this request's retries */
+    eqops__backoff policy = {BACKOFF_BASE_MS, BACKOFF_CAP_MS, 0, aws->max_attempts - 1, 0,
+                             aws->cancel};
     for (int attempt = 1;; attempt++) {
         const eqops_aws_credentials *creds = NULL;
         eqops_aws_signer *signer = NULL, *temp = NULL;
@@ -558,7 +570,8 @@ int eqops__aws_call(eqops_aws *aws, const aws_call *call, eqops_http_response *r
                 eqops_error_clear(&tmp);
             }
         }
-        if (!retry || attempt >= aws->max_attempts)
+        int64_t wait = 0;
+        if (!retry || !eqops__backoff_next(&policy, attempt, 0, &wait))
             break;
         if (aws->quota < cost) {
             eqops__log(EQOPS_LOG_WARN, MOD, "%s: retry quota spent; not retrying", call->what);
@@ -566,18 +579,15 @@ int eqops__aws_call(eqops_aws *aws, const aws_call *call, eqops_http_response *r
         }
         aws->quota -= cost;
         taken += cost;
-        int64_t cap = (int64_t)1000 << (attempt - 1 < 5 ? attempt - 1 : 5);
-        if (cap > BACKOFF_CAP_MS)
-            cap = BACKOFF_CAP_MS;
-        double r = hook_random ? hook_random() : eqops__random_unit();
-        int64_t wait = (int64_t)(r * (double)cap);
         eqops__log(EQOPS_LOG_WARN, MOD, "%s: %s; retrying in %lld ms (attempt %d of %d)",
                    call->what, err ? err->message : "failed", (long long)wait, attempt + 1,
                    aws->max_attempts);
         if (hook_sleep)
             hook_sleep(wait);
-        else
-            eqops__sleep_ms(wait);
+        else if (eqops__backoff_wait(&policy, wait) != 0) {
+            rc = eqops__err(err, EQOPS_ECANCELED, "%s: cancelled", call->what);
+            break;
+        }
         rc = 0;
     }
     eqops__buf_free(&url);
