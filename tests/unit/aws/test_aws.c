@@ -8,6 +8,7 @@
 #include "testserver.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -432,6 +433,45 @@ static void test_retries(void **state)
     eqops_error_clear(&e);
 }
 
+static void *trigger_soon(void *arg)
+{
+    usleep(200 * 1000);
+    eqops_cancel_trigger(arg);
+    return NULL;
+}
+
+/* The client's token ends a retry wait (500 ms here) at once and sends nothing more; a
+ * triggered token sends nothing at all. */
+static void test_retry_cancelled(void **state)
+{
+    (void)state;
+    clean_env();
+    eqops__aws_set_retry_hooks(fixed_random, NULL); /* real, cancellable waits */
+    eqops_error e = EQOPS_ERROR_INIT;
+    eqops_cancel *c = NULL;
+    assert_int_equal(eqops_cancel_new(&c, &e), 0);
+    eqops_aws *aws = fake_client("/throttle9/k6", 0);
+    assert_null(eqops__aws_set_cancel(aws, c));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, trigger_soon, c), 0);
+    char *out = NULL;
+    int64_t t0 = eqops__mono_ms();
+    assert_int_equal(eqops_aws_secret_describe(&out, aws, "x", &e), EQOPS_ECANCELED);
+    int64_t took = eqops__mono_ms() - t0;
+    pthread_join(t, NULL);
+    assert_true(took < 450); /* the wait alone was 500 ms */
+    assert_non_null(strstr(e.message, "cancelled"));
+    assert_int_equal(fake_count("k6"), 1);
+    eqops_error_clear(&e);
+    assert_int_equal(eqops_aws_secret_describe(&out, aws, "x", &e), EQOPS_ECANCELED);
+    assert_int_equal(fake_count("k6"), 1);
+    assert_null(out);
+    eqops_error_clear(&e);
+    eqops_aws_free(aws);
+    eqops_cancel_free(c);
+    eqops__aws_set_retry_hooks(NULL, NULL);
+}
+
 /* ---- credential sources --------------------------------------------------------------------- */
 
 static eqops_aws_credentials *resolve(eqops_aws *aws, int want)
@@ -734,10 +774,10 @@ int main(void)
 {
     eqops_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config_files), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_signer_rules), cmocka_unit_test(test_retries),
-        cmocka_unit_test(test_chain),        cmocka_unit_test(test_eks_token),
-        cmocka_unit_test(test_input_checks),
+        cmocka_unit_test(test_config_files),    cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_signer_rules),    cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_retry_cancelled), cmocka_unit_test(test_chain),
+        cmocka_unit_test(test_eks_token),       cmocka_unit_test(test_input_checks),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     eqops_cleanup();
