@@ -72,12 +72,11 @@ struct eqops_aws {
     eqops_http *http;
     char *imds_endpoint;
     int max_attempts;           /* in all: the options' max_retries + 1 */
-    const eqops_cancel *cancel; /* the options' token, for every request of this client */
+    const eqops_cancel *cancel; /* the options' token: every request and retry wait; borrowed */
     long connect_timeout_ms, timeout_ms;
     char *ca_file;
-    int quota;                  /* the retry quota: 500, 5 per retry (10 after a timeout) */
-    const eqops_cancel *cancel; /* every request and retry wait; borrowed */
-    unsigned creds_gen;         /* bumped whenever `cached` changes */
+    int quota;          /* the retry quota: 500, 5 per retry (10 after a timeout) */
+    unsigned creds_gen; /* bumped whenever `cached` changes */
     eqops_aws_signer *signers[AWS_SERVICE_COUNT]; /* with the cached signing key */
     unsigned signer_gen[AWS_SERVICE_COUNT];
 };
@@ -118,9 +117,6 @@ bool eqops__aws_retryable(const char *type, long status, bool *throttling);
  * Returns 0, EQOPS_ENOTFOUND (no such element), EQOPS_EPROTO (not XML). */
 int eqops__aws_xml_text(char **out, const char *xml, size_t len, const char *name);
 
-/* Swap the client's cancellation token (borrowed; NULL: none); returns the previous one. A
- * triggered token stops a transfer, ends a retry wait and starts no request: EQOPS_ECANCELED. */
-const eqops_cancel *eqops__aws_set_cancel(eqops_aws *aws, const eqops_cancel *cancel);
 /* Tests: make the retry loop's randomness (core's backoff jitter) and sleeping predictable.
  * NULL restores. */
 void eqops__aws_set_retry_hooks(double (*random)(void), void (*sleep_ms)(int64_t));

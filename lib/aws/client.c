@@ -29,15 +29,6 @@ void eqops__aws_set_retry_hooks(double (*random)(void), void (*sleep_ms)(int64_t
     hook_sleep = sleep_ms;
 }
 
-const eqops_cancel *eqops__aws_set_cancel(eqops_aws *aws, const eqops_cancel *cancel)
-{
-    const eqops_cancel *old = aws->cancel;
-    aws->cancel = cancel;
-    if (aws->http)
-        eqops__http_set_cancel(aws->http, cancel);
-    return old;
-}
-
 /* ---- services -------------------------------------------------------------------------------- */
 
 static const struct {
@@ -239,6 +230,7 @@ int eqops_aws_new(eqops_aws **out, const eqops_aws_options *in, eqops_error *err
         ho.timeout_ms = aws->timeout_ms;
         ho.max_retries = -1; /* the standard retry mode is ours */
         ho.ca_file = aws->ca_file;
+        ho.cancel = aws->cancel;
         rc = eqops__http_new(&aws->http, &ho, err);
     }
     if (rc == 0 && (aws->imds_endpoint == NULL || (ca && *ca && aws->ca_file == NULL)))

@@ -132,9 +132,9 @@ static int finish(eqops_k8s **out, k8s_config *cfg, const eqops_k8s_options *o, 
     h.timeout_ms = o->timeout_ms ? o->timeout_ms : 30000;
     h.connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
     h.max_retries = o->max_retries ? o->max_retries : 5;
+    h.cancel = o->cancel; /* every request and retry wait of this client */
     k->hopts = h;
     k->exec_timeout_ms = o->exec_timeout_ms ? o->exec_timeout_ms : 60000;
-    k->cancel = o->cancel;
     k->field_manager = eqops__strdup(o->field_manager ? o->field_manager : "libeqops");
     if (o->user_agent)
         k->user_agent = eqops__strdup(o->user_agent);
@@ -655,6 +655,7 @@ int eqops__k8s_do(eqops_k8s *k, const k8s_req *req, eqops_http_response *resp, e
         hr.payload = req->payload;
         hr.timeout_ms = req->timeout_ms;
         hr.low_speed_time_s = req->low_speed_time_s;
+        hr.cancel = req->cancel;
         if (eqops__buf_ok(&url) != 0)
             rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
         if (rc == 0)
@@ -696,8 +697,8 @@ int eqops_k8s_request(char **out, eqops_k8s *k, const char *method, const char *
         content_type = NULL;
     if (body && *body == '\0')
         body = NULL;
-    k8s_req req = {method, path, content_type, body, body ? strlen(body) : 0,
-                   what,   NULL, NULL,         0,    0};
+    k8s_req req = {method, path, content_type, body, body ? strlen(body) : 0, what, NULL, NULL,
+                   0,      0,    NULL};
     eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
     int rc = eqops__k8s_do(k, &req, &resp, err);
     if (rc == 0 && (*out = eqops__buf_detach(&resp.body)) == NULL &&

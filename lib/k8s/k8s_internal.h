@@ -58,7 +58,6 @@ struct eqops_k8s {
     char *user_agent;
     char **impersonation; /* "Impersonate-User: x", "Impersonate-Group: y", ... */
     long exec_timeout_ms;
-    const eqops_cancel *cancel; /* the options' token, for every request of this client */
     /* bearer credentials */
     char *bearer;         /* the current token (secret) */
     int64_t bearer_until; /* renew after this (ms since the epoch); 0 = never */
@@ -98,8 +97,9 @@ typedef struct k8s_req {
     const char *what; /* "get ConfigMap ns/name", for messages */
     eqops_http_data_fn on_data;
     void *payload;
-    long timeout_ms;       /* 0: the client's */
-    long low_speed_time_s; /* idle timeout of a stream */
+    long timeout_ms;            /* 0: the client's */
+    long low_speed_time_s;      /* idle timeout of a stream */
+    const eqops_cancel *cancel; /* this request's token; NULL: the client's */
 } k8s_req;
 
 /* Send with authentication (renewed once after a 401). 2xx: 0 and `resp`; otherwise the

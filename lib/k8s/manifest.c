@@ -272,9 +272,10 @@ static int read_opts(eqops_k8s_write_options *o, const eqops_k8s_write_options *
     return rc;
 }
 
-/* Apply `objects` (from `nsrc` sources, at least one object); `*out` the applied objects. */
-static int apply_objects(json_t **out, eqops_k8s *k, json_t *objects, const source *src,
-                         size_t nsrc, const eqops_k8s_write_options *o, eqops_error *err)
+/* Apply `objects` (from `nsrc` sources, at least one object); `*out` the applied objects. The
+ * client's token stops it. */
+static int apply_group(json_t **out, eqops_k8s *k, json_t *objects, const source *src, size_t nsrc,
+                       const eqops_k8s_write_options *o, eqops_error *err)
 {
     int workers = o->concurrency ? o->concurrency : DEFAULT_CONCURRENCY;
     int rc = 0;
@@ -401,6 +402,17 @@ static int apply_objects(json_t **out, eqops_k8s *k, json_t *objects, const sour
     }
     eqops__free(items);
     eqops__free(order);
+    return rc;
+}
+
+/* apply_group with the options' token, when they have one, instead of the client's */
+static int apply_objects(json_t **out, eqops_k8s *k, json_t *objects, const source *src,
+                         size_t nsrc, const eqops_k8s_write_options *o, eqops_error *err)
+{
+    const eqops_cancel *old = o->cancel ? eqops__k8s_set_cancel(k, o->cancel) : NULL;
+    int rc = apply_group(out, k, objects, src, nsrc, o, err);
+    if (o->cancel)
+        eqops__k8s_set_cancel(k, old);
     return rc;
 }
 

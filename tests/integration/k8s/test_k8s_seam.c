@@ -47,15 +47,22 @@ static int setup(void **state)
             skip();                                                                                \
     } while (0)
 
-static eqops_k8s *client(void)
+/* A client of the admin kubeconfig; `cancel` (may be NULL) its token. */
+static eqops_k8s *client_cancel(eqops_cancel *cancel)
 {
     eqops_k8s_options o = EQOPS_K8S_OPTIONS_INIT;
     o.kubeconfig = admin_kc;
+    o.cancel = cancel;
     eqops_k8s *k = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
     if (eqops_k8s_new(&k, &o, &e) != 0)
         fail_msg("k8s_new: %s", e.message);
     return k;
+}
+
+static eqops_k8s *client(void)
+{
+    return client_cancel(NULL);
 }
 
 static const char *meta(const json_t *obj, const char *key)
@@ -315,12 +322,11 @@ static void test_watch_cancel_resume(void **state)
 {
     (void)state;
     NEED_ENV();
-    eqops_k8s *k = client(), *kw = client();
     eqops_error e = EQOPS_ERROR_INIT;
-    namespace(k);
     eqops_cancel *c = NULL;
     assert_int_equal(eqops_cancel_new(&c, &e), 0);
-    assert_null(eqops__k8s_set_cancel(kw, c));
+    eqops_k8s *k = client(), *kw = client_cancel(c); /* kw: every call stops on `c` */
+    namespace(k);
 
     watch_log log;
     memset(&log, 0, sizeof(log));
@@ -371,7 +377,20 @@ static void test_watch_cancel_resume(void **state)
                      EQOPS_ENOTFOUND);
     eqops_error_clear(&e);
 
-    assert_ptr_equal(eqops__k8s_set_cancel(kw, NULL), c);
+    /* the write options' own token stops a call of a client without one */
+    eqops_k8s_write_options wo = EQOPS_K8S_WRITE_OPTIONS_INIT;
+    wo.cancel = c;
+    objects = json_pack("[o]", configmap("never", "1"));
+    assert_int_equal(eqops__k8s_apply_manifest_doc(&out, k, objects, &wo, &e), EQOPS_ECANCELED);
+    eqops_error_clear(&e);
+    assert_int_equal(eqops__k8s_apply_doc(&out, k, json_array_get(objects, 0), &wo, &e),
+                     EQOPS_ECANCELED);
+    eqops_error_clear(&e);
+    json_decref(objects);
+    assert_int_equal(eqops__k8s_get_doc(&out, k, "v1", "ConfigMap", "ct-seam", "never", &e),
+                     EQOPS_ENOTFOUND);
+    eqops_error_clear(&e);
+
     pthread_mutex_destroy(&log.mu);
     eqops_cancel_free(c);
     eqops_k8s_free(kw);

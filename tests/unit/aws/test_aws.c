@@ -359,7 +359,7 @@ static void record_sleep(int64_t ms)
         slept[nslept++] = ms;
 }
 
-static eqops_aws *fake_client(const char *path, int retries)
+static eqops_aws *fake_client_cancel(const char *path, int retries, eqops_cancel *cancel)
 {
     char url[256];
     snprintf(url, sizeof(url), "%s%s", base, path);
@@ -369,9 +369,15 @@ static eqops_aws *fake_client(const char *path, int retries)
     o.endpoint_url = url;
     o.credentials = c;
     o.max_retries = retries;
+    o.cancel = cancel;
     eqops_aws *aws = client(&o);
     eqops_aws_credentials_free(c);
     return aws;
+}
+
+static eqops_aws *fake_client(const char *path, int retries)
+{
+    return fake_client_cancel(path, retries, NULL);
 }
 
 static void test_retries(void **state)
@@ -450,8 +456,7 @@ static void test_retry_cancelled(void **state)
     eqops_error e = EQOPS_ERROR_INIT;
     eqops_cancel *c = NULL;
     assert_int_equal(eqops_cancel_new(&c, &e), 0);
-    eqops_aws *aws = fake_client("/throttle9/k6", 0);
-    assert_null(eqops__aws_set_cancel(aws, c));
+    eqops_aws *aws = fake_client_cancel("/throttle9/k6", 0, c); /* the options' token */
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, trigger_soon, c), 0);
     char *out = NULL;

@@ -217,16 +217,19 @@ static void test_watch_cancelled(void **state)
         ko.max_retries = -1; /* the 503s reach the watch loop */
         eqops_k8s *k = NULL;
         eqops_error e = EQOPS_ERROR_INIT;
-        assert_int_equal(eqops_k8s_new(&k, &ko, &e), 0);
         eqops_cancel *c = NULL;
         assert_int_equal(eqops_cancel_new(&c, &e), 0);
-        eqops__k8s_set_cancel(k, c);
+        if (i == 0)
+            ko.cancel = c; /* the client's token; the second watch has its own */
+        assert_int_equal(eqops_k8s_new(&k, &ko, &e), 0);
         long watches = fake_get("/count?key=watch");
         fake_get(faults[i]);
         eqops_k8s_watch_options o = EQOPS_K8S_WATCH_OPTIONS_INIT;
         o.resource_version = "11";
         o.idle_timeout_ms = 60000;
         o.duration_ms = 60000;
+        if (i == 1)
+            o.cancel = c;
         pthread_t t;
         later l = {c, trigger_ms[i]};
         assert_int_equal(pthread_create(&t, NULL, trigger_later, &l), 0);
