@@ -1,8 +1,11 @@
 package eqops
 
 import (
+	"context"
 	"errors"
+	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -93,5 +96,60 @@ func TestCancelTokenPassed(t *testing.T) {
 	if _, err := set.Report(ReportOptions{PrometheusURL: "http://127.0.0.1:9", Timeout: 2 * time.Second,
 		Cancel: tok}); err == nil {
 		t.Fatal("a report from nowhere succeeded")
+	}
+}
+
+// A live report whose Prometheus accepts the connection and never answers (timeout 60 s)
+// stops with CodeCanceled soon after another goroutine triggers the token; the way a service
+// ties a token to its context.Context.
+func TestCancelStopsAStuckReport(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	set, err := ParseSLOSet(`{"service": "s", "slos": [{"name": "a", "window": "7d", "target": 99,
+"sli": {"events": {"bad": "sum(rate(e[{{.window}}]))", "total": "sum(rate(t[{{.window}}]))"}}}]}`, FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	tok, err := NewCancelToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	stop := context.AfterFunc(ctx, tok.Trigger)
+	defer stop()
+	t0 := time.Now()
+	_, err = set.Report(ReportOptions{PrometheusURL: "http://" + ln.Addr().String(),
+		Timeout: time.Minute, Cancel: tok})
+	if !errors.Is(err, ErrCanceled) {
+		t.Fatalf("want a cancelled report, got %v", err)
+	}
+	if took := time.Since(t0); took > 30*time.Second {
+		t.Fatalf("stopped after %v: by the timeout, not the token", took)
 	}
 }

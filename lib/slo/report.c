@@ -371,6 +371,7 @@ int eqops_slo_report(char **out, const eqops_slo_set *set, const eqops_slo_repor
         eqops_http_options ho = EQOPS_HTTP_OPTIONS_INIT;
         ho.ca_file = opts->ca_file;
         ho.timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+        ho.cancel = opts->cancel; /* every query and retry wait */
         if ((rc = eqops__http_new(&c.http, &ho, err)) != 0)
             return rc;
         if (c.at_ms == 0)
@@ -382,6 +383,10 @@ int eqops_slo_report(char **out, const eqops_slo_set *set, const eqops_slo_repor
     report_state st = {false, false, false};
     for (size_t u = 0; rc == 0 && u < set->nunits; u++) {
         const slo_def *d = &set->slos[set->units[u].slo];
+        if (eqops_cancel_triggered(opts->cancel)) { /* between objectives, offline too */
+            rc = eqops__err(err, EQOPS_ECANCELED, "report: cancelled before objective %s", d->name);
+            break;
+        }
         rc = objective_report(list, &c, set, d, &d->obj[set->units[u].obj], &st);
     }
     json_t *doc = NULL;

@@ -3,6 +3,9 @@ client and call whose C options carry a token. (What a cancelled call does is te
 each module.) Nothing here reaches a server: each call stops at an input check, which shows
 the call went through with the token."""
 import json
+import socket
+import threading
+import time
 
 import pytest
 
@@ -76,3 +79,57 @@ def test_clients_and_calls_take_it(tmp_path):
         # a live report from an address nothing listens on: refused or cancelled, never a hang
         with pytest.raises(eqops.Error):
             s.report(prometheus_url="http://127.0.0.1:9", timeout_ms=2000, cancel=t)
+
+
+def hanging_server():
+    """A loopback TCP server that accepts connections and never answers; (port, close)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+
+    def close():
+        stop.set()
+        t.join()
+        for c in held:
+            c.close()
+        srv.close()
+    return srv.getsockname()[1], close
+
+
+def test_a_stuck_report_stops_when_the_token_is_triggered():
+    """A live report whose Prometheus never answers (timeout 60 s) raises eqops.Canceled soon
+    after another thread triggers the token; reset, the token no longer stops a call (which then
+    ends at its own timeout)."""
+    port, close = hanging_server()
+    s = slo.SloSet.parse(SLO)
+    try:
+        with eqops.CancelToken() as t:
+            timer = threading.Timer(0.5, t.trigger)
+            timer.start()
+            t0 = time.monotonic()
+            with pytest.raises(eqops.Canceled) as e:
+                s.report(prometheus_url="http://127.0.0.1:%d" % port, timeout_ms=60000,
+                         cancel=t)
+            took = time.monotonic() - t0
+            timer.join()
+            assert "cancelled" in str(e.value)
+            assert took < 30, "stopped by the token, not by the 60 s timeout"
+            t.reset()
+            with pytest.raises(eqops.Error) as e:  # a short timeout: not cancelled now
+                s.report(prometheus_url="http://127.0.0.1:%d" % port, timeout_ms=300, cancel=t)
+            assert not isinstance(e.value, eqops.Canceled)
+    finally:
+        close()
