@@ -67,21 +67,25 @@ func NewK8s(o K8sOptions) (*K8s, error) {
 }
 
 // NewEKSK8s makes a client for an EKS cluster: endpoint and CA from DescribeCluster, tokens from
-// aws (renewed before they expire). Only Namespace, QPS, Burst, Timeout, MaxRetries and
-// FieldManager of o apply.
+// aws (renewed before they expire). Only Namespace, QPS, Burst, Timeout, MaxRetries,
+// FieldManager and Cancel of o apply (DescribeCluster is aws's call: its own token stops it).
 func NewEKSK8s(aws *AWS, cluster string, o K8sOptions) (*K8s, error) {
+	token, err := cancelHandle(o.Cancel, "Cancel")
+	if err != nil {
+		return nil, err
+	}
 	var h raw.Struct_SS_eqops_k8s
-	err := aws.with(func(ah raw.Struct_SS_eqops_aws) error {
+	err = aws.with(func(ah raw.Struct_SS_eqops_aws) error {
 		return call(func(e raw.Eqops_error) int {
 			h = raw.Eqops_bind_k8s_new_eks(ah, cluster, o.Namespace, o.QPS, o.Burst,
-				o.Timeout.Milliseconds(), o.MaxRetries, o.FieldManager, e)
+				o.Timeout.Milliseconds(), o.MaxRetries, o.FieldManager, token, e)
 			return e.GetCode()
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	k := &K8s{aws: aws}
+	k := &K8s{aws: aws, cancel: o.Cancel}
 	k.set(h)
 	runtime.SetFinalizer(k, (*K8s).Close)
 	return k, nil

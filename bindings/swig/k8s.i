@@ -119,11 +119,12 @@ eqops_k8s *eqops_bind_k8s_new(const char *kubeconfig, const char *context, int i
 
 eqops_k8s *eqops_bind_k8s_new_eks(eqops_aws *aws, const char *cluster, const char *ns,
                                   double qps, int burst, long timeout_ms, int max_retries,
-                                  const char *field_manager, eqops_error *perr)
+                                  const char *field_manager, eqops_cancel *cancel,
+                                  eqops_error *perr)
 {
     eqops_k8s_options o;
     eqops_bind_k8s_opts(&o, NULL, NULL, 0, ns, qps, burst, timeout_ms, max_retries, 0,
-                        field_manager, NULL, NULL, NULL);
+                        field_manager, NULL, NULL, cancel);
     eqops_k8s *k = NULL;
     eqops_k8s_new_eks(&k, aws, cluster, &o, perr);
     return k;

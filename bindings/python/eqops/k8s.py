@@ -66,15 +66,18 @@ class Client(Owned):
 
     @classmethod
     def eks(cls, aws_client, cluster, *, namespace=None, qps=None, burst=0, timeout=None,
-            max_retries=0, field_manager=None):
+            max_retries=0, field_manager=None, cancel=None):
         """A client for an EKS cluster: endpoint and CA from DescribeCluster, tokens from the
-        eqops.aws.Client (which must stay open while this client is used)."""
+        eqops.aws.Client (which must stay open while this client is used). cancel: an
+        eqops.CancelToken every request of this client checks (the DescribeCluster call is the
+        aws client's, which has its own)."""
         h = _raw.eqops_bind_k8s_new_eks(aws_client._handle(), cluster, namespace or "",
                                         float(-1 if qps == 0 else qps or 0), int(burst),
                                         _ms(timeout) if timeout else 0, int(max_retries),
-                                        field_manager or "")
+                                        field_manager or "", _cancel.handle(cancel))
         self = cls(_handle=h)
         self._aws = aws_client  # keep it alive
+        self._cancel = cancel
         return self
 
     @property
