@@ -688,14 +688,12 @@ int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_resp
                              retryable ? h->max_retries : 0,
                              deadline,
                              cancel};
+    /* the failure of the attempt before (kept while waiting to retry): when the deadline comes
+     * before the retry can start, it is the answer, not a bare "timed out" */
+    eqops_error prev = EQOPS_ERROR_INIT;
+    int prev_rc = 0;
     for (int attempt = 1;; attempt++) {
         struct transfer t = {h, req, resp, limit, 0, 0, 0, false, false, false, 0, cancel, false};
-        eqops__buf_free(&resp->body);
-        headers_free(resp);
-        curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &t);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &t);
-        curl_easy_setopt(h->curl, CURLOPT_XFERINFODATA, &t);
-        h->errbuf[0] = '\0';
         if (eqops_cancel_triggered(cancel) || rate_limit_wait(h, cancel) != 0) {
             by_token = true;
             rc = eqops__err(err, EQOPS_ECANCELED, "%s %s: cancelled", method,
@@ -704,10 +702,22 @@ int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_resp
         }
         int64_t started = eqops__mono_ms();
         if (deadline && started >= deadline) {
-            rc = eqops__err(err, EQOPS_ETIMEOUT, "%s %s: timed out (limit %ld ms)", method,
-                            eqops__buf_cstr(&safe_url), timeout_ms);
+            if (attempt > 1) { /* the last answer: a failure, or a retryable status (kept) */
+                rc = prev_rc;
+                if (rc != 0)
+                    eqops__err_move(err, &prev);
+            } else {
+                rc = eqops__err(err, EQOPS_ETIMEOUT, "%s %s: timed out (limit %ld ms)", method,
+                                eqops__buf_cstr(&safe_url), timeout_ms);
+            }
             break;
         }
+        eqops__buf_free(&resp->body);
+        headers_free(resp);
+        curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &t);
+        curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &t);
+        curl_easy_setopt(h->curl, CURLOPT_XFERINFODATA, &t);
+        h->errbuf[0] = '\0';
         curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, deadline ? (long)(deadline - started) : 0L);
         c = curl_easy_perform(h->curl);
         int64_t took = eqops__mono_ms() - started;
@@ -722,6 +732,9 @@ int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_resp
                            eqops__buf_cstr(&safe_url),
                            h->errbuf[0] ? h->errbuf : curl_easy_strerror(c), attempt,
                            h->max_retries, (long long)wait);
+                eqops_error_clear(&prev);
+                prev_rc =
+                    fail_transfer(h, &t, c, method, eqops__buf_cstr(&safe_url), timeout_ms, &prev);
                 if (eqops__backoff_wait(&policy, wait) == 0)
                     continue;
                 t.cancelled = true;
@@ -749,6 +762,8 @@ int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_resp
             eqops__log(EQOPS_LOG_WARN, "net", "%s %s: HTTP %ld; retry %d of %d in %lld ms%s",
                        method, eqops__buf_cstr(&safe_url), resp->status, attempt, h->max_retries,
                        (long long)wait, resp->retry_after > 0 ? " (Retry-After)" : "");
+            eqops_error_clear(&prev);
+            prev_rc = 0;
             if (eqops__backoff_wait(&policy, wait) == 0)
                 continue;
             by_token = true;
@@ -759,6 +774,7 @@ int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_resp
         rc = 0;
         break;
     }
+    eqops_error_clear(&prev);
 done:
     curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
     curl_easy_setopt(h->curl, CURLOPT_CONNECT_TO, (struct curl_slist *)NULL);
