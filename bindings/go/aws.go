@@ -207,19 +207,24 @@ type AWSOptions struct {
 	Profile         string
 	Credentials     *AWSCredentials // instead of the chain
 	EndpointURL     string          // every service (e.g. a local moto)
-	MaxAttempts     int
+	MaxRetries      int             // retries after the first attempt: 0 = the default (2), -1 = none
 	ConnectTimeout  time.Duration
 	Timeout         time.Duration // per attempt
 	CAFile          string
 	ConfigFile      string
 	CredentialsFile string
 	IMDSEndpoint    string
+	// Cancel, when set, is checked by every request of the client (between steps, in transfers and
+	// queries, and in retry waits); once triggered the call returns an *Error with
+	// CodeCanceled. It must stay open while used.
+	Cancel *CancelToken
 }
 
 // AWS is a client for one region. Its methods may be called from several goroutines (they
 // take turns). Close it when done; a finalizer closes it otherwise.
 type AWS struct {
 	owned[raw.Struct_SS_eqops_aws]
+	cancel *CancelToken // the options' token, kept alive
 }
 
 // NewAWS makes a client. Credentials are resolved at the first request.
@@ -232,16 +237,20 @@ func NewAWS(o AWSOptions) (*AWS, error) {
 		}
 		defer raw.Eqops_aws_credentials_free(ch)
 	}
+	token, err := cancelHandle(o.Cancel, "Cancel")
+	if err != nil {
+		return nil, err
+	}
 	var h raw.Struct_SS_eqops_aws
 	if err := call(func(e raw.Eqops_error) int {
-		h = raw.Eqops_bind_aws_new(o.Region, o.Profile, ch, o.EndpointURL, o.MaxAttempts,
+		h = raw.Eqops_bind_aws_new(o.Region, o.Profile, ch, o.EndpointURL, o.MaxRetries,
 			o.ConnectTimeout.Milliseconds(), o.Timeout.Milliseconds(), o.CAFile, o.ConfigFile,
-			o.CredentialsFile, o.IMDSEndpoint, e)
+			o.CredentialsFile, o.IMDSEndpoint, token, e)
 		return e.GetCode()
 	}); err != nil {
 		return nil, err
 	}
-	a := &AWS{}
+	a := &AWS{cancel: o.Cancel}
 	a.set(h)
 	runtime.SetFinalizer(a, (*AWS).Close)
 	return a, nil

@@ -147,7 +147,7 @@ func TestEKSTokenOffline(t *testing.T) {
 func TestMetricsCheckedBeforeSending(t *testing.T) {
 	isolateAWS(t)
 	a, err := NewAWS(AWSOptions{Region: "eu-west-1", Credentials: &exampleCreds,
-		EndpointURL: "http://127.0.0.1:9", MaxAttempts: 1})
+		EndpointURL: "http://127.0.0.1:9", MaxRetries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

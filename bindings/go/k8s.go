@@ -26,6 +26,10 @@ type K8sOptions struct {
 	FieldManager      string        // server-side apply; default "libeqops"
 	ImpersonateUser   string
 	ImpersonateGroups []string
+	// Cancel, when set, is checked by every request of the client (between steps, in transfers and
+	// queries, and in retry waits); once triggered the call returns an *Error with
+	// CodeCanceled. It must stay open while used.
+	Cancel *CancelToken
 }
 
 // K8s is a client for one cluster. Its methods may be called from several goroutines (they
@@ -33,7 +37,8 @@ type K8sOptions struct {
 // it otherwise.
 type K8s struct {
 	owned[raw.Struct_SS_eqops_k8s]
-	aws *AWS // an EKS client's token source, kept alive
+	aws    *AWS         // an EKS client's token source, kept alive
+	cancel *CancelToken // the options' token, kept alive
 }
 
 // NewK8s makes a client from the kubeconfig files (or the in-cluster configuration).
@@ -42,37 +47,45 @@ func NewK8s(o K8sOptions) (*K8s, error) {
 	if err != nil {
 		return nil, err
 	}
+	token, err := cancelHandle(o.Cancel, "Cancel")
+	if err != nil {
+		return nil, err
+	}
 	var h raw.Struct_SS_eqops_k8s
 	if err := call(func(e raw.Eqops_error) int {
 		h = raw.Eqops_bind_k8s_new(o.Kubeconfig, o.Context, b2i(o.InCluster), o.Namespace, o.QPS,
 			o.Burst, o.Timeout.Milliseconds(), o.MaxRetries, o.ExecTimeout.Milliseconds(),
-			o.FieldManager, o.ImpersonateUser, groups, e)
+			o.FieldManager, o.ImpersonateUser, groups, token, e)
 		return e.GetCode()
 	}); err != nil {
 		return nil, err
 	}
-	k := &K8s{}
+	k := &K8s{cancel: o.Cancel}
 	k.set(h)
 	runtime.SetFinalizer(k, (*K8s).Close)
 	return k, nil
 }
 
 // NewEKSK8s makes a client for an EKS cluster: endpoint and CA from DescribeCluster, tokens from
-// aws (renewed before they expire). Only Namespace, QPS, Burst, Timeout, MaxRetries and
-// FieldManager of o apply.
+// aws (renewed before they expire). Only Namespace, QPS, Burst, Timeout, MaxRetries,
+// FieldManager and Cancel of o apply (DescribeCluster is aws's call: its own token stops it).
 func NewEKSK8s(aws *AWS, cluster string, o K8sOptions) (*K8s, error) {
+	token, err := cancelHandle(o.Cancel, "Cancel")
+	if err != nil {
+		return nil, err
+	}
 	var h raw.Struct_SS_eqops_k8s
-	err := aws.with(func(ah raw.Struct_SS_eqops_aws) error {
+	err = aws.with(func(ah raw.Struct_SS_eqops_aws) error {
 		return call(func(e raw.Eqops_error) int {
 			h = raw.Eqops_bind_k8s_new_eks(ah, cluster, o.Namespace, o.QPS, o.Burst,
-				o.Timeout.Milliseconds(), o.MaxRetries, o.FieldManager, e)
+				o.Timeout.Milliseconds(), o.MaxRetries, o.FieldManager, token, e)
 			return e.GetCode()
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	k := &K8s{aws: aws}
+	k := &K8s{aws: aws, cancel: o.Cancel}
 	k.set(h)
 	runtime.SetFinalizer(k, (*K8s).Close)
 	return k, nil
@@ -207,6 +220,10 @@ type WriteOptions struct {
 	Force        bool   // apply: take fields other managers own
 	FieldManager string // default: the client's
 	Concurrency  int    // ApplyManifest: objects at once (default 8)
+	// Cancel, when set, is checked by this call (instead of the client's token) (between steps, in transfers and
+	// queries, and in retry waits); once triggered the call returns an *Error with
+	// CodeCanceled. It must stay open while used.
+	Cancel *CancelToken
 }
 
 func (k *K8s) write(verb string, obj any, o WriteOptions) (string, error) {
@@ -214,9 +231,13 @@ func (k *K8s) write(verb string, obj any, o WriteOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	token, err := cancelHandle(o.Cancel, "Cancel")
+	if err != nil {
+		return "", err
+	}
 	return k.str(func(out *string, h raw.Struct_SS_eqops_k8s, e raw.Eqops_error) int {
 		return raw.Eqops_bind_k8s_write(out, h, verb, text, b2i(o.DryRun), b2i(o.Force),
-			o.FieldManager, o.Concurrency, e)
+			o.FieldManager, o.Concurrency, token, e)
 	})
 }
 
@@ -251,9 +272,13 @@ func (k *K8s) ApplyManifest(manifest any, o WriteOptions) ([]Object, error) {
 // directory's *.json, *.yaml and *.yml files in name order (recursive: its subdirectories'
 // too). Every file is read before anything is sent; nothing to apply is ErrInvalid.
 func (k *K8s) ApplyPath(path string, recursive bool, o WriteOptions) ([]Object, error) {
+	token, err := cancelHandle(o.Cancel, "Cancel")
+	if err != nil {
+		return nil, err
+	}
 	return decode[[]Object](k.str(func(out *string, h raw.Struct_SS_eqops_k8s, e raw.Eqops_error) int {
 		return raw.Eqops_bind_k8s_apply_path(out, h, path, b2i(recursive), b2i(o.DryRun),
-			b2i(o.Force), o.FieldManager, o.Concurrency, e)
+			b2i(o.Force), o.FieldManager, o.Concurrency, token, e)
 	}))
 }
 
@@ -308,6 +333,10 @@ type WatchOptions struct {
 	Bookmarks                    bool
 	IdleTimeout                  time.Duration
 	Duration                     time.Duration // 0: until fn returns false
+	// Cancel, when set, is checked by the watch (instead of the client's token) (between steps, in transfers and
+	// queries, and in retry waits); once triggered the call returns an *Error with
+	// CodeCanceled. It must stay open while used.
+	Cancel *CancelToken
 }
 
 type eventFn = func(eventType string, obj Object) bool
@@ -329,6 +358,10 @@ var (
 // the client: fn must use another client (a call on this one would wait for the watch to
 // end). A panic in fn stops the watch and is raised again by Watch.
 func (k *K8s) Watch(apiVersion, kind, ns string, o WatchOptions, fn func(eventType string, obj Object) bool) error {
+	token, err := cancelHandle(o.Cancel, "Cancel")
+	if err != nil {
+		return err
+	}
 	id := eventSeq.Add(1)
 	wc := &watchCall{fn: fn}
 	eventFns.Store(id, wc)
@@ -338,14 +371,14 @@ func (k *K8s) Watch(apiVersion, kind, ns string, o WatchOptions, fn func(eventTy
 			panic(wc.panicked)
 		}
 	}()
-	err := k.with(func(h raw.Struct_SS_eqops_k8s) error {
+	err = k.with(func(h raw.Struct_SS_eqops_k8s) error {
 		return call(func(e raw.Eqops_error) int {
 			return raw.Eqops_bind_k8s_watch(h, apiVersion, kind, ns, o.LabelSelector,
 				o.FieldSelector, b2i(o.AllNamespaces), o.ResourceVersion, b2i(o.Bookmarks),
-				o.IdleTimeout.Milliseconds(), o.Duration.Milliseconds(), uint64(id), e)
+				o.IdleTimeout.Milliseconds(), o.Duration.Milliseconds(), uint64(id), token, e)
 		})
 	})
-	if e, ok := err.(*Error); ok && e.Code == CodeCanceled {
+	if e, ok := err.(*Error); ok && e.Code == CodeCanceled && !o.Cancel.Triggered() {
 		return nil // stopped by fn
 	}
 	return err

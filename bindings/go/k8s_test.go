@@ -212,4 +212,19 @@ func TestServiceK8sEKS(t *testing.T) {
 	if k.Server() != c.Endpoint || k.Namespace() != "tenants" {
 		t.Fatalf("server %s namespace %s", k.Server(), k.Namespace())
 	}
+	// the client's token: triggered, a request stops before it is sent
+	tok, err := NewCancelToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	kc, err := NewEKSK8s(a, name, K8sOptions{Cancel: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	tok.Trigger()
+	if _, err := kc.Request("GET", "/version", "", ""); !errors.Is(err, ErrCanceled) {
+		t.Fatalf("want cancelled, got %v", err)
+	}
 }

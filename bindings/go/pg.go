@@ -25,6 +25,10 @@ type PGOptions struct {
 	// FailoverWait is how long connecting keeps trying while no server takes writes (a
 	// failover, a restart): 0 = 30s; negative = one attempt only; at most an hour.
 	FailoverWait time.Duration
+	// Cancel, when set, is checked by every connect, query and retry wait of the cluster handle (between steps, in transfers and
+	// queries, and in retry waits); once triggered the call returns an *Error with
+	// CodeCanceled. It must stay open while used.
+	Cancel *CancelToken
 }
 
 // PGCluster is an admin connection to a PostgreSQL cluster that holds one database and role
@@ -32,22 +36,27 @@ type PGOptions struct {
 // when done; a finalizer closes it otherwise.
 type PGCluster struct {
 	owned[raw.Struct_SS_eqops_pg]
+	cancel *CancelToken // the options' token, kept alive
 }
 
 // ConnectPG connects with a libpq conninfo string or URI as a role with CREATEDB and
 // CREATEROLE. Multi-host conninfo follows failovers (target_session_attrs=read-write is
 // added when absent). Keep the password in PGPASSWORD or ~/.pgpass rather than in conninfo.
 func ConnectPG(conninfo string, o PGOptions) (*PGCluster, error) {
+	token, err := cancelHandle(o.Cancel, "Cancel")
+	if err != nil {
+		return nil, err
+	}
 	var h raw.Struct_SS_eqops_pg
 	if err := call(func(e raw.Eqops_error) int {
-		h = raw.Eqops_bind_pg_connect(conninfo, int64(o.ConnectTimeout/time.Second),
+		h = raw.Eqops_bind_pg_new(conninfo, o.ConnectTimeout.Milliseconds(),
 			o.StatementTimeout.Milliseconds(), o.LockTimeout.Milliseconds(), o.MaxRetries,
-			o.ControlDB, o.TemplateDB, o.DBPrefix, failoverWaitMs(o.FailoverWait), e)
+			o.ControlDB, o.TemplateDB, o.DBPrefix, failoverWaitMs(o.FailoverWait), token, e)
 		return e.GetCode()
 	}); err != nil {
 		return nil, err
 	}
-	c := &PGCluster{}
+	c := &PGCluster{cancel: o.Cancel}
 	c.set(h)
 	runtime.SetFinalizer(c, (*PGCluster).Close)
 	return c, nil
@@ -71,7 +80,7 @@ func (c *PGCluster) Close() {
 	if c == nil {
 		return
 	}
-	c.release(raw.Eqops_pg_close)
+	c.release(raw.Eqops_pg_free)
 }
 
 // with runs fn holding the cluster, or fails when it is closed.
@@ -266,6 +275,10 @@ type MigrateOptions struct {
 	// Progress is called on the calling goroutine as databases finish; true stops new starts
 	// (the call then returns ErrCanceled with the results so far).
 	Progress func(database, status string, done, total int) bool
+	// Cancel, when set, is checked by the run, across every database (instead of the cluster's token) (between steps, in transfers and
+	// queries, and in retry waits); once triggered the call returns an *Error with
+	// CodeCanceled. It must stay open while used.
+	Cancel *CancelToken
 }
 
 // MigrateDB is the outcome for one database.
@@ -304,6 +317,10 @@ func (c *PGCluster) Migrate(o MigrateOptions) (*MigrateResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	token, err := cancelHandle(o.Cancel, "Cancel")
+	if err != nil {
+		return nil, err
+	}
 	var id uint64
 	if o.Progress != nil {
 		id = progressSeq.Add(1)
@@ -321,7 +338,7 @@ func (c *PGCluster) Migrate(o MigrateOptions) (*MigrateResult, error) {
 		return raw.Eqops_bind_pg_migrate(out, h, o.MigrationsDir, o.Concurrency, o.Canary,
 			b(o.ContinueOnError), b(o.DryRun), b(o.SkipTemplate), tenants,
 			o.LockWait.Milliseconds(), o.LockTimeout.Milliseconds(),
-			o.StatementTimeout.Milliseconds(), id, e)
+			o.StatementTimeout.Milliseconds(), id, token, e)
 	})
 	if err != nil && res.Databases == nil {
 		return nil, err

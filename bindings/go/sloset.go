@@ -123,6 +123,10 @@ type ReportOptions struct {
 	CAFile        string
 	BearerToken   string
 	Timeout       time.Duration
+	// Cancel, when set, is checked by the Prometheus queries of the report (between steps, in transfers and
+	// queries, and in retry waits); once triggered the call returns an *Error with
+	// CodeCanceled. It must stay open while used.
+	Cancel *CancelToken
 }
 
 // Report is the current state of every objective as JSON (decoded into a map).
@@ -148,9 +152,13 @@ func (s *SLOSet) Report(o ReportOptions) (map[string]any, error) {
 		})
 	} else {
 		var none raw.Struct_SS_eqops_slo_series_data
+		token, terr := cancelHandle(o.Cancel, "Cancel")
+		if terr != nil {
+			return nil, terr
+		}
 		err = call(func(e raw.Eqops_error) int {
 			return raw.Eqops_bind_slo_report(&out, s.h, o.PrometheusURL, none, at, o.CAFile,
-				o.BearerToken, o.Timeout.Milliseconds(), e)
+				o.BearerToken, o.Timeout.Milliseconds(), token, e)
 		})
 	}
 	if err != nil {

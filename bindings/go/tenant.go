@@ -114,6 +114,10 @@ type TenantRunOptions struct {
 	// panic in it stops the operation and is raised again by the call. It must not use the
 	// env it runs under.
 	Progress func(tenant, cluster, step, status string, done, total int) bool
+	// Cancel, when set, is checked by the operation and every client it borrows from the env meanwhile (between steps, in transfers and
+	// queries, and in retry waits); once triggered the call returns an *Error with
+	// CodeCanceled. It must stay open while used.
+	Cancel *CancelToken
 }
 
 type tenantProgressFn = func(tenant, cluster, step, status string, done, total int) bool
@@ -133,10 +137,15 @@ var (
 // registered; it returns the JSON (also with an error, when the operation got that far) and
 // the count drift and the fleet return.
 func (env *TenantEnv) run(o *TenantRunOptions, fn func(out *string, n []uint64, h raw.Struct_SS_eqops_tenant_env,
-	confirm string, rotate, parallel int, id uint64, e raw.Eqops_error) int) (string, int, error) {
+	confirm string, rotate, parallel int, id uint64, token raw.Struct_SS_eqops_cancel,
+	e raw.Eqops_error) int) (string, int, error) {
 	var ro TenantRunOptions
 	if o != nil {
 		ro = *o
+	}
+	token, err := cancelHandle(ro.Cancel, "Cancel")
+	if err != nil {
+		return "", 0, err
 	}
 	var id uint64
 	var pc *tenantProgressCall
@@ -153,15 +162,17 @@ func (env *TenantEnv) run(o *TenantRunOptions, fn func(out *string, n []uint64, 
 	}
 	n := []uint64{0}
 	out, err := env.str(func(out *string, h raw.Struct_SS_eqops_tenant_env, e raw.Eqops_error) int {
-		return fn(out, n, h, ro.Confirm, b2i(ro.RotatePassword), ro.ClusterParallel, id, e)
+		return fn(out, n, h, ro.Confirm, b2i(ro.RotatePassword), ro.ClusterParallel, id, token, e)
 	})
 	return out, int(n[0]), err
 }
 
 func (env *TenantEnv) one(operation, spec string, o *TenantRunOptions) (string, int, error) {
 	return env.run(o, func(out *string, n []uint64, h raw.Struct_SS_eqops_tenant_env,
-		confirm string, rotate, parallel int, id uint64, e raw.Eqops_error) int {
-		return raw.Eqops_bind_tenant_run(out, n, h, operation, spec, confirm, rotate, parallel, id, e)
+		confirm string, rotate, parallel int, id uint64, token raw.Struct_SS_eqops_cancel,
+		e raw.Eqops_error) int {
+		return raw.Eqops_bind_tenant_run(out, n, h, operation, spec, confirm, rotate, parallel, id,
+			token, e)
 	})
 }
 
@@ -226,8 +237,10 @@ func (env *TenantEnv) List(contexts []string) (string, error) {
 // operation failed (drift: that drifted). Destroy needs o.Confirm == dir.
 func (env *TenantEnv) Fleet(op, dir string, o *TenantRunOptions) (string, int, error) {
 	return env.run(o, func(out *string, n []uint64, h raw.Struct_SS_eqops_tenant_env,
-		confirm string, rotate, parallel int, id uint64, e raw.Eqops_error) int {
-		return raw.Eqops_bind_tenant_fleet(out, n, h, op, dir, confirm, rotate, parallel, id, e)
+		confirm string, rotate, parallel int, id uint64, token raw.Struct_SS_eqops_cancel,
+		e raw.Eqops_error) int {
+		return raw.Eqops_bind_tenant_fleet(out, n, h, op, dir, confirm, rotate, parallel, id,
+			token, e)
 	})
 }
 

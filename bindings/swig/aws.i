@@ -86,7 +86,8 @@ eqops_aws_signer *eqops_bind_aws_signer_new(const eqops_aws_credentials *creds,
         eqops_bind_oom(perr);
         return NULL;
     }
-    eqops_aws_sign_options o = EQOPS_AWS_SIGN_OPTIONS_INIT;
+    eqops_aws_sign_options o;
+    eqops_aws_sign_options_init(&o, EQOPS_AWS_SIGN_OPTIONS_VERSION);
     o.region = region;
     o.service = service;
     o.presign = presign;
@@ -119,17 +120,19 @@ int eqops_bind_aws_signer_sign(eqops_aws_signer *s, const char *method, const ch
 
 eqops_aws *eqops_bind_aws_new(const char *region, const char *profile,
                               const eqops_aws_credentials *credentials,
-                              const char *endpoint_url, int max_attempts,
+                              const char *endpoint_url, int max_retries,
                               long connect_timeout_ms, long timeout_ms, const char *ca_file,
                               const char *config_file, const char *credentials_file,
-                              const char *imds_endpoint, eqops_error *perr)
+                              const char *imds_endpoint, eqops_cancel *cancel, eqops_error *perr)
 {
-    eqops_aws_options o = EQOPS_AWS_OPTIONS_INIT;
+    eqops_aws_options o;
+    eqops_aws_options_init(&o, EQOPS_AWS_OPTIONS_VERSION);
+    o.cancel = cancel;
     o.region = eqops_bind_opt(region);
     o.profile = eqops_bind_opt(profile);
     o.credentials = credentials;
     o.endpoint_url = eqops_bind_opt(endpoint_url);
-    o.max_attempts = max_attempts;
+    o.max_retries = max_retries;
     o.connect_timeout_ms = connect_timeout_ms;
     o.timeout_ms = timeout_ms;
     o.ca_file = eqops_bind_opt(ca_file);
@@ -225,7 +228,7 @@ int eqops_bind_aws_metrics_add(eqops_bind_aws_metrics *b, const char *name, doub
     memcpy(strings, name, nlen + 1);
     memcpy(strings + nlen + 1, unit, ulen + 1);
     eqops_aws_metric *m = &b->v[b->n];
-    memset(m, 0, sizeof(*m));
+    eqops_aws_metric_init(m, EQOPS_AWS_METRIC_VERSION);
     m->name = strings;
     m->value = value;
     m->unit = ulen ? strings + nlen + 1 : NULL;
@@ -241,6 +244,17 @@ int eqops_bind_aws_metrics_add(eqops_bind_aws_metrics *b, const char *name, doub
 int eqops_bind_aws_metrics_put(eqops_aws *aws, const char *ns, const eqops_bind_aws_metrics *b,
                                eqops_error *err)
 {
-    return eqops_aws_metrics_put(aws, ns, b ? b->v : NULL, b ? b->n : 0, err);
+    size_t n = b ? b->n : 0;
+    const eqops_aws_metric **p = NULL;
+    if (n) {
+        p = (const eqops_aws_metric **)malloc(n * sizeof(*p));
+        if (p == NULL)
+            return eqops_bind_oom(err);
+        for (size_t i = 0; i < n; i++)
+            p[i] = &b->v[i];
+    }
+    int rc = eqops_aws_metrics_put(aws, ns, p, n, err);
+    free((void *)p);
+    return rc;
 }
 %}

@@ -199,7 +199,22 @@ static PyObject *eqops_py_drop_status(PyObject *result)
 
 #endif /* SWIGGO */
 
+%ignore eqops_cancel_new;
 %include "eqops/common.h"
+
+%inline %{
+/* A new cancellation token (eqops_cancel_free), or NULL with perr filled. */
+eqops_cancel *eqops_bind_cancel_new(eqops_error *perr)
+{
+    eqops_cancel *c = NULL;
+    eqops_cancel_new(&c, perr);
+    return c;
+}
+%}
+
+/* the options structs are not wrapped (the shims build them): neither are their init functions */
+%rename("$ignore", regexmatch$name="^eqops_\\w+_options_init$") "";
+%ignore eqops_aws_metric_init;
 
 %include "eqops/swig/slo.i"
 %include "eqops/swig/pg.i"

@@ -13,8 +13,11 @@ static void eqops_bind_k8s_opts(eqops_k8s_options *o, const char *kubeconfig,
                                 const char *context, int in_cluster, const char *ns, double qps,
                                 int burst, long timeout_ms, int max_retries,
                                 long exec_timeout_ms, const char *field_manager,
-                                const char *impersonate_user, const char **groups)
+                                const char *impersonate_user, const char **groups,
+                                eqops_cancel *cancel)
 {
+    eqops_k8s_options_init(o, EQOPS_K8S_OPTIONS_VERSION);
+    o->cancel = cancel;
     o->kubeconfig = eqops_bind_opt(kubeconfig);
     o->context = eqops_bind_opt(context);
     o->in_cluster = in_cluster;
@@ -33,9 +36,12 @@ static eqops_k8s_write_options eqops_bind_k8s_wopts(int dry_run, int force,
                                                     const char *field_manager,
                                                     const char *propagation_policy,
                                                     const char *resource_version,
-                                                    const char *uid, int concurrency)
+                                                    const char *uid, int concurrency,
+                                                    eqops_cancel *cancel)
 {
-    eqops_k8s_write_options o = EQOPS_K8S_WRITE_OPTIONS_INIT;
+    eqops_k8s_write_options o;
+    eqops_k8s_write_options_init(&o, EQOPS_K8S_WRITE_OPTIONS_VERSION);
+    o.cancel = cancel;
     o.dry_run = dry_run;
     o.force = force;
     o.field_manager = eqops_bind_opt(field_manager);
@@ -51,9 +57,11 @@ static int eqops_bind_k8s_watch_fn(eqops_k8s *k, const char *api_version, const 
                                    const char *field_selector, int all_namespaces,
                                    const char *resource_version, int bookmarks,
                                    long idle_timeout_ms, long duration_ms, eqops_k8s_event_fn fn,
-                                   void *payload, eqops_error *err)
+                                   void *payload, eqops_cancel *cancel, eqops_error *err)
 {
-    eqops_k8s_watch_options o = EQOPS_K8S_WATCH_OPTIONS_INIT;
+    eqops_k8s_watch_options o;
+    eqops_k8s_watch_options_init(&o, EQOPS_K8S_WATCH_OPTIONS_VERSION);
+    o.cancel = cancel;
     o.label_selector = eqops_bind_opt(label_selector);
     o.field_selector = eqops_bind_opt(field_selector);
     o.all_namespaces = all_namespaces;
@@ -91,7 +99,7 @@ eqops_k8s *eqops_bind_k8s_new(const char *kubeconfig, const char *context, int i
                               const char *ns, double qps, int burst, long timeout_ms,
                               int max_retries, long exec_timeout_ms, const char *field_manager,
                               const char *impersonate_user, const char *impersonate_groups,
-                              eqops_error *perr)
+                              eqops_cancel *cancel, eqops_error *perr)
 {
     int oom;
     const char **groups = eqops_bind_lines(impersonate_groups, &oom);
@@ -99,9 +107,10 @@ eqops_k8s *eqops_bind_k8s_new(const char *kubeconfig, const char *context, int i
         eqops_bind_oom(perr);
         return NULL;
     }
-    eqops_k8s_options o = EQOPS_K8S_OPTIONS_INIT;
+    eqops_k8s_options o;
     eqops_bind_k8s_opts(&o, kubeconfig, context, in_cluster, ns, qps, burst, timeout_ms,
-                        max_retries, exec_timeout_ms, field_manager, impersonate_user, groups);
+                        max_retries, exec_timeout_ms, field_manager, impersonate_user, groups,
+                        cancel);
     eqops_k8s *k = NULL;
     eqops_k8s_new(&k, &o, perr);
     free(groups);
@@ -110,11 +119,12 @@ eqops_k8s *eqops_bind_k8s_new(const char *kubeconfig, const char *context, int i
 
 eqops_k8s *eqops_bind_k8s_new_eks(eqops_aws *aws, const char *cluster, const char *ns,
                                   double qps, int burst, long timeout_ms, int max_retries,
-                                  const char *field_manager, eqops_error *perr)
+                                  const char *field_manager, eqops_cancel *cancel,
+                                  eqops_error *perr)
 {
-    eqops_k8s_options o = EQOPS_K8S_OPTIONS_INIT;
+    eqops_k8s_options o;
     eqops_bind_k8s_opts(&o, NULL, NULL, 0, ns, qps, burst, timeout_ms, max_retries, 0,
-                        field_manager, NULL, NULL);
+                        field_manager, NULL, NULL, cancel);
     eqops_k8s *k = NULL;
     eqops_k8s_new_eks(&k, aws, cluster, &o, perr);
     return k;
@@ -124,7 +134,8 @@ int eqops_bind_k8s_list(char **out, eqops_k8s *k, const char *api_version, const
                         const char *ns, const char *label_selector, const char *field_selector,
                         long limit, int all_namespaces, eqops_error *err)
 {
-    eqops_k8s_list_options o = EQOPS_K8S_LIST_OPTIONS_INIT;
+    eqops_k8s_list_options o;
+    eqops_k8s_list_options_init(&o, EQOPS_K8S_LIST_OPTIONS_VERSION);
     o.label_selector = eqops_bind_opt(label_selector);
     o.field_selector = eqops_bind_opt(field_selector);
     o.limit = limit;
@@ -138,7 +149,8 @@ eqops_k8s_pager *eqops_bind_k8s_pager_new(eqops_k8s *k, const char *api_version,
                                           const char *field_selector, long limit,
                                           int all_namespaces, eqops_error *perr)
 {
-    eqops_k8s_list_options o = EQOPS_K8S_LIST_OPTIONS_INIT;
+    eqops_k8s_list_options o;
+    eqops_k8s_list_options_init(&o, EQOPS_K8S_LIST_OPTIONS_VERSION);
     o.label_selector = eqops_bind_opt(label_selector);
     o.field_selector = eqops_bind_opt(field_selector);
     o.limit = limit;
@@ -151,10 +163,10 @@ eqops_k8s_pager *eqops_bind_k8s_pager_new(eqops_k8s *k, const char *api_version,
 /* verb: "create", "replace", "apply", "apply_manifest" */
 int eqops_bind_k8s_write(char **out, eqops_k8s *k, const char *verb, const char *object,
                          int dry_run, int force, const char *field_manager, int concurrency,
-                         eqops_error *err)
+                         eqops_cancel *cancel, eqops_error *err)
 {
-    eqops_k8s_write_options o =
-        eqops_bind_k8s_wopts(dry_run, force, field_manager, NULL, NULL, NULL, concurrency);
+    eqops_k8s_write_options o = eqops_bind_k8s_wopts(dry_run, force, field_manager, NULL, NULL,
+                                                     NULL, concurrency, cancel);
     if (!strcmp(verb, "create"))
         return eqops_k8s_create(out, k, object, &o, err);
     if (!strcmp(verb, "replace"))
@@ -173,10 +185,10 @@ int eqops_bind_k8s_write(char **out, eqops_k8s *k, const char *verb, const char 
 
 int eqops_bind_k8s_apply_path(char **out, eqops_k8s *k, const char *path, int recursive,
                               int dry_run, int force, const char *field_manager,
-                              int concurrency, eqops_error *err)
+                              int concurrency, eqops_cancel *cancel, eqops_error *err)
 {
-    eqops_k8s_write_options o =
-        eqops_bind_k8s_wopts(dry_run, force, field_manager, NULL, NULL, NULL, concurrency);
+    eqops_k8s_write_options o = eqops_bind_k8s_wopts(dry_run, force, field_manager, NULL, NULL,
+                                                     NULL, concurrency, cancel);
     return eqops_k8s_apply_path(out, k, path, recursive, &o, err);
 }
 
@@ -185,7 +197,7 @@ int eqops_bind_k8s_patch(char **out, eqops_k8s *k, const char *api_version, cons
                          const char *field_manager, eqops_error *err)
 {
     eqops_k8s_write_options o =
-        eqops_bind_k8s_wopts(dry_run, 0, field_manager, NULL, NULL, NULL, 0);
+        eqops_bind_k8s_wopts(dry_run, 0, field_manager, NULL, NULL, NULL, 0, NULL);
     return eqops_k8s_patch(out, k, api_version, kind, eqops_bind_opt(ns), name, merge_patch, &o,
                            err);
 }
@@ -196,7 +208,7 @@ int eqops_bind_k8s_delete(char **out, eqops_k8s *k, const char *api_version, con
                           const char *uid, eqops_error *err)
 {
     eqops_k8s_write_options o = eqops_bind_k8s_wopts(dry_run, 0, NULL, propagation_policy,
-                                                     resource_version, uid, 0);
+                                                     resource_version, uid, 0, NULL);
     return eqops_k8s_delete(out, k, api_version, kind, eqops_bind_opt(ns), name, &o, err);
 }
 %}
@@ -217,12 +229,13 @@ int eqops_bind_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind
                          const char *ns, const char *label_selector,
                          const char *field_selector, int all_namespaces,
                          const char *resource_version, int bookmarks, long idle_timeout_ms,
-                         long duration_ms, unsigned long event_id, eqops_error *err)
+                         long duration_ms, unsigned long event_id, eqops_cancel *cancel,
+                         eqops_error *err)
 {
     return eqops_bind_k8s_watch_fn(k, api_version, kind, ns, label_selector, field_selector,
                                    all_namespaces, resource_version, bookmarks, idle_timeout_ms,
                                    duration_ms, eqops_go_k8s_event, (void *)(uintptr_t)event_id,
-                                   err);
+                                   cancel, err);
 }
 %}
 #endif

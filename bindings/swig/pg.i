@@ -60,13 +60,15 @@ static int eqops_bind_pg_migrate_fn(char **out, eqops_pg *pg, const char *migrat
                                     int dry_run, int skip_template, const char *tenants,
                                     long lock_wait_ms, long lock_timeout_ms,
                                     long statement_timeout_ms, eqops_pg_progress_fn progress,
-                                    void *payload, eqops_error *err)
+                                    void *payload, eqops_cancel *cancel, eqops_error *err)
 {
     int oom;
     const char **names = eqops_bind_lines(tenants, &oom);
     if (oom)
         return eqops_bind_oom(err);
-    eqops_pg_migrate_options o = EQOPS_PG_MIGRATE_OPTIONS_INIT;
+    eqops_pg_migrate_options o;
+    eqops_pg_migrate_options_init(&o, EQOPS_PG_MIGRATE_OPTIONS_VERSION);
+    o.cancel = cancel;
     o.migrations_dir = migrations_dir;
     o.concurrency = concurrency;
     o.canary = canary;
@@ -89,7 +91,7 @@ static int eqops_bind_pg_migrate_fn(char **out, eqops_pg *pg, const char *migrat
 %ignore eqops_pg_tenant_options;
 %ignore eqops_pg_migrate_options;
 %ignore eqops_pg_progress_fn;
-%ignore eqops_pg_connect;
+%ignore eqops_pg_new;
 %ignore eqops_pg_tenant_create;
 %ignore eqops_pg_tenant_show;
 %ignore eqops_pg_tenant_rotate;
@@ -100,15 +102,17 @@ static int eqops_bind_pg_migrate_fn(char **out, eqops_pg *pg, const char *migrat
 %include "eqops/pg.h"
 
 %inline %{
-eqops_pg *eqops_bind_pg_connect(const char *conninfo, long connect_timeout_s,
-                                long statement_timeout_ms, long lock_timeout_ms,
-                                int max_retries, const char *control_db,
-                                const char *template_db, const char *db_prefix,
-                                long failover_wait_ms, eqops_error *perr)
+eqops_pg *eqops_bind_pg_new(const char *conninfo, long connect_timeout_ms,
+                            long statement_timeout_ms, long lock_timeout_ms, int max_retries,
+                            const char *control_db, const char *template_db,
+                            const char *db_prefix, long failover_wait_ms, eqops_cancel *cancel,
+                            eqops_error *perr)
 {
-    eqops_pg_options o = EQOPS_PG_OPTIONS_INIT;
+    eqops_pg_options o;
+    eqops_pg_options_init(&o, EQOPS_PG_OPTIONS_VERSION);
+    o.cancel = cancel;
     o.failover_wait_ms = failover_wait_ms;
-    o.connect_timeout_s = connect_timeout_s;
+    o.connect_timeout_ms = connect_timeout_ms;
     o.statement_timeout_ms = statement_timeout_ms;
     o.lock_timeout_ms = lock_timeout_ms;
     o.max_retries = max_retries;
@@ -116,7 +120,7 @@ eqops_pg *eqops_bind_pg_connect(const char *conninfo, long connect_timeout_s,
     o.template_db = eqops_bind_opt(template_db);
     o.db_prefix = eqops_bind_opt(db_prefix);
     eqops_pg *pg = NULL;
-    eqops_pg_connect(&pg, conninfo ? conninfo : "", &o, perr);
+    eqops_pg_new(&pg, conninfo ? conninfo : "", &o, perr);
     return pg;
 }
 
@@ -132,7 +136,8 @@ eqops_pg_tenant *eqops_bind_pg_tenant_create(eqops_pg *pg, const char *name,
         eqops_bind_oom(perr);
         return NULL;
     }
-    eqops_pg_tenant_options o = EQOPS_PG_TENANT_OPTIONS_INIT;
+    eqops_pg_tenant_options o;
+    eqops_pg_tenant_options_init(&o, EQOPS_PG_TENANT_OPTIONS_VERSION);
     o.connection_limit = connection_limit;
     o.settings = list;
     o.password = eqops_bind_opt(password);
@@ -197,13 +202,13 @@ int eqops_bind_pg_migrate(char **out, eqops_pg *pg, const char *migrations_dir,
                           int concurrency, int canary, int continue_on_error, int dry_run,
                           int skip_template, const char *tenants, long lock_wait_ms,
                           long lock_timeout_ms, long statement_timeout_ms,
-                          unsigned long progress_id, eqops_error *err)
+                          unsigned long progress_id, eqops_cancel *cancel, eqops_error *err)
 {
     return eqops_bind_pg_migrate_fn(out, pg, migrations_dir, concurrency, canary,
                                     continue_on_error, dry_run, skip_template, tenants,
                                     lock_wait_ms, lock_timeout_ms, statement_timeout_ms,
                                     progress_id ? eqops_go_pg_progress : NULL,
-                                    (void *)(uintptr_t)progress_id, err);
+                                    (void *)(uintptr_t)progress_id, cancel, err);
 }
 %}
 #endif

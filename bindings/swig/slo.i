@@ -397,7 +397,8 @@ int eqops_bind_slo_series_copy(const eqops_slo_series_data *d, int64_t *OUT, siz
 int eqops_bind_slo_rules(char **out, const eqops_slo_set *set, int naming, int64_t interval_ms,
                          int64_t step_ms, const char *rules_file, int test, eqops_error *err)
 {
-    eqops_slo_rules_options o = EQOPS_SLO_RULES_OPTIONS_INIT;
+    eqops_slo_rules_options o;
+    eqops_slo_rules_options_init(&o, EQOPS_SLO_RULES_OPTIONS_VERSION);
     o.naming = (eqops_slo_naming)naming;
     o.interval_ms = interval_ms;
     o.step_ms = step_ms;
@@ -407,16 +408,20 @@ int eqops_bind_slo_rules(char **out, const eqops_slo_set *set, int naming, int64
 
 size_t eqops_bind_slo_recorded_series(const eqops_slo_set *set, int naming)
 {
-    eqops_slo_rules_options o = EQOPS_SLO_RULES_OPTIONS_INIT;
+    eqops_slo_rules_options o;
+    eqops_slo_rules_options_init(&o, EQOPS_SLO_RULES_OPTIONS_VERSION);
     o.naming = (eqops_slo_naming)naming;
     return eqops_slo_recorded_series(set, &o);
 }
 
 int eqops_bind_slo_report(char **out, const eqops_slo_set *set, const char *prometheus_url,
                           const eqops_slo_series_data *series, int64_t at_ms, const char *ca_file,
-                          const char *bearer_token, long timeout_ms, eqops_error *err)
+                          const char *bearer_token, long timeout_ms, eqops_cancel *cancel,
+                          eqops_error *err)
 {
-    eqops_slo_report_options o = EQOPS_SLO_REPORT_OPTIONS_INIT;
+    eqops_slo_report_options o;
+    eqops_slo_report_options_init(&o, EQOPS_SLO_REPORT_OPTIONS_VERSION);
+    o.cancel = cancel;
     /* Go passes "" for an absent string */
     o.prometheus_url = prometheus_url && *prometheus_url ? prometheus_url : NULL;
     o.series = series ? eqops_slo_series_view(series) : NULL;
@@ -438,7 +443,8 @@ int eqops_bind_slo_report_series(char **out, const eqops_slo_set *set, const int
                                counted_is_bad, err);
     if (rc != 0)
         return rc;
-    eqops_slo_report_options o = EQOPS_SLO_REPORT_OPTIONS_INIT;
+    eqops_slo_report_options o;
+    eqops_slo_report_options_init(&o, EQOPS_SLO_REPORT_OPTIONS_VERSION);
     o.series = &s;
     o.at_ms = at_ms;
     return eqops_slo_report(out, set, &o, err);

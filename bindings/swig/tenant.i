@@ -17,9 +17,11 @@
 static eqops_tenant_run_options eqops_bind_tenant_ropts(const char *confirm, int rotate_password,
                                                         int cluster_parallel,
                                                         eqops_tenant_progress_fn progress,
-                                                        void *payload)
+                                                        void *payload, eqops_cancel *cancel)
 {
-    eqops_tenant_run_options o = EQOPS_TENANT_RUN_OPTIONS_INIT;
+    eqops_tenant_run_options o;
+    eqops_tenant_run_options_init(&o, EQOPS_TENANT_RUN_OPTIONS_VERSION);
+    o.cancel = cancel;
     o.confirm = eqops_bind_opt(confirm);
     o.rotate_password = rotate_password;
     o.cluster_parallel = cluster_parallel;
@@ -33,10 +35,10 @@ static int eqops_bind_tenant_run_fn(char **out, size_t *n, eqops_tenant_env *env
                                     const char *operation, const char *spec, const char *confirm,
                                     int rotate_password, int cluster_parallel,
                                     eqops_tenant_progress_fn progress, void *payload,
-                                    eqops_error *err)
+                                    eqops_cancel *cancel, eqops_error *err)
 {
-    eqops_tenant_run_options o =
-        eqops_bind_tenant_ropts(confirm, rotate_password, cluster_parallel, progress, payload);
+    eqops_tenant_run_options o = eqops_bind_tenant_ropts(confirm, rotate_password,
+                                                         cluster_parallel, progress, payload, cancel);
     *n = 0;
     if (operation != NULL && !strcmp(operation, "plan"))
         return eqops_tenant_plan(out, env, spec, &o, err);
@@ -62,10 +64,10 @@ static int eqops_bind_tenant_fleet_fn(char **out, size_t *n, eqops_tenant_env *e
                                       const char *operation, const char *dir,
                                       const char *confirm, int rotate_password,
                                       int cluster_parallel, eqops_tenant_progress_fn progress,
-                                      void *payload, eqops_error *err)
+                                      void *payload, eqops_cancel *cancel, eqops_error *err)
 {
-    eqops_tenant_run_options o =
-        eqops_bind_tenant_ropts(confirm, rotate_password, cluster_parallel, progress, payload);
+    eqops_tenant_run_options o = eqops_bind_tenant_ropts(confirm, rotate_password,
+                                                         cluster_parallel, progress, payload, cancel);
     return eqops_tenant_fleet(out, n, env, operation, dir, &o, err);
 }
 %}
@@ -108,7 +110,8 @@ eqops_tenant_env *eqops_bind_tenant_env_new(const char *tiers_file, const char *
         eqops_bind_oom(perr);
         return NULL;
     }
-    eqops_tenant_env_options o = EQOPS_TENANT_ENV_OPTIONS_INIT;
+    eqops_tenant_env_options o;
+    eqops_tenant_env_options_init(&o, EQOPS_TENANT_ENV_OPTIONS_VERSION);
     o.tiers_file = eqops_bind_opt(tiers_file);
     o.kubeconfig = eqops_bind_opt(kubeconfig);
     o.pg_conninfo = eqops_bind_opt(pg_conninfo);
@@ -169,23 +172,23 @@ static int eqops_go_tenant_progress(const char *tenant, const char *cluster, con
 int eqops_bind_tenant_run(char **out, size_t *drifted, eqops_tenant_env *env,
                           const char *operation, const char *spec, const char *confirm,
                           int rotate_password, int cluster_parallel, unsigned long progress_id,
-                          eqops_error *err)
+                          eqops_cancel *cancel, eqops_error *err)
 {
     return eqops_bind_tenant_run_fn(out, drifted, env, operation, spec, confirm, rotate_password,
                                     cluster_parallel,
                                     progress_id ? eqops_go_tenant_progress : NULL,
-                                    (void *)(uintptr_t)progress_id, err);
+                                    (void *)(uintptr_t)progress_id, cancel, err);
 }
 
 int eqops_bind_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *env,
                             const char *operation, const char *dir, const char *confirm,
                             int rotate_password, int cluster_parallel, unsigned long progress_id,
-                            eqops_error *err)
+                            eqops_cancel *cancel, eqops_error *err)
 {
     return eqops_bind_tenant_fleet_fn(out, failed, env, operation, dir, confirm, rotate_password,
                                       cluster_parallel,
                                       progress_id ? eqops_go_tenant_progress : NULL,
-                                      (void *)(uintptr_t)progress_id, err);
+                                      (void *)(uintptr_t)progress_id, cancel, err);
 }
 %}
 #endif

@@ -58,7 +58,7 @@ EQOPS_API void eqops_aws_credentials_free(eqops_aws_credentials *c);
 /* ---- signing ----------------------------------------------------------------------------- */
 
 typedef struct eqops_aws_sign_options {
-    unsigned version;       /* 1 */
+    unsigned version;       /* EQOPS_AWS_SIGN_OPTIONS_VERSION */
     const char *region;     /* required */
     const char *service;    /* required: the signing name ("sts", "secretsmanager", "s3") */
     int presign;            /* sign the query string (a presigned URL) instead of headers */
@@ -72,10 +72,15 @@ typedef struct eqops_aws_sign_options {
     const char *const *unsigned_headers; /* more header names left unsigned, NULL-terminated */
 } eqops_aws_sign_options;
 
+#define EQOPS_AWS_SIGN_OPTIONS_VERSION 1
 #define EQOPS_AWS_SIGN_OPTIONS_INIT                                                                \
     {                                                                                              \
-        .version = 1                                                                               \
+        EQOPS_AWS_SIGN_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL                      \
     }
+/* Zero `opts` and set its version (EQOPS_AWS_SIGN_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_aws_sign_options_init(eqops_aws_sign_options *opts, unsigned version);
 
 /*
  * A signer: the credentials and options, and the signing key cached for the day. Sign many
@@ -116,12 +121,13 @@ EQOPS_API const char *eqops_aws_signer_signature(const eqops_aws_signer *s);
 typedef struct eqops_aws eqops_aws;
 
 typedef struct eqops_aws_options {
-    unsigned version;    /* 1 */
+    unsigned version;    /* EQOPS_AWS_OPTIONS_VERSION */
     const char *region;  /* default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region */
     const char *profile; /* default: AWS_PROFILE, else "default" */
     const eqops_aws_credentials *credentials; /* use these (copied) instead of the chain */
-    const char *endpoint_url;     /* every service (e.g. a local moto); default AWS_ENDPOINT_URL */
-    int max_attempts;             /* default AWS_MAX_ATTEMPTS, else 3 */
+    const char *endpoint_url; /* every service (e.g. a local moto); default AWS_ENDPOINT_URL */
+    int max_retries; /* retries after the first attempt: default AWS_MAX_ATTEMPTS - 1, else 2;
+                       -1 = none; at most 20 */
     long connect_timeout_ms;      /* default 3000 */
     long timeout_ms;              /* per attempt; default 30000 */
     const char *ca_file;          /* CA bundle for TLS; default AWS_CA_BUNDLE, else the system's */
@@ -129,12 +135,21 @@ typedef struct eqops_aws_options {
     const char *credentials_file; /* default AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials */
     const char *imds_endpoint;    /* default AWS_EC2_METADATA_SERVICE_ENDPOINT, else
                                      http://169.254.169.254 */
+    /* Cancellation (NULL: none), client-wide: every request and retry wait of this client:
+     * checked between steps, in transfers and queries, and in retry waits; once triggered the call
+     * returns EQOPS_ECANCELED. */
+    eqops_cancel *cancel;
 } eqops_aws_options;
 
+#define EQOPS_AWS_OPTIONS_VERSION 1
 #define EQOPS_AWS_OPTIONS_INIT                                                                     \
     {                                                                                              \
-        .version = 1                                                                               \
+        EQOPS_AWS_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, NULL   \
     }
+/* Zero `opts` and set its version (EQOPS_AWS_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_aws_options_init(eqops_aws_options *opts, unsigned version);
 
 /* A new client. Resolving credentials is deferred to the first request. Returns 0,
  * EQOPS_EINVAL (option, config file), EQOPS_ENOMEM. */
@@ -224,6 +239,7 @@ EQOPS_API int eqops_aws_secret_delete(eqops_aws *aws, const char *secret_id, int
  */
 
 typedef struct eqops_aws_metric {
+    unsigned version;              /* EQOPS_AWS_METRIC_VERSION */
     const char *name;              /* 1 to 255 characters */
     double value;                  /* finite */
     const char *unit;              /* "Count", "Seconds", "Percent", ...; NULL = "None" */
@@ -232,13 +248,25 @@ typedef struct eqops_aws_metric {
     int storage_resolution;        /* 1 (high resolution) or 0/60 (standard) */
 } eqops_aws_metric;
 
+#define EQOPS_AWS_METRIC_VERSION 1
+#define EQOPS_AWS_METRIC_INIT                                                                      \
+    {                                                                                              \
+        EQOPS_AWS_METRIC_VERSION, NULL, 0.0, NULL, NULL, 0, 0                                      \
+    }
+/* Zero `metric` and set its version (EQOPS_AWS_METRIC_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (metric NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_aws_metric_init(eqops_aws_metric *metric, unsigned version);
+
 /*
  * PutMetricData in as few requests as the service limits allow (1000 metrics and 1 MB per
- * request). Everything is validated before anything is sent. Returns 0, EQOPS_EINVAL (naming
+ * request). `metrics` is an array of `n` pointers, each metric carrying its own version.
+ * Everything is validated before anything is sent. Returns 0, EQOPS_EINVAL (naming
  * metrics[i].field), or the error of the first failed request (those before it were sent).
  */
-EQOPS_API int eqops_aws_metrics_put(eqops_aws *aws, const char *ns, const eqops_aws_metric *metrics,
-                                    size_t n, eqops_error *err);
+EQOPS_API int eqops_aws_metrics_put(eqops_aws *aws, const char *ns,
+                                    const eqops_aws_metric *const *metrics, size_t n,
+                                    eqops_error *err);
 
 /*
  * GetMetricData: `queries` is the MetricDataQueries JSON array of the API; `*out` is the

@@ -26,9 +26,9 @@ extern "C" {
 #endif
 
 #define EQOPS_VERSION_MAJOR  0
-#define EQOPS_VERSION_MINOR  1
+#define EQOPS_VERSION_MINOR  2
 #define EQOPS_VERSION_PATCH  0
-#define EQOPS_VERSION_STRING "0.1.0"
+#define EQOPS_VERSION_STRING "0.2.0"
 /* One comparable number: 0xMMmmpp. */
 #define EQOPS_VERSION_NUMBER                                                                       \
     ((EQOPS_VERSION_MAJOR << 16) | (EQOPS_VERSION_MINOR << 8) | EQOPS_VERSION_PATCH)

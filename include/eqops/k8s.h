@@ -50,7 +50,7 @@ extern "C" {
 typedef struct eqops_k8s eqops_k8s;
 
 typedef struct eqops_k8s_options {
-    unsigned version;        /* 1 */
+    unsigned version;        /* EQOPS_K8S_OPTIONS_VERSION */
     const char *kubeconfig;  /* one path; default KUBECONFIG's list, else ~/.kube/config */
     const char *context;     /* default: the current-context */
     int in_cluster;          /* 1: the in-cluster configuration, ignoring kubeconfigs */
@@ -65,12 +65,22 @@ typedef struct eqops_k8s_options {
     const char *impersonate_user;          /* Impersonate-User */
     const char *const *impersonate_groups; /* Impersonate-Group, NULL-terminated */
     const char *user_agent;                /* default "libeqops/<version>" */
+    /* Cancellation (NULL: none), client-wide: every request and retry wait of this client:
+     * checked between steps, in transfers and queries, and in retry waits; once triggered the call
+     * returns EQOPS_ECANCELED. */
+    eqops_cancel *cancel;
 } eqops_k8s_options;
 
+#define EQOPS_K8S_OPTIONS_VERSION 1
 #define EQOPS_K8S_OPTIONS_INIT                                                                     \
     {                                                                                              \
-        .version = 1                                                                               \
+        EQOPS_K8S_OPTIONS_VERSION, NULL, NULL, 0, NULL, 0.0, 0, 0, 0, 0, 0, NULL, NULL, NULL,      \
+            NULL, NULL                                                                             \
     }
+/* Zero `opts` and set its version (EQOPS_K8S_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_k8s_options_init(eqops_k8s_options *opts, unsigned version);
 
 /* A client from the kubeconfig files (or in-cluster). No request is made yet. Returns 0,
  * EQOPS_ENOTFOUND (no configuration, unknown context), EQOPS_EINVAL (a malformed file: the
@@ -106,17 +116,22 @@ EQOPS_API int eqops_k8s_get(char **out, eqops_k8s *k, const char *api_version, c
                             const char *ns, const char *name, eqops_error *err);
 
 typedef struct eqops_k8s_list_options {
-    unsigned version;           /* 1 */
+    unsigned version;           /* EQOPS_K8S_LIST_OPTIONS_VERSION */
     const char *label_selector; /* "tenant=acme,tier in (gold,silver)" */
     const char *field_selector; /* "metadata.name=x" */
     long limit;                 /* page size; default 500 */
     int all_namespaces;         /* list across namespaces (namespaced kinds) */
 } eqops_k8s_list_options;
 
+#define EQOPS_K8S_LIST_OPTIONS_VERSION 1
 #define EQOPS_K8S_LIST_OPTIONS_INIT                                                                \
     {                                                                                              \
-        .version = 1                                                                               \
+        EQOPS_K8S_LIST_OPTIONS_VERSION, NULL, NULL, 0, 0                                           \
     }
+/* Zero `opts` and set its version (EQOPS_K8S_LIST_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_k8s_list_options_init(eqops_k8s_list_options *opts, unsigned version);
 
 /*
  * Every object, all pages joined: {"apiVersion", "kind": "<Kind>List", "metadata":
@@ -139,7 +154,7 @@ EQOPS_API void eqops_k8s_pager_free(eqops_k8s_pager *p);
 /* ---- writing ------------------------------------------------------------------------------ */
 
 typedef struct eqops_k8s_write_options {
-    unsigned version;               /* 1 */
+    unsigned version;               /* EQOPS_K8S_WRITE_OPTIONS_VERSION */
     int dry_run;                    /* dryRun=All: validated and admitted, nothing stored */
     int force;                      /* apply: take over the fields other managers own */
     const char *field_manager;      /* default: the client's */
@@ -147,12 +162,21 @@ typedef struct eqops_k8s_write_options {
     const char *resource_version;   /* delete: precondition */
     const char *uid;                /* delete: precondition */
     int concurrency; /* apply_manifest: objects sent at once; default 8, 1 = one by one */
+    /* Cancellation (NULL: none) of this call, apply_manifest and apply_path included (instead of
+     * the client's): checked between steps, in transfers and queries, and in retry waits; once
+     * triggered the call returns EQOPS_ECANCELED. */
+    eqops_cancel *cancel;
 } eqops_k8s_write_options;
 
+#define EQOPS_K8S_WRITE_OPTIONS_VERSION 1
 #define EQOPS_K8S_WRITE_OPTIONS_INIT                                                               \
     {                                                                                              \
-        .version = 1                                                                               \
+        EQOPS_K8S_WRITE_OPTIONS_VERSION, 0, 0, NULL, NULL, NULL, NULL, 0, NULL                     \
     }
+/* Zero `opts` and set its version (EQOPS_K8S_WRITE_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_k8s_write_options_init(eqops_k8s_write_options *opts, unsigned version);
 
 /* Create `object` (JSON). EQOPS_EEXISTS when it exists. `*out` is the created object. */
 EQOPS_API int eqops_k8s_create(char **out, eqops_k8s *k, const char *object,
@@ -220,7 +244,7 @@ EQOPS_API int eqops_k8s_delete(char **out, eqops_k8s *k, const char *api_version
 typedef int (*eqops_k8s_event_fn)(const char *type, const char *object, void *payload);
 
 typedef struct eqops_k8s_watch_options {
-    unsigned version; /* 1 */
+    unsigned version; /* EQOPS_K8S_WATCH_OPTIONS_VERSION */
     const char *label_selector;
     const char *field_selector;
     int all_namespaces;
@@ -229,12 +253,21 @@ typedef struct eqops_k8s_watch_options {
     int bookmarks;                /* also report BOOKMARK events */
     long idle_timeout_ms;         /* no byte for this long: reconnect; default 90000 */
     long duration_ms;             /* stop (returning 0) after this long; 0 = until stopped */
+    /* Cancellation (NULL: none) of this watch (instead of the client's): checked between steps, in
+     * transfers and queries, and in retry waits; once triggered the call returns EQOPS_ECANCELED.
+     */
+    eqops_cancel *cancel;
 } eqops_k8s_watch_options;
 
+#define EQOPS_K8S_WATCH_OPTIONS_VERSION 1
 #define EQOPS_K8S_WATCH_OPTIONS_INIT                                                               \
     {                                                                                              \
-        .version = 1                                                                               \
+        EQOPS_K8S_WATCH_OPTIONS_VERSION, NULL, NULL, 0, NULL, 0, 0, 0, NULL                        \
     }
+/* Zero `opts` and set its version (EQOPS_K8S_WATCH_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_k8s_watch_options_init(eqops_k8s_watch_options *opts, unsigned version);
 
 /*
  * Watch a kind, calling `fn` for each change, in order, until it returns non-zero or the

@@ -39,29 +39,37 @@ extern "C" {
 typedef struct eqops_pg eqops_pg;
 
 typedef struct eqops_pg_options {
-    unsigned version;          /* EQOPS_PG_OPTIONS_VERSION (1 is still accepted) */
-    long connect_timeout_s;    /* per connection attempt and host; default 10 */
+    unsigned version;          /* EQOPS_PG_OPTIONS_VERSION */
+    long connect_timeout_ms;   /* per connection attempt and host; default 10000 (whole
+                                * seconds: libpq's unit, rounded up) */
     long statement_timeout_ms; /* admin statements; default 60000 */
     long lock_timeout_ms;      /* per statement; default 5000 */
     int max_retries;           /* re-runs of a step after a transient failure; default 4 */
     const char *control_db;    /* default "eqops_control" */
     const char *template_db;   /* default "eqops_template" */
     const char *db_prefix;     /* default "tenant_" (letters, digits, '_'; at most 20) */
-    /* version 2: */
-    long failover_wait_ms; /* how long connecting keeps trying while no server takes writes
-                            * (a failover, a restart): default 30000; -1 = one attempt only;
-                            * at most 3600000 */
+    long failover_wait_ms;     /* how long connecting keeps trying while no server takes writes
+                                * (a failover, a restart): default 30000; -1 = one attempt only;
+                                * at most 3600000 */
+    /* Cancellation (NULL: none), client-wide: every connect, query and retry wait of this
+     * handle: checked between steps, in transfers and queries, and in retry waits; once triggered
+     * the call returns EQOPS_ECANCELED. */
+    eqops_cancel *cancel;
 } eqops_pg_options;
 
-#define EQOPS_PG_OPTIONS_VERSION 2
+#define EQOPS_PG_OPTIONS_VERSION 1
 #define EQOPS_PG_OPTIONS_INIT                                                                      \
     {                                                                                              \
-        .version = EQOPS_PG_OPTIONS_VERSION                                                        \
+        EQOPS_PG_OPTIONS_VERSION, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL                            \
     }
+/* Zero `opts` and set its version (EQOPS_PG_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_pg_options_init(eqops_pg_options *opts, unsigned version);
 
 /*
  * Connect with a libpq conninfo string or URI ("host=a,b port=5432 dbname=postgres
- * user=admin password=..." or "postgresql://..."). `*out` is new (eqops_pg_close). A URI
+ * user=admin password=..." or "postgresql://..."). `*out` is new (eqops_pg_free). A URI
  * whose password holds an unencoded '@' or '/' is refused (EQOPS_EINVAL, field "conninfo",
  * the text not repeated). With several hosts and a read-write or primary target, a server's
  * "database does not exist" is checked with the primary (only its answer is final); connecting
@@ -70,9 +78,10 @@ typedef struct eqops_pg_options {
  * tenant database's settings do not change eqops's work there (docs/pg.md). Returns 0,
  * EQOPS_EINVAL (bad conninfo or option), EQOPS_EAUTH, EQOPS_EUNAVAILABLE or EQOPS_ETIMEOUT.
  */
-EQOPS_API int eqops_pg_connect(eqops_pg **out, const char *conninfo, const eqops_pg_options *opts,
-                               eqops_error *err);
-EQOPS_API void eqops_pg_close(eqops_pg *pg);
+EQOPS_API int eqops_pg_new(eqops_pg **out, const char *conninfo, const eqops_pg_options *opts,
+                           eqops_error *err);
+/* Close the connection and release the handle. NULL-safe. */
+EQOPS_API void eqops_pg_free(eqops_pg *pg);
 
 /* Check a tenant name against the rule above. Returns 0 or EQOPS_EINVAL saying why. */
 EQOPS_API int eqops_pg_tenant_name_check(const char *name, eqops_error *err);
@@ -101,7 +110,7 @@ EQOPS_API int eqops_pg_tenant_created(const eqops_pg_tenant *t);
 EQOPS_API void eqops_pg_tenant_free(eqops_pg_tenant *t);
 
 typedef struct eqops_pg_tenant_options {
-    unsigned version;            /* 1 */
+    unsigned version;            /* EQOPS_PG_TENANT_OPTIONS_VERSION */
     int connection_limit;        /* database and role; default 20; -1 = unlimited */
     const char *const *settings; /* NULL-terminated "name=value": ALTER DATABASE ... SET */
     const char *password;        /* use this password instead of a new random one */
@@ -109,10 +118,15 @@ typedef struct eqops_pg_tenant_options {
     const char *migrations_dir;  /* to build the template (or the database) when missing */
 } eqops_pg_tenant_options;
 
+#define EQOPS_PG_TENANT_OPTIONS_VERSION 1
 #define EQOPS_PG_TENANT_OPTIONS_INIT                                                               \
     {                                                                                              \
-        .version = 1                                                                               \
+        EQOPS_PG_TENANT_OPTIONS_VERSION, 0, NULL, NULL, 0, NULL                                    \
     }
+/* Zero `opts` and set its version (EQOPS_PG_TENANT_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_pg_tenant_options_init(eqops_pg_tenant_options *opts, unsigned version);
 
 /*
  * Create a tenant, or finish or converge one (idempotent). The password of an existing role
@@ -164,7 +178,7 @@ typedef int (*eqops_pg_progress_fn)(const char *database, const char *status, si
                                     size_t total, void *payload);
 
 typedef struct eqops_pg_migrate_options {
-    unsigned version;           /* 1 */
+    unsigned version;           /* EQOPS_PG_MIGRATE_OPTIONS_VERSION */
     const char *migrations_dir; /* required */
     int concurrency;            /* databases at once; default 4, at most 64 */
     int canary;                 /* migrate this many tenants first, then the rest */
@@ -177,12 +191,21 @@ typedef struct eqops_pg_migrate_options {
     long statement_timeout_ms;  /* per migration; default 0 = none */
     eqops_pg_progress_fn progress;
     void *payload;
+    /* Cancellation (NULL: none) of this run, across every database (instead of the handle's):
+     * checked between steps, in transfers and queries, and in retry waits; once triggered the call
+     * returns EQOPS_ECANCELED. */
+    eqops_cancel *cancel;
 } eqops_pg_migrate_options;
 
+#define EQOPS_PG_MIGRATE_OPTIONS_VERSION 1
 #define EQOPS_PG_MIGRATE_OPTIONS_INIT                                                              \
     {                                                                                              \
-        .version = 1                                                                               \
+        EQOPS_PG_MIGRATE_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL        \
     }
+/* Zero `opts` and set its version (EQOPS_PG_MIGRATE_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_pg_migrate_options_init(eqops_pg_migrate_options *opts, unsigned version);
 
 /*
  * Migrate the template and the tenants (or plan it), under a fleet-wide lock in the control

@@ -245,17 +245,22 @@ typedef enum eqops_slo_naming {
 } eqops_slo_naming;
 
 typedef struct eqops_slo_rules_options {
-    unsigned version;        /* 1 */
+    unsigned version;        /* EQOPS_SLO_RULES_OPTIONS_VERSION */
     eqops_slo_naming naming; /* default EQOPS */
     int64_t interval_ms;     /* evaluation interval of the alert groups; default 1m */
     int64_t step_ms;         /* interval of the increase recordings; default 5m */
     const char *rules_file;  /* name of the rules file, for the test file's rule_files */
 } eqops_slo_rules_options;
 
+#define EQOPS_SLO_RULES_OPTIONS_VERSION 1
 #define EQOPS_SLO_RULES_OPTIONS_INIT                                                               \
     {                                                                                              \
-        .version = 1                                                                               \
+        EQOPS_SLO_RULES_OPTIONS_VERSION, EQOPS_SLO_NAMING_EQOPS, 0, 0, NULL                        \
     }
+/* Zero `opts` and set its version (EQOPS_SLO_RULES_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_slo_rules_options_init(eqops_slo_rules_options *opts, unsigned version);
 
 /* Prometheus rule file (YAML) for every SLO of the set. `*out` is new: eqops_free(). The
  * spec's alert labels and annotations are static text: Prometheus expands them as Go
@@ -296,19 +301,28 @@ EQOPS_API const eqops_slo_series *eqops_slo_series_view(const eqops_slo_series_d
 EQOPS_API void eqops_slo_series_data_free(eqops_slo_series_data *data);
 
 typedef struct eqops_slo_report_options {
-    unsigned version;               /* 1 */
+    unsigned version;               /* EQOPS_SLO_REPORT_OPTIONS_VERSION */
     const char *prometheus_url;     /* read live from this Prometheus HTTP API, or */
     const eqops_slo_series *series; /* compute offline from these samples (every objective) */
     int64_t at_ms;                  /* evaluation time; 0 = now (live) or the last sample */
     const char *ca_file;            /* TLS to Prometheus: trusted CA bundle */
     const char *bearer_token;       /* sent as Authorization: Bearer; never logged */
     long timeout_ms;                /* per query; 0 = 30 s */
+    /* Cancellation (NULL: none) of the Prometheus queries of this report: checked between steps,
+     * in transfers and queries, and in retry waits; once triggered the call returns
+     * EQOPS_ECANCELED. */
+    eqops_cancel *cancel;
 } eqops_slo_report_options;
 
+#define EQOPS_SLO_REPORT_OPTIONS_VERSION 1
 #define EQOPS_SLO_REPORT_OPTIONS_INIT                                                              \
     {                                                                                              \
-        .version = 1                                                                               \
+        EQOPS_SLO_REPORT_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, 0, NULL                       \
     }
+/* Zero `opts` and set its version (EQOPS_SLO_REPORT_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_slo_report_options_init(eqops_slo_report_options *opts, unsigned version);
 
 /*
  * Current state of every objective of the set, as JSON: SLI and budget over the SLO window

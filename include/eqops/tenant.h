@@ -80,7 +80,7 @@ extern "C" {
 typedef struct eqops_tenant_env eqops_tenant_env;
 
 typedef struct eqops_tenant_env_options {
-    unsigned version;             /* EQOPS_TENANT_ENV_OPTIONS_VERSION (1 is still accepted) */
+    unsigned version;             /* EQOPS_TENANT_ENV_OPTIONS_VERSION */
     const char *tiers_file;       /* JSON or YAML; required for everything but list */
     const char *kubeconfig;       /* one path; default KUBECONFIG's list, else ~/.kube/config */
     const char *pg_conninfo;      /* the admin connection; required for database.enabled */
@@ -95,15 +95,19 @@ typedef struct eqops_tenant_env_options {
     const char *pg_db_prefix;     /* eqops/pg.h options: default "tenant_" */
     const char *pg_template_db;   /* default "eqops_template" */
     const char *pg_control_db;    /* default "eqops_control" (also holds the tenant locks) */
-    /* version 2: */
     const char *const *reserved_names; /* NULL-terminated; more names no tenant may have */
 } eqops_tenant_env_options;
 
-#define EQOPS_TENANT_ENV_OPTIONS_VERSION 2
+#define EQOPS_TENANT_ENV_OPTIONS_VERSION 1
 #define EQOPS_TENANT_ENV_OPTIONS_INIT                                                              \
     {                                                                                              \
-        .version = EQOPS_TENANT_ENV_OPTIONS_VERSION                                                \
+        EQOPS_TENANT_ENV_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0,    \
+            NULL, NULL, NULL, NULL                                                                 \
     }
+/* Zero `opts` and set its version (EQOPS_TENANT_ENV_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_tenant_env_options_init(eqops_tenant_env_options *opts, unsigned version);
 
 /*
  * Reserved tenant names. A tenant's namespace is named after it, so a name that is already a
@@ -115,7 +119,7 @@ typedef struct eqops_tenant_env_options {
  *     gatekeeper-system, amazon-cloudwatch, aws-observability, amazon-guardduty, karpenter,
  *     external-secrets, external-dns, istio-system, linkerd, flux-system, velero,
  *     calico-system, tigera-operator, eqops-system;
- *   - reserved_names (option version 2), the operator's additions: each a namespace name
+ *   - reserved_names, the operator's additions: each a namespace name
  *     ("billing") or a prefix ending in '*' ("team-*"), 1 to 63 of a-z, 0-9 and '-'; at most
  *     256 (else EQOPS_EINVAL naming "reserved_names[i]"). The strings are copied.
  * Destroy still takes a reserved name, so a tenant made before its name was reserved can be
@@ -156,18 +160,27 @@ typedef int (*eqops_tenant_progress_fn)(const char *tenant, const char *cluster,
                                         void *payload);
 
 typedef struct eqops_tenant_run_options {
-    unsigned version;     /* 1 */
+    unsigned version;     /* EQOPS_TENANT_RUN_OPTIONS_VERSION */
     const char *confirm;  /* destroy: the tenant's name (fleet: the directory as given) */
     int rotate_password;  /* apply: set and store a new database password */
     int cluster_parallel; /* clusters of a tenant at once; default all, 1 = one by one */
     eqops_tenant_progress_fn progress;
     void *payload;
+    /* Cancellation (NULL: none) of this run and every client it borrows from the env for its
+     * duration: checked between steps, in transfers and queries, and in retry waits; once triggered
+     * the call returns EQOPS_ECANCELED. */
+    eqops_cancel *cancel;
 } eqops_tenant_run_options;
 
+#define EQOPS_TENANT_RUN_OPTIONS_VERSION 1
 #define EQOPS_TENANT_RUN_OPTIONS_INIT                                                              \
     {                                                                                              \
-        .version = 1                                                                               \
+        EQOPS_TENANT_RUN_OPTIONS_VERSION, NULL, 0, 0, 0, NULL, NULL                                \
     }
+/* Zero `opts` and set its version (EQOPS_TENANT_RUN_OPTIONS_VERSION or an older one the
+ * caller was written for): 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than this
+ * library). */
+EQOPS_API int eqops_tenant_run_options_init(eqops_tenant_run_options *opts, unsigned version);
 
 /*
  * What apply would do: every object with action create, update or none and the fields that

@@ -71,7 +71,8 @@ struct eqops_aws {
     eqops_aws_credentials *cached;
     eqops_http *http;
     char *imds_endpoint;
-    int max_attempts;
+    int max_attempts;           /* in all: the options' max_retries + 1 */
+    const eqops_cancel *cancel; /* the options' token: every request and retry wait; borrowed */
     long connect_timeout_ms, timeout_ms;
     char *ca_file;
     int quota;          /* the retry quota: 500, 5 per retry (10 after a timeout) */
@@ -116,7 +117,8 @@ bool eqops__aws_retryable(const char *type, long status, bool *throttling);
  * Returns 0, EQOPS_ENOTFOUND (no such element), EQOPS_EPROTO (not XML). */
 int eqops__aws_xml_text(char **out, const char *xml, size_t len, const char *name);
 
-/* Tests: make the retry loop's randomness and sleeping predictable. NULL restores. */
+/* Tests: make the retry loop's randomness (core's backoff jitter) and sleeping predictable.
+ * NULL restores. */
 void eqops__aws_set_retry_hooks(double (*random)(void), void (*sleep_ms)(int64_t));
 
 /* ---- credentials (creds.c) ------------------------------------------------------------------- */

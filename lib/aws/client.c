@@ -11,20 +11,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define MOD            "aws"
-#define QUOTA_MAX      500
-#define RETRY_COST     5
-#define TIMEOUT_COST   10
-#define BACKOFF_CAP_MS 20000
+#define MOD          "aws"
+#define QUOTA_MAX    500
+#define RETRY_COST   5
+#define TIMEOUT_COST 10
+/* the standard retry mode's delay: full jitter over 1 s doubling to 20 s (core's policy) */
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_CAP_MS  20000
 
 /* ---- test hooks --------------------------------------------------------------------------- */
 
-static double (*hook_random)(void);
 static void (*hook_sleep)(int64_t);
 
 void eqops__aws_set_retry_hooks(double (*random)(void), void (*sleep_ms)(int64_t))
 {
-    hook_random = random;
+    eqops__backoff_set_random(random); /* the jitter is core's */
     hook_sleep = sleep_ms;
 }
 
@@ -124,20 +125,26 @@ static char *home_path(const char *env, const char *rel)
     return eqops__buf_detach(&b);
 }
 
-int eqops_aws_new(eqops_aws **out, const eqops_aws_options *opts, eqops_error *err)
+static const size_t aws_options_sizes[] = {sizeof(eqops_aws_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_aws_options_init, eqops_aws_options, aws_options_sizes)
+
+int eqops_aws_new(eqops_aws **out, const eqops_aws_options *in, eqops_error *err)
 {
     eqops_error_clear(err);
     if (out == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "out", "must not be NULL");
     *out = NULL;
-    eqops_aws_options defaults = EQOPS_AWS_OPTIONS_INIT;
-    if (opts == NULL)
-        opts = &defaults;
-    if (opts->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
-    if (opts->max_attempts < 0 || opts->max_attempts > 20 || opts->connect_timeout_ms < 0 ||
-        opts->timeout_ms < 0)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts", "max_attempts 0 to 20, timeouts >= 0");
+    eqops_aws_options oc;
+    if (EQOPS__OPTS_READ(&oc, in, aws_options_sizes, "aws options", err) != 0)
+        return EQOPS_EINVAL;
+    const eqops_aws_options *opts = &oc;
+    if (opts->max_retries < -1 || opts->max_retries > 20)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.max_retries", "-1 to 20");
+    if (opts->connect_timeout_ms < 0 || opts->timeout_ms < 0)
+        return eqops__err_field(
+            err, EQOPS_EINVAL, opts->timeout_ms < 0 ? "opts.timeout_ms" : "opts.connect_timeout_ms",
+            "must be >= 0");
     eqops_aws *aws = eqops__calloc(1, sizeof(*aws));
     if (aws == NULL)
         return eqops__err(err, EQOPS_ENOMEM, "aws: out of memory");
@@ -202,9 +209,12 @@ int eqops_aws_new(eqops_aws **out, const eqops_aws_options *opts, eqops_error *e
     aws->imds_endpoint = endpoint_copy(imds && *imds ? imds : "http://169.254.169.254");
     /* attempts, timeouts */
     const char *attempts = getenv("AWS_MAX_ATTEMPTS");
-    aws->max_attempts = opts->max_attempts ? opts->max_attempts
-                        : attempts && atoi(attempts) > 0 && atoi(attempts) <= 20 ? atoi(attempts)
+    /* attempts in all: the retries after the first one, plus it (-1: no retries) */
+    aws->max_attempts = opts->max_retries < 0   ? 1
+                        : opts->max_retries > 0 ? opts->max_retries + 1
+                        : attempts && atoi(attempts) > 0 && atoi(attempts) <= 21 ? atoi(attempts)
                                                                                  : 3;
+    aws->cancel = opts->cancel;
     aws->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 3000;
     aws->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 30000;
     aws->quota = QUOTA_MAX;
@@ -220,6 +230,7 @@ int eqops_aws_new(eqops_aws **out, const eqops_aws_options *opts, eqops_error *e
         ho.timeout_ms = aws->timeout_ms;
         ho.max_retries = -1; /* the standard retry mode is ours */
         ho.ca_file = aws->ca_file;
+        ho.cancel = aws->cancel;
         rc = eqops__http_new(&aws->http, &ho, err);
     }
     if (rc == 0 && (aws->imds_endpoint == NULL || (ca && *ca && aws->ca_file == NULL)))
@@ -458,6 +469,8 @@ int eqops__aws_call(eqops_aws *aws, const aws_call *call, eqops_http_response *r
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
     int rc = 0;
     int taken = 0; /* quota spent on this request's retries */
+    eqops__backoff policy = {BACKOFF_BASE_MS, BACKOFF_CAP_MS, 0, aws->max_attempts - 1, 0,
+                             aws->cancel};
     for (int attempt = 1;; attempt++) {
         const eqops_aws_credentials *creds = NULL;
         eqops_aws_signer *signer = NULL, *temp = NULL;
@@ -549,7 +562,8 @@ int eqops__aws_call(eqops_aws *aws, const aws_call *call, eqops_http_response *r
                 eqops_error_clear(&tmp);
             }
         }
-        if (!retry || attempt >= aws->max_attempts)
+        int64_t wait = 0;
+        if (!retry || !eqops__backoff_next(&policy, attempt, 0, &wait))
             break;
         if (aws->quota < cost) {
             eqops__log(EQOPS_LOG_WARN, MOD, "%s: retry quota spent; not retrying", call->what);
@@ -557,18 +571,15 @@ int eqops__aws_call(eqops_aws *aws, const aws_call *call, eqops_http_response *r
         }
         aws->quota -= cost;
         taken += cost;
-        int64_t cap = (int64_t)1000 << (attempt - 1 < 5 ? attempt - 1 : 5);
-        if (cap > BACKOFF_CAP_MS)
-            cap = BACKOFF_CAP_MS;
-        double r = hook_random ? hook_random() : eqops__random_unit();
-        int64_t wait = (int64_t)(r * (double)cap);
         eqops__log(EQOPS_LOG_WARN, MOD, "%s: %s; retrying in %lld ms (attempt %d of %d)",
                    call->what, err ? err->message : "failed", (long long)wait, attempt + 1,
                    aws->max_attempts);
         if (hook_sleep)
             hook_sleep(wait);
-        else
-            eqops__sleep_ms(wait);
+        else if (eqops__backoff_wait(&policy, wait) != 0) {
+            rc = eqops__err(err, EQOPS_ECANCELED, "%s: cancelled", call->what);
+            break;
+        }
         rc = 0;
     }
     eqops__buf_free(&url);

@@ -348,8 +348,33 @@ static json_t *metric_json(const eqops_aws_metric *m)
     return o;
 }
 
-int eqops_aws_metrics_put(eqops_aws *aws, const char *ns, const eqops_aws_metric *metrics, size_t n,
-                          eqops_error *err)
+static const size_t metric_sizes[] = {sizeof(eqops_aws_metric)};
+
+EQOPS__OPTS_INIT_FN(eqops_aws_metric_init, eqops_aws_metric, metric_sizes)
+
+/* Every metric read by its version into `copy` (n full structs) and checked. */
+static int metrics_read(eqops_aws_metric *copy, const eqops_aws_metric *const *metrics, size_t n,
+                        eqops_error *err)
+{
+    char field[48];
+    for (size_t i = 0; i < n; i++) {
+        if (metrics[i] == NULL) {
+            snprintf(field, sizeof(field), "metrics[%zu]", i);
+            return eqops__err_field(err, EQOPS_EINVAL, field, "must not be NULL");
+        }
+        snprintf(field, sizeof(field), "metrics[%zu].version", i);
+        int rc = eqops__opts_read(&copy[i], sizeof(copy[i]), metrics[i], metric_sizes,
+                                  EQOPS__ARRAY_LEN(metric_sizes), "aws metric", field, err);
+        if (rc == 0)
+            rc = metric_check(&copy[i], i, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int eqops_aws_metrics_put(eqops_aws *aws, const char *ns, const eqops_aws_metric *const *in,
+                          size_t n, eqops_error *err)
 {
     int rc = start(aws, NULL, err);
     if (rc != 0)
@@ -357,11 +382,12 @@ int eqops_aws_metrics_put(eqops_aws *aws, const char *ns, const eqops_aws_metric
     if (!text_ok(ns, 255) || !strncmp(ns, "AWS/", 4))
         return eqops__err_field(err, EQOPS_EINVAL, "namespace",
                                 "must be 1 to 255 characters, not starting with AWS/");
-    if (metrics == NULL && n > 0)
+    if (in == NULL && n > 0)
         return eqops__err_field(err, EQOPS_EINVAL, "metrics", "NULL with a count");
-    for (size_t i = 0; i < n; i++)
-        if ((rc = metric_check(&metrics[i], i, err)) != 0)
-            return rc;
+    eqops_aws_metric *metrics = n ? eqops__calloc(n, sizeof(*metrics)) : NULL;
+    if (n && metrics == NULL)
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    rc = metrics_read(metrics, in, n, err);
     /* batches: up to 1000 metrics and under 1 MB of JSON each */
     size_t i = 0, requests = 0;
     while (rc == 0 && i < n) {
@@ -402,6 +428,7 @@ int eqops_aws_metrics_put(eqops_aws *aws, const char *ns, const eqops_aws_metric
     if (rc == 0)
         eqops__log(EQOPS_LOG_DEBUG, "aws", "PutMetricData: %zu metrics in %zu request(s)", n,
                    requests);
+    eqops__free(metrics);
     return rc;
 }
 

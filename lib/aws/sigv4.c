@@ -250,8 +250,12 @@ static bool name_ok(const char *s, size_t max)
     return true;
 }
 
+static const size_t sign_options_sizes[] = {sizeof(eqops_aws_sign_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_aws_sign_options_init, eqops_aws_sign_options, sign_options_sizes)
+
 int eqops_aws_signer_new(eqops_aws_signer **out, const eqops_aws_credentials *creds,
-                         const eqops_aws_sign_options *opts, eqops_error *err)
+                         const eqops_aws_sign_options *in, eqops_error *err)
 {
     eqops_error_clear(err);
     if (out == NULL)
@@ -259,8 +263,11 @@ int eqops_aws_signer_new(eqops_aws_signer **out, const eqops_aws_credentials *cr
     *out = NULL;
     if (creds == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "creds", "must not be NULL");
-    if (opts == NULL || opts->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
+    eqops_aws_sign_options oc;
+    int rc = EQOPS__OPTS_READ(&oc, in, sign_options_sizes, "aws sign options", err);
+    if (rc != 0)
+        return rc;
+    const eqops_aws_sign_options *opts = &oc;
     if (opts->region == NULL || !name_ok(opts->region, 64))
         return eqops__err_field(err, EQOPS_EINVAL, "opts.region",
                                 "must be a region name (lowercase letters, digits, '-')");

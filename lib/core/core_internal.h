@@ -241,6 +241,32 @@ int eqops__redact_url(const char *url, eqops_buf *out);
 /* True when a header of this name carries a secret (Authorization, Cookie, tokens). */
 bool eqops__header_is_secret(const char *name, size_t name_len);
 
+/* ---- versioned options (opts.c) -------------------------------------------------------- */
+
+/*
+ * Copy the caller's options struct `src` (NULL: defaults) into the full local struct `dst`:
+ * only sizes[version - 1] bytes are read (the caller's struct as its version defines it; the
+ * table lists each version's size, the last one sizeof the current struct), the rest stays
+ * zero. `dst->version` is the caller's (nsizes for NULL). Version 0 or newer than nsizes is
+ * EQOPS_EINVAL naming `field` ("opts.version" with the macro), the message starting with `what`.
+ */
+int eqops__opts_read(void *dst, size_t dst_size, const void *src, const size_t *sizes,
+                     size_t nsizes, const char *what, const char *field, eqops_error *err);
+#define EQOPS__OPTS_READ(dst, src, sizes, what, err)                                               \
+    eqops__opts_read((dst), sizeof(*(dst)), (src), (sizes), EQOPS__ARRAY_LEN(sizes), (what),       \
+                     "opts.version", (err))
+/* The body of every eqops_*_options_init(): zero sizes[version - 1] bytes and set version.
+ * 0, or EQOPS_EINVAL (opts NULL, version 0 or newer than nsizes). */
+int eqops__opts_init(void *opts, unsigned version, const size_t *sizes, size_t nsizes);
+#define EQOPS__OPTS_INIT(opts, version, sizes)                                                     \
+    eqops__opts_init((opts), (version), (sizes), EQOPS__ARRAY_LEN(sizes))
+/* Define the exported `int fn(type *opts, unsigned version)` over the sizes table `sizes`. */
+#define EQOPS__OPTS_INIT_FN(fn, type, sizes)                                                       \
+    int fn(type *opts, unsigned version)                                                           \
+    {                                                                                              \
+        return EQOPS__OPTS_INIT(opts, version, sizes);                                             \
+    }
+
 /* ---- cancellation (cancel.c) ----------------------------------------------------------- */
 
 /* The token's read end, readable once it is triggered (poll it beside a socket); -1 for NULL. */

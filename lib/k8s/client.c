@@ -48,6 +48,15 @@ const char *eqops_k8s_namespace(const eqops_k8s *k)
     return k == NULL ? NULL : k->cfg.ns ? k->cfg.ns : "default";
 }
 
+const eqops_cancel *eqops__k8s_set_cancel(eqops_k8s *k, const eqops_cancel *cancel)
+{
+    const eqops_cancel *old = k->hopts.cancel;
+    k->hopts.cancel = cancel; /* and the handles made from now on */
+    if (k->http)
+        eqops__http_set_cancel(k->http, cancel);
+    return old;
+}
+
 int eqops__k8s_http_new(eqops_k8s *k, double qps, int burst, eqops_http **out, eqops_error *err)
 {
     eqops_http_options o = k->hopts;
@@ -79,10 +88,16 @@ int eqops__k8s_http(eqops_k8s *k, eqops_error *err)
     return 0;
 }
 
-static int check_options(const eqops_k8s_options *o, eqops_error *err)
+static const size_t k8s_options_sizes[] = {sizeof(eqops_k8s_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_k8s_options_init, eqops_k8s_options, k8s_options_sizes)
+
+/* Read the caller's options (NULL: defaults) into `o` and check them. */
+static int read_options(eqops_k8s_options *o, const eqops_k8s_options *opts, eqops_error *err)
 {
-    if (o->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
+    int rc = EQOPS__OPTS_READ(o, opts, k8s_options_sizes, "k8s options", err);
+    if (rc != 0)
+        return rc;
     if (o->qps < -1 || o->burst < 0 || o->timeout_ms < 0 || o->connect_timeout_ms < 0 ||
         o->max_retries < -1 || o->max_retries > 20 || o->exec_timeout_ms < 0)
         return eqops__err_field(err, EQOPS_EINVAL, "opts",
@@ -117,6 +132,7 @@ static int finish(eqops_k8s **out, k8s_config *cfg, const eqops_k8s_options *o, 
     h.timeout_ms = o->timeout_ms ? o->timeout_ms : 30000;
     h.connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 10000;
     h.max_retries = o->max_retries ? o->max_retries : 5;
+    h.cancel = o->cancel; /* every request and retry wait of this client */
     k->hopts = h;
     k->exec_timeout_ms = o->exec_timeout_ms ? o->exec_timeout_ms : 60000;
     k->field_manager = eqops__strdup(o->field_manager ? o->field_manager : "libeqops");
@@ -166,9 +182,9 @@ int eqops_k8s_new(eqops_k8s **out, const eqops_k8s_options *opts, eqops_error *e
     if (out == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "out", "must not be NULL");
     *out = NULL;
-    eqops_k8s_options defaults = EQOPS_K8S_OPTIONS_INIT;
-    const eqops_k8s_options *o = opts ? opts : &defaults;
-    int rc = check_options(o, err);
+    eqops_k8s_options oc;
+    const eqops_k8s_options *o = &oc;
+    int rc = read_options(&oc, opts, err);
     if (rc != 0)
         return rc;
     k8s_config cfg;
@@ -198,9 +214,9 @@ int eqops_k8s_new_eks(eqops_k8s **out, eqops_aws *aws, const char *cluster,
     if (out == NULL || aws == NULL || cluster == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "aws" : "out", "must not be NULL");
     *out = NULL;
-    eqops_k8s_options defaults = EQOPS_K8S_OPTIONS_INIT;
-    const eqops_k8s_options *o = opts ? opts : &defaults;
-    int rc = check_options(o, err);
+    eqops_k8s_options oc;
+    const eqops_k8s_options *o = &oc;
+    int rc = read_options(&oc, opts, err);
     if (rc != 0)
         return rc;
     char *desc = NULL;
@@ -639,6 +655,7 @@ int eqops__k8s_do(eqops_k8s *k, const k8s_req *req, eqops_http_response *resp, e
         hr.payload = req->payload;
         hr.timeout_ms = req->timeout_ms;
         hr.low_speed_time_s = req->low_speed_time_s;
+        hr.cancel = req->cancel;
         if (eqops__buf_ok(&url) != 0)
             rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
         if (rc == 0)
@@ -680,8 +697,8 @@ int eqops_k8s_request(char **out, eqops_k8s *k, const char *method, const char *
         content_type = NULL;
     if (body && *body == '\0')
         body = NULL;
-    k8s_req req = {method, path, content_type, body, body ? strlen(body) : 0,
-                   what,   NULL, NULL,         0,    0};
+    k8s_req req = {method, path, content_type, body, body ? strlen(body) : 0, what, NULL, NULL,
+                   0,      0,    NULL};
     eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
     int rc = eqops__k8s_do(k, &req, &resp, err);
     if (rc == 0 && (*out = eqops__buf_detach(&resp.body)) == NULL &&

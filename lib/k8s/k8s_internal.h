@@ -6,6 +6,7 @@
 #define EQOPS_K8S_INTERNAL_H
 
 #include "eqops/k8s.h"
+#include "k8s_seam.h"
 
 #include "../core/core_internal.h"
 #include "../core/json.h"
@@ -68,6 +69,10 @@ struct eqops_k8s {
     json_t *discovery;
 };
 
+/* Read a caller's write options (NULL: defaults) into the full struct `o` (eqops__opts_read). */
+int eqops__k8s_write_opts(eqops_k8s_write_options *o, const eqops_k8s_write_options *opts,
+                          eqops_error *err);
+
 /* Make sure a bearer token (or exec client certificate) is current; `force` renews it (after
  * a 401). */
 int eqops__k8s_auth(eqops_k8s *k, bool force, eqops_error *err);
@@ -92,8 +97,9 @@ typedef struct k8s_req {
     const char *what; /* "get ConfigMap ns/name", for messages */
     eqops_http_data_fn on_data;
     void *payload;
-    long timeout_ms;       /* 0: the client's */
-    long low_speed_time_s; /* idle timeout of a stream */
+    long timeout_ms;            /* 0: the client's */
+    long low_speed_time_s;      /* idle timeout of a stream */
+    const eqops_cancel *cancel; /* this request's token; NULL: the client's */
 } k8s_req;
 
 /* Send with authentication (renewed once after a 401). 2xx: 0 and `resp`; otherwise the
@@ -118,14 +124,6 @@ int eqops__k8s_path(eqops_buf *path, eqops_k8s *k, const char *api_version, cons
  * EQOPS_EPROTO for anything else. */
 int eqops__k8s_event_parse(const char *line, size_t len, const char **type, json_t **event,
                            eqops_error *err);
-
-/* The resource and scope of a kind from the discovery cache (the group version is read again
- * when the kind is not known yet: a CRD installed since). `*resource` is borrowed. */
-int eqops__k8s_lookup(eqops_k8s *k, const char *api_version, const char *kind,
-                      const char **resource, bool *namespaced, eqops_error *err);
-/* eqops_k8s_list as a document (new). */
-int eqops__k8s_list_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
-                        const char *ns, const eqops_k8s_list_options *opts, eqops_error *err);
 
 /* Append "&key=value" (value URL-encoded) to a query; the first one gets '?'. */
 void eqops__k8s_query(eqops_buf *path, const char *key, const char *value);

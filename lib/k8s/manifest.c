@@ -41,17 +41,20 @@ typedef struct item {
     bool cluster; /* cluster-scoped: the first group */
 } item;
 
-typedef struct pool {
+/* One group of objects sent by the worker pool; each worker thread takes an HTTP handle of
+ * its own from `idle` (made on first use: each connection has its share of the rate) and puts
+ * it back after its object, so connections are reused across objects. */
+typedef struct send_group {
     eqops_k8s *k;
     item *items;
-    size_t *order; /* the indexes of this group */
-    size_t n, next;
-    double qps; /* each worker's share of the client's rate */
+    const size_t *order; /* the indexes of this group */
+    double qps;          /* each worker's share of the client's rate */
     int burst;
-    bool failed; /* stop taking new work */
-    pthread_mutex_t mu;
     const char *const *headers;
-} pool;
+    pthread_mutex_t mu;
+    eqops_http *idle[MAX_CONCURRENCY];
+    size_t nidle;
+} send_group;
 
 /* EQOPS_EINVAL naming `field`, with a message that starts with the file (not the field). */
 static int invalid(eqops_error *err, const char *field, const char *fmt, ...) EQOPS__PRINTF(3, 4);
@@ -185,103 +188,94 @@ static int prepare(eqops_k8s *k, item *it, const eqops_k8s_write_options *o, eqo
     return 0;
 }
 
-static void *worker(void *arg)
+static void send_one(eqops__pool *p, size_t j, void *arg)
 {
-    pool *p = arg;
-    eqops_http *h = NULL;
-    eqops_error e = EQOPS_ERROR_INIT;
-    int hrc = eqops__k8s_http_new(p->k, p->qps, p->burst, &h, &e);
-    eqops_buf url = EQOPS_BUF_INIT;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        size_t i = p->next < p->n && !p->failed ? p->order[p->next++] : SIZE_MAX;
-        pthread_mutex_unlock(&p->mu);
-        if (i == SIZE_MAX)
-            break;
-        item *it = &p->items[i];
-        if (hrc != 0) {
-            it->rc = hrc;
-            eqops__err(&it->err, hrc, "%s: %s", it->what, e.message);
-        } else {
-            eqops__buf_truncate(&url, 0);
-            eqops__buf_puts(&url, p->k->cfg.server);
-            eqops__buf_put(&url, it->path.data, it->path.len);
-            eqops_http_request req = {0};
-            req.method = "PATCH";
-            req.url = eqops__buf_cstr(&url);
-            req.headers = p->headers;
-            req.body = it->body;
-            req.body_len = strlen(it->body);
-            /* apply is idempotent: safe to repeat after a lost connection or a 429/5xx */
-            req.retry = EQOPS_HTTP_RETRY_ALWAYS;
-            eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
-            it->rc = eqops__http_do(h, &req, &resp, &it->err);
-            if (it->rc != 0)
-                eqops__err_prefix(&it->err, "%s: ", it->what);
-            else if (resp.status >= 200 && resp.status < 300)
-                it->result = eqops__buf_detach(&resp.body);
-            else
-                it->rc = eqops__k8s_status_error(resp.body.data, resp.body.len, resp.status,
-                                                 resp.retry_after, it->what,
-                                                 eqops__k8s_secret_path(it->path.data), &it->err);
-            if (it->rc == 0 && it->result == NULL)
-                it->rc = eqops__err(&it->err, EQOPS_ENOMEM, "out of memory");
-            eqops__http_response_clear(&resp);
-        }
-        if (it->rc != 0) {
-            pthread_mutex_lock(&p->mu);
-            p->failed = true;
-            pthread_mutex_unlock(&p->mu);
-        }
+    send_group *g = arg;
+    item *it = &g->items[g->order[j]];
+    pthread_mutex_lock(&g->mu);
+    eqops_http *h = g->nidle ? g->idle[--g->nidle] : NULL;
+    pthread_mutex_unlock(&g->mu);
+    if (h == NULL && (it->rc = eqops__k8s_http_new(g->k, g->qps, g->burst, &h, &it->err)) != 0) {
+        eqops__err_prefix(&it->err, "%s: ", it->what);
+        eqops__pool_stop(p);
+        return;
     }
+    eqops_buf url = EQOPS_BUF_INIT;
+    eqops__buf_puts(&url, g->k->cfg.server);
+    eqops__buf_put(&url, it->path.data, it->path.len);
+    eqops_http_request req = {0};
+    req.method = "PATCH";
+    req.url = eqops__buf_cstr(&url);
+    req.headers = g->headers;
+    req.body = it->body;
+    req.body_len = strlen(it->body);
+    /* apply is idempotent: safe to repeat after a lost connection or a 429/5xx */
+    req.retry = EQOPS_HTTP_RETRY_ALWAYS;
+    eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
+    it->rc = eqops__buf_ok(&url) ? eqops__err(&it->err, EQOPS_ENOMEM, "out of memory")
+                                 : eqops__http_do(h, &req, &resp, &it->err);
+    if (it->rc != 0)
+        eqops__err_prefix(&it->err, "%s: ", it->what);
+    else if (resp.status >= 200 && resp.status < 300)
+        it->result = eqops__buf_detach(&resp.body);
+    else
+        it->rc =
+            eqops__k8s_status_error(resp.body.data, resp.body.len, resp.status, resp.retry_after,
+                                    it->what, eqops__k8s_secret_path(it->path.data), &it->err);
+    if (it->rc == 0 && it->result == NULL)
+        it->rc = eqops__err(&it->err, EQOPS_ENOMEM, "out of memory");
+    eqops__http_response_clear(&resp);
     eqops__buf_free(&url);
-    eqops_error_clear(&e);
-    eqops__http_free(h);
-    return NULL;
+    if (it->rc != 0)
+        eqops__pool_stop(p);
+    pthread_mutex_lock(&g->mu);
+    g->idle[g->nidle++] = h; /* at most one handle per worker: never more than the array */
+    pthread_mutex_unlock(&g->mu);
 }
 
-/* Send one group with `workers` threads (1: on this thread). */
-static void run_group(eqops_k8s *k, item *items, size_t *order, size_t n, int workers,
-                      const char *const *headers)
+/* Send one group with at most `workers` threads. 0, or EQOPS_ECANCELED when the client's
+ * token stopped it before every object started. */
+static int run_group(eqops_k8s *k, item *items, const size_t *order, size_t n, int workers,
+                     const char *const *headers)
 {
     if (n == 0)
-        return;
-    pool p;
-    memset(&p, 0, sizeof(p));
-    p.k = k;
-    p.items = items;
-    p.order = order;
-    p.n = n;
-    p.headers = headers;
+        return 0;
+    send_group g;
+    memset(&g, 0, sizeof(g));
+    g.k = k;
+    g.items = items;
+    g.order = order;
+    g.headers = headers;
     /* the client's rate is shared by the workers: each gets at least one request a second */
     double qps = k->hopts.qps;
     size_t w = (size_t)workers < n ? (size_t)workers : n;
     if (qps > 0 && (double)w > qps)
         w = qps >= 1 ? (size_t)qps : 1;
-    p.qps = qps > 0 ? qps / (double)w : -1;
-    p.burst = k->hopts.burst / (int)w > 1 ? k->hopts.burst / (int)w : 1;
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_t threads[MAX_CONCURRENCY];
-    size_t started = 0;
-    for (size_t i = 1; i < w; i++)
-        if (pthread_create(&threads[started], NULL, worker, &p) == 0)
-            started++;
-    worker(&p);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    pthread_mutex_destroy(&p.mu);
+    g.qps = qps > 0 ? qps / (double)w : -1;
+    g.burst = k->hopts.burst / (int)w > 1 ? k->hopts.burst / (int)w : 1;
+    pthread_mutex_init(&g.mu, NULL);
+    eqops__pool_job job = {n, (int)w, send_one, &g, NULL, NULL, k->hopts.cancel};
+    int rc = eqops__pool_run(&job, NULL);
+    for (size_t i = 0; i < g.nidle; i++)
+        eqops__http_free(g.idle[i]);
+    pthread_mutex_destroy(&g.mu);
+    return rc;
 }
 
-static int check_opts(const eqops_k8s_write_options *o, eqops_error *err)
+/* Read the caller's options (NULL: defaults) into `o` and check them. */
+static int read_opts(eqops_k8s_write_options *o, const eqops_k8s_write_options *opts,
+                     eqops_error *err)
 {
-    if (o->version != 1 || o->concurrency < 0 || o->concurrency > MAX_CONCURRENCY)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts", "version 1, concurrency 0 to 64");
-    return 0;
+    int rc = eqops__k8s_write_opts(o, opts, err);
+    if (rc == 0 && (o->concurrency < 0 || o->concurrency > MAX_CONCURRENCY))
+        rc = eqops__err_field(err, EQOPS_EINVAL, "opts.concurrency", "0 to %d", MAX_CONCURRENCY);
+    return rc;
 }
 
-/* Apply `objects` (from `nsrc` sources, at least one object). */
-static int apply_objects(char **out, eqops_k8s *k, json_t *objects, const source *src, size_t nsrc,
-                         const eqops_k8s_write_options *o, eqops_error *err)
+/* Apply `objects` (from `nsrc` sources, at least one object); `*out` the applied objects. The
+ * client's token stops it. */
+static int apply_group(json_t **out, eqops_k8s *k, json_t *objects, const source *src, size_t nsrc,
+                       const eqops_k8s_write_options *o, eqops_error *err)
 {
     int workers = o->concurrency ? o->concurrency : DEFAULT_CONCURRENCY;
     int rc = 0;
@@ -328,14 +322,18 @@ static int apply_objects(char **out, eqops_k8s *k, json_t *objects, const source
                     continue;
             }
             rc = prepare(k, it, o, err);
-            /* a kind of a CRD applied just before is served once the CRD is established */
-            for (int64_t wait = 100, waited = 0;
-                 rc == EQOPS_ENOTFOUND && group == 1 && crds > 0 && waited < 60000;
-                 waited += wait, wait = wait < 1000 ? wait * 2 : 1000) {
+            /* a kind of a CRD applied just before is served once the CRD is established:
+             * asked again for up to a minute, 0.1 s doubling to 1 s with full jitter */
+            eqops__backoff crd_wait = {100, 1000, 0, -1, eqops__mono_ms() + 60000, k->hopts.cancel};
+            int64_t wait = 0;
+            for (int retry = 1; rc == EQOPS_ENOTFOUND && group == 1 && crds > 0 &&
+                                eqops__backoff_next(&crd_wait, retry, 0, &wait);
+                 retry++) {
                 eqops_error_clear(err);
                 eqops__buf_truncate(&it->path, 0);
-                eqops__sleep_ms(wait);
-                rc = prepare(k, it, o, err);
+                rc = eqops__backoff_wait(&crd_wait, wait) != 0
+                         ? eqops__err(err, EQOPS_ECANCELED, "%s: cancelled", it->what)
+                         : prepare(k, it, o, err);
             }
             if (rc == 0)
                 order[m++] = i;
@@ -345,7 +343,7 @@ static int apply_objects(char **out, eqops_k8s *k, json_t *objects, const source
         }
         if (rc != 0)
             break;
-        run_group(k, items, order, m, workers, headers);
+        int stopped = run_group(k, items, order, m, workers, headers);
         /* credentials that expired on the way (exec, EKS, rotated token files): renew them
          * once and send again what was refused or not sent */
         bool refused = false, other = false;
@@ -370,26 +368,32 @@ static int apply_objects(char **out, eqops_k8s *k, json_t *objects, const source
                 (rc = eqops__k8s_headers(k, headers, &auth, ct, "application/apply-patch+yaml",
                                          true, err)) != 0)
                 break;
-            run_group(k, items, order, r, workers, headers);
+            stopped = run_group(k, items, order, r, workers, headers);
             m = r;
         }
         for (size_t j = 0; j < m && rc == 0; j++) /* the first failure, in manifest order */
             if (items[order[j]].rc != 0)
                 rc = eqops__err_move(err, &items[order[j]].err);
+        if (rc == 0 && stopped != 0) /* the token, before some objects were sent */
+            rc = eqops__err(err, EQOPS_ECANCELED, "%s: cancelled before it was sent",
+                            items[order[m - 1]].what);
         for (size_t j = 0; rc != 0 && j < m; j++) /* stopped: some never ran */
             if (items[order[j]].result == NULL && items[order[j]].rc == 0)
                 items[order[j]].rc = EQOPS_ECANCELED;
     }
     eqops__secret_free(auth);
     json_t *applied = rc == 0 ? json_array() : NULL;
+    if (rc == 0 && applied == NULL)
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         json_t *r = items[i].result ? json_loads(items[i].result, 0, NULL) : NULL;
         if (r == NULL || !eqops__jappend(applied, r))
             rc = eqops__err(err, EQOPS_EPROTO, "%s: unreadable answer", items[i].what);
     }
-    if (rc == 0 && (*out = eqops__json_dump(applied, JSON_COMPACT)) == NULL)
-        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    json_decref(applied);
+    if (rc == 0)
+        *out = applied;
+    else
+        json_decref(applied);
     for (size_t i = 0; items && i < n; i++) {
         eqops__buf_free(&items[i].path);
         eqops__free(items[i].body);
@@ -401,21 +405,35 @@ static int apply_objects(char **out, eqops_k8s *k, json_t *objects, const source
     return rc;
 }
 
-int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
-                             const eqops_k8s_write_options *opts, eqops_error *err)
+/* apply_group with the options' token, when they have one, instead of the client's */
+static int apply_objects(json_t **out, eqops_k8s *k, json_t *objects, const source *src,
+                         size_t nsrc, const eqops_k8s_write_options *o, eqops_error *err)
 {
-    if (out == NULL || k == NULL || manifest == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, out ? "manifest" : "out", "required");
-    *out = NULL;
-    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
-    const eqops_k8s_write_options *o = opts ? opts : &defaults;
-    int rc = check_opts(o, err);
+    const eqops_cancel *old = o->cancel ? eqops__k8s_set_cancel(k, o->cancel) : NULL;
+    int rc = apply_group(out, k, objects, src, nsrc, o, err);
+    if (o->cancel)
+        eqops__k8s_set_cancel(k, old);
+    return rc;
+}
+
+/* The objects of one manifest (text, or an array of documents) applied. */
+static int apply_manifest(json_t **out, eqops_k8s *k, const char *text, const json_t *docs,
+                          const eqops_k8s_write_options *opts, eqops_error *err)
+{
+    eqops_k8s_write_options oc;
+    const eqops_k8s_write_options *o = &oc;
+    int rc = read_opts(&oc, opts, err);
     if (rc != 0)
         return rc;
     json_t *objects = json_array();
     if (objects == NULL)
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    rc = parse_text(objects, manifest, strlen(manifest), "manifest", err);
+    if (text)
+        rc = parse_text(objects, text, strlen(text), "manifest", err);
+    else if (!json_is_array(docs))
+        rc = invalid(err, "manifest", "manifest: must be an array of objects");
+    else
+        rc = collect(objects, (json_t *)docs, 0, "manifest", 0, err);
     source src = {"manifest", json_array_size(objects)};
     /* nothing to apply is a mistake, never a success (kubectl: "no objects passed to apply") */
     if (rc == 0 && src.end == 0)
@@ -424,6 +442,39 @@ int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
         rc = apply_objects(out, k, objects, &src, 1, o, err);
     json_decref(objects);
     return rc;
+}
+
+int eqops__k8s_apply_manifest_doc(json_t **out, eqops_k8s *k, const json_t *objects,
+                                  const eqops_k8s_write_options *opts, eqops_error *err)
+{
+    if (out == NULL || k == NULL || objects == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL,
+                                out && k ? "manifest"
+                                : out    ? "k"
+                                         : "out",
+                                "required");
+    *out = NULL;
+    return apply_manifest(out, k, NULL, objects, opts, err);
+}
+
+/* `*out` = the applied objects as JSON text (new). */
+static int applied_text(char **out, json_t *applied, int rc, eqops_error *err)
+{
+    if (rc == 0 && (*out = eqops__json_dump(applied, JSON_COMPACT)) == NULL)
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    json_decref(applied);
+    return rc;
+}
+
+int eqops_k8s_apply_manifest(char **out, eqops_k8s *k, const char *manifest,
+                             const eqops_k8s_write_options *opts, eqops_error *err)
+{
+    if (out == NULL || k == NULL || manifest == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, out ? "manifest" : "out", "required");
+    *out = NULL;
+    json_t *applied = NULL;
+    int rc = apply_manifest(&applied, k, manifest, NULL, opts, err);
+    return applied_text(out, applied, rc, err);
 }
 
 /* Read and parse every file first: a bad one anywhere applies nothing. */
@@ -459,9 +510,9 @@ int eqops_k8s_apply_path(char **out, eqops_k8s *k, const char *path, int recursi
                                          : "out",
                                 "required");
     *out = NULL;
-    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
-    const eqops_k8s_write_options *o = opts ? opts : &defaults;
-    int rc = check_opts(o, err);
+    eqops_k8s_write_options oc;
+    const eqops_k8s_write_options *o = &oc;
+    int rc = read_opts(&oc, opts, err);
     if (rc != 0)
         return rc;
     /* a directory: its manifest files; anything else is read as one (and refused unless it is
@@ -493,10 +544,11 @@ int eqops_k8s_apply_path(char **out, eqops_k8s *k, const char *path, int recursi
         rc = read_all(objects, src, &files, err);
     if (rc == 0 && json_array_size(objects) == 0)
         rc = invalid(err, "path", "%s: no objects passed to apply", path);
+    json_t *applied = NULL;
     if (rc == 0)
-        rc = apply_objects(out, k, objects, src, files.n, o, err);
+        rc = apply_objects(&applied, k, objects, src, files.n, o, err);
     eqops__free(src);
     json_decref(objects);
     eqops__paths_free(&files);
-    return rc;
+    return applied_text(out, applied, rc, err);
 }

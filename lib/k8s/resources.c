@@ -84,7 +84,7 @@ static int discover(eqops_k8s *k, const char *api_version, eqops_error *err)
     eqops__buf_printf(&path, "%s/%s", strchr(api_version, '/') ? "/apis" : "/api", api_version);
     char what[300];
     snprintf(what, sizeof(what), "discovery of %s", api_version);
-    k8s_req req = {"GET", eqops__buf_cstr(&path), NULL, NULL, 0, what, NULL, NULL, 0, 0};
+    k8s_req req = {"GET", eqops__buf_cstr(&path), NULL, NULL, 0, what, NULL, NULL, 0, 0, NULL};
     eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
     int rc = eqops__k8s_do(k, &req, &resp, err);
     eqops__buf_free(&path);
@@ -196,19 +196,39 @@ int eqops_k8s_resource(char **out, eqops_k8s *k, const char *api_version, const 
     return *out ? 0 : eqops__err(err, EQOPS_ENOMEM, "out of memory");
 }
 
-/* ---- one request, the body as the result ------------------------------------------------- */
+/* ---- one request, documents in and out -------------------------------------------------- */
 
-static int call(char **out, eqops_k8s *k, const char *method, const char *path,
-                const char *content_type, const char *body, const char *what, eqops_error *err)
+/* The answer of a 2xx request as a document: an empty body is {}. */
+static int read_answer(json_t **out, const eqops_buf *body, const char *what, eqops_error *err)
 {
-    k8s_req req = {method, path, content_type, body, body ? strlen(body) : 0,
-                   what,   NULL, NULL,         0,    0};
+    json_error_t je;
+    memset(&je, 0, sizeof(je)); /* jansson may fail an allocation without filling it */
+    *out = body->len ? json_loadb(body->data, body->len, 0, &je) : json_object();
+    if (*out != NULL)
+        return 0;
+    if (body->len == 0 || json_error_code(&je) == json_error_out_of_memory)
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    return eqops__err(err, EQOPS_EPROTO, "%s: the answer is not JSON (%s)", what, je.text);
+}
+
+/* One request; `body` (may be NULL) is sent as JSON, the answer is read into `*out` unless
+ * `out` is NULL. */
+static int call(json_t **out, eqops_k8s *k, const char *method, const char *path,
+                const char *content_type, const json_t *body, const char *what,
+                const eqops_cancel *cancel, eqops_error *err)
+{
+    char *text = NULL;
+    if (body && (text = eqops__json_dump(body, JSON_COMPACT)) == NULL)
+        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    k8s_req req = {method, path, content_type, text, text ? strlen(text) : 0, what, NULL, NULL,
+                   0,      0,    cancel};
     eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
     int rc = eqops__k8s_do(k, &req, &resp, err);
-    if (rc == 0 && out && (*out = eqops__buf_detach(&resp.body)) == NULL &&
-        (*out = eqops__strdup("{}")) == NULL)
-        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    if (rc == 0 && out)
+        rc = read_answer(out, &resp.body, what, err);
     eqops__http_response_clear(&resp);
+    if (text)
+        eqops__secret_free(text); /* a Secret's data */
     return rc;
 }
 
@@ -219,8 +239,8 @@ static void describe(char *what, size_t n, const char *verb, const char *kind, c
              ns && *ns ? "/" : "", name ? name : "");
 }
 
-int eqops_k8s_get(char **out, eqops_k8s *k, const char *api_version, const char *kind,
-                  const char *ns, const char *name, eqops_error *err)
+int eqops__k8s_get_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
+                       const char *ns, const char *name, eqops_error *err)
 {
     if (out == NULL || k == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
@@ -232,7 +252,7 @@ int eqops_k8s_get(char **out, eqops_k8s *k, const char *api_version, const char 
     char what[400];
     describe(what, sizeof(what), "get", kind, ns ? ns : eqops_k8s_namespace(k), name);
     if (rc == 0)
-        rc = call(out, k, "GET", eqops__buf_cstr(&path), NULL, NULL, what, err);
+        rc = call(out, k, "GET", eqops__buf_cstr(&path), NULL, NULL, what, NULL, err);
     eqops__buf_free(&path);
     return rc;
 }
@@ -256,6 +276,10 @@ void eqops_k8s_pager_free(eqops_k8s_pager *p)
     eqops__free(p);
 }
 
+static const size_t list_options_sizes[] = {sizeof(eqops_k8s_list_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_k8s_list_options_init, eqops_k8s_list_options, list_options_sizes)
+
 int eqops_k8s_pager_new(eqops_k8s_pager **out, eqops_k8s *k, const char *api_version,
                         const char *kind, const char *ns, const eqops_k8s_list_options *opts,
                         eqops_error *err)
@@ -263,10 +287,13 @@ int eqops_k8s_pager_new(eqops_k8s_pager **out, eqops_k8s *k, const char *api_ver
     if (out == NULL || k == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
     *out = NULL;
-    eqops_k8s_list_options defaults = EQOPS_K8S_LIST_OPTIONS_INIT;
-    const eqops_k8s_list_options *o = opts ? opts : &defaults;
-    if (o->version != 1 || o->limit < 0)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts", "version 1, limit >= 0");
+    eqops_k8s_list_options oc;
+    const eqops_k8s_list_options *o = &oc;
+    int orc = EQOPS__OPTS_READ(&oc, opts, list_options_sizes, "k8s list options", err);
+    if (orc != 0)
+        return orc;
+    if (o->limit < 0)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.limit", "must be >= 0");
     eqops_k8s_pager *p = eqops__calloc(1, sizeof(*p));
     if (p == NULL)
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
@@ -304,15 +331,11 @@ static int next_page(json_t **page, eqops_k8s_pager *p, eqops_error *err)
     eqops__buf_put(&path, p->base.data, p->base.len);
     if (p->cont)
         eqops__k8s_query(&path, "continue", p->cont);
-    char *body = NULL;
+    json_t *doc = NULL;
     int rc = eqops__buf_ok(&path)
                  ? eqops__err(err, EQOPS_ENOMEM, "out of memory")
-                 : call(&body, p->k, "GET", eqops__buf_cstr(&path), NULL, NULL, p->what, err);
+                 : call(&doc, p->k, "GET", eqops__buf_cstr(&path), NULL, NULL, p->what, NULL, err);
     eqops__buf_free(&path);
-    json_t *doc = NULL;
-    if (rc == 0 && (doc = json_loads(body, 0, NULL)) == NULL)
-        rc = eqops__err(err, EQOPS_EPROTO, "%s: the answer is not JSON", p->what);
-    eqops__free(body);
     if (rc != 0)
         return rc;
     const char *cont =
@@ -340,6 +363,8 @@ int eqops_k8s_pager_next(char **out, eqops_k8s_pager *p, eqops_error *err)
 int eqops__k8s_list_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
                         const char *ns, const eqops_k8s_list_options *opts, eqops_error *err)
 {
+    if (out == NULL || k == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
     *out = NULL;
     json_t *all = NULL;
     int rc = 0;
@@ -379,42 +404,23 @@ int eqops__k8s_list_doc(json_t **out, eqops_k8s *k, const char *api_version, con
     return 0;
 }
 
-int eqops_k8s_list(char **out, eqops_k8s *k, const char *api_version, const char *kind,
-                   const char *ns, const eqops_k8s_list_options *opts, eqops_error *err)
-{
-    if (out == NULL || k == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
-    *out = NULL;
-    json_t *all = NULL;
-    int rc = eqops__k8s_list_doc(&all, k, api_version, kind, ns, opts, err);
-    if (rc == 0 && (*out = eqops__json_dump(all, JSON_COMPACT)) == NULL)
-        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    json_decref(all);
-    return rc;
-}
-
 /* ---- writes ------------------------------------------------------------------------------- */
 
 typedef struct obj_id {
-    json_t *doc;
     const char *api_version, *kind, *ns, *name;
 } obj_id;
 
-static int parse_object(obj_id *id, const char *object, bool need_name, eqops_error *err)
+/* What the object names: its kind, and its place (a name unless `need_name` is false). */
+static int identify(obj_id *id, const json_t *object, bool need_name, eqops_error *err)
 {
     memset(id, 0, sizeof(*id));
     if (object == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "object", "required");
-    json_error_t je;
-    id->doc = json_loads(object, JSON_REJECT_DUPLICATES, &je);
-    if (id->doc == NULL || !json_is_object(id->doc)) {
-        json_decref(id->doc);
-        id->doc = NULL;
-        return eqops__err_field(err, EQOPS_EINVAL, "object", "not a JSON object (%s)", je.text);
-    }
-    const json_t *meta = json_object_get(id->doc, "metadata");
-    id->api_version = json_string_value(json_object_get(id->doc, "apiVersion"));
-    id->kind = json_string_value(json_object_get(id->doc, "kind"));
+    if (!json_is_object(object))
+        return eqops__err_field(err, EQOPS_EINVAL, "object", "not a JSON object");
+    const json_t *meta = json_object_get(object, "metadata");
+    id->api_version = json_string_value(json_object_get(object, "apiVersion"));
+    id->kind = json_string_value(json_object_get(object, "kind"));
     id->ns = json_string_value(json_object_get(meta, "namespace"));
     id->name = json_string_value(json_object_get(meta, "name"));
     const char *missing = id->api_version == NULL ? "apiVersion"
@@ -423,19 +429,24 @@ static int parse_object(obj_id *id, const char *object, bool need_name, eqops_er
                                   !json_string_value(json_object_get(meta, "generateName"))
                               ? "metadata.name"
                               : NULL;
-    if (missing) {
-        json_decref(id->doc);
-        id->doc = NULL;
+    if (missing)
         return eqops__err_field(err, EQOPS_EINVAL, missing, "object: %s is required", missing);
-    }
     return 0;
+}
+
+static const size_t write_options_sizes[] = {sizeof(eqops_k8s_write_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_k8s_write_options_init, eqops_k8s_write_options, write_options_sizes)
+
+int eqops__k8s_write_opts(eqops_k8s_write_options *o, const eqops_k8s_write_options *opts,
+                          eqops_error *err)
+{
+    return EQOPS__OPTS_READ(o, opts, write_options_sizes, "k8s write options", err);
 }
 
 static int write_query(eqops_buf *path, eqops_k8s *k, const eqops_k8s_write_options *o,
                        bool manager, eqops_error *err)
 {
-    if (o->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
     if (o->dry_run)
         eqops__k8s_query(path, "dryRun", "All");
     if (manager)
@@ -445,23 +456,24 @@ static int write_query(eqops_buf *path, eqops_k8s *k, const eqops_k8s_write_opti
 }
 
 /* create, replace, apply: the object names its own place */
-static int write_object(char **out, eqops_k8s *k, const char *object,
+static int write_object(json_t **out, eqops_k8s *k, const json_t *object,
                         const eqops_k8s_write_options *opts, const char *verb, eqops_error *err)
 {
     if (out == NULL || k == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
     *out = NULL;
-    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
-    const eqops_k8s_write_options *o = opts ? opts : &defaults;
+    eqops_k8s_write_options oc;
+    const eqops_k8s_write_options *o = &oc;
+    int orc = eqops__k8s_write_opts(&oc, opts, err);
+    if (orc != 0)
+        return orc;
     bool create = !strcmp(verb, "create"), apply = !strcmp(verb, "apply");
     obj_id id;
-    int rc = parse_object(&id, object, true, err);
+    int rc = identify(&id, object, true, err);
     if (rc != 0)
         return rc;
-    if (!create && (id.name == NULL || !*id.name)) {
-        json_decref(id.doc);
+    if (!create && (id.name == NULL || !*id.name))
         return eqops__err_field(err, EQOPS_EINVAL, "metadata.name", "object: required");
-    }
     eqops_buf path = EQOPS_BUF_INIT;
     rc = eqops__k8s_path(&path, k, id.api_version, id.kind, id.ns, false, create ? NULL : id.name,
                          err);
@@ -477,46 +489,45 @@ static int write_object(char **out, eqops_k8s *k, const char *object,
                   : apply ? "PATCH"
                           : "PUT",
                   eqops__buf_cstr(&path), apply ? "application/apply-patch+yaml" : NULL, object,
-                  what, err);
+                  what, o->cancel, err);
     eqops__buf_free(&path);
-    json_decref(id.doc);
     return rc;
 }
 
-int eqops_k8s_create(char **out, eqops_k8s *k, const char *object,
-                     const eqops_k8s_write_options *opts, eqops_error *err)
+int eqops__k8s_create_doc(json_t **out, eqops_k8s *k, const json_t *object,
+                          const eqops_k8s_write_options *opts, eqops_error *err)
 {
     return write_object(out, k, object, opts, "create", err);
 }
 
-int eqops_k8s_replace(char **out, eqops_k8s *k, const char *object,
-                      const eqops_k8s_write_options *opts, eqops_error *err)
+int eqops__k8s_replace_doc(json_t **out, eqops_k8s *k, const json_t *object,
+                           const eqops_k8s_write_options *opts, eqops_error *err)
 {
     return write_object(out, k, object, opts, "replace", err);
 }
 
-int eqops_k8s_apply(char **out, eqops_k8s *k, const char *object,
-                    const eqops_k8s_write_options *opts, eqops_error *err)
+int eqops__k8s_apply_doc(json_t **out, eqops_k8s *k, const json_t *object,
+                         const eqops_k8s_write_options *opts, eqops_error *err)
 {
     return write_object(out, k, object, opts, "apply", err);
 }
 
-int eqops_k8s_patch(char **out, eqops_k8s *k, const char *api_version, const char *kind,
-                    const char *ns, const char *name, const char *merge_patch,
-                    const eqops_k8s_write_options *opts, eqops_error *err)
+int eqops__k8s_patch_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
+                         const char *ns, const char *name, const json_t *merge_patch,
+                         const eqops_k8s_write_options *opts, eqops_error *err)
 {
     if (out == NULL || k == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
     *out = NULL;
     if (name == NULL || merge_patch == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, name ? "merge_patch" : "name", "required");
-    json_t *patch = json_loads(merge_patch, 0, NULL);
-    bool ok = json_is_object(patch);
-    json_decref(patch);
-    if (!ok)
+    if (!json_is_object(merge_patch))
         return eqops__err_field(err, EQOPS_EINVAL, "merge_patch", "must be a JSON object");
-    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
-    const eqops_k8s_write_options *o = opts ? opts : &defaults;
+    eqops_k8s_write_options oc;
+    const eqops_k8s_write_options *o = &oc;
+    int orc = eqops__k8s_write_opts(&oc, opts, err);
+    if (orc != 0)
+        return orc;
     eqops_buf path = EQOPS_BUF_INIT;
     int rc = eqops__k8s_path(&path, k, api_version, kind, ns, false, name, err);
     if (rc == 0)
@@ -525,21 +536,24 @@ int eqops_k8s_patch(char **out, eqops_k8s *k, const char *api_version, const cha
     describe(what, sizeof(what), "patch", kind, ns ? ns : eqops_k8s_namespace(k), name);
     if (rc == 0)
         rc = call(out, k, "PATCH", eqops__buf_cstr(&path), "application/merge-patch+json",
-                  merge_patch, what, err);
+                  merge_patch, what, o->cancel, err);
     eqops__buf_free(&path);
     return rc;
 }
 
-int eqops_k8s_delete(char **out, eqops_k8s *k, const char *api_version, const char *kind,
-                     const char *ns, const char *name, const eqops_k8s_write_options *opts,
-                     eqops_error *err)
+int eqops__k8s_delete_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
+                          const char *ns, const char *name, const eqops_k8s_write_options *opts,
+                          eqops_error *err)
 {
     if (out)
         *out = NULL;
     if (k == NULL || name == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, k ? "name" : "k", "required");
-    eqops_k8s_write_options defaults = EQOPS_K8S_WRITE_OPTIONS_INIT;
-    const eqops_k8s_write_options *o = opts ? opts : &defaults;
+    eqops_k8s_write_options oc;
+    const eqops_k8s_write_options *o = &oc;
+    int orc = eqops__k8s_write_opts(&oc, opts, err);
+    if (orc != 0)
+        return orc;
     const char *pp = o->propagation_policy;
     if (pp && strcmp(pp, "Foreground") != 0 && strcmp(pp, "Background") != 0 &&
         strcmp(pp, "Orphan") != 0)
@@ -550,27 +564,26 @@ int eqops_k8s_delete(char **out, eqops_k8s *k, const char *api_version, const ch
     if (rc == 0)
         rc = write_query(&path, k, o, false, err);
     json_t *body = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
-    if (body && pp)
-        eqops__jset(body, "propagationPolicy", json_string(pp));
-    if (body && (o->resource_version || o->uid)) {
+    bool ok = body != NULL;
+    if (ok && pp)
+        ok = eqops__jset(body, "propagationPolicy", json_string(pp));
+    if (ok && (o->resource_version || o->uid)) {
         json_t *pre = json_object();
-        if (o->resource_version)
-            eqops__jset(pre, "resourceVersion", json_string(o->resource_version));
-        if (o->uid)
-            eqops__jset(pre, "uid", json_string(o->uid));
-        eqops__jset(body, "preconditions", pre);
+        if (pre && o->resource_version)
+            ok = eqops__jset(pre, "resourceVersion", json_string(o->resource_version));
+        if (ok && pre && o->uid)
+            ok = eqops__jset(pre, "uid", json_string(o->uid));
+        ok = eqops__jset(body, "preconditions", pre) && ok;
     }
-    if (body && o->dry_run)
-        eqops__jset(body, "dryRun", json_pack("[s]", "All"));
-    char *text = body ? eqops__json_dump(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (rc == 0 && text == NULL)
+    if (ok && o->dry_run)
+        ok = eqops__jset(body, "dryRun", json_pack("[s]", "All"));
+    if (rc == 0 && !ok)
         rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     char what[400];
     describe(what, sizeof(what), "delete", kind, ns ? ns : eqops_k8s_namespace(k), name);
     if (rc == 0)
-        rc = call(out, k, "DELETE", eqops__buf_cstr(&path), NULL, text, what, err);
-    eqops__free(text);
+        rc = call(out, k, "DELETE", eqops__buf_cstr(&path), NULL, body, what, o->cancel, err);
+    json_decref(body);
     eqops__buf_free(&path);
     return rc;
 }

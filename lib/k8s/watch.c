@@ -11,8 +11,10 @@
 
 #define MOD            "k8s"
 #define LINE_MAX_BYTES (16u << 20) /* one event: an object is at most ~1.5 MB in etcd */
-/* reconnecting: 0.5 s doubling to 8 s, so a restarted API server is found again soon */
-#define WATCH_BACKOFF_MAX_MS 8000
+/* reconnecting: full jitter over 0.5 s doubling to 8 s, so a restarted API server is found
+ * again soon */
+#define WATCH_BACKOFF_BASE_MS 500
+#define WATCH_BACKOFF_MAX_MS  8000
 
 typedef struct watch_state {
     eqops_k8s *k;
@@ -229,18 +231,11 @@ static bool transient(int rc)
            rc == EQOPS_EPROTO || rc == EQOPS_EIO;
 }
 
-int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, const char *ns,
-                    const eqops_k8s_watch_options *opts, eqops_k8s_event_fn fn, void *payload,
-                    eqops_error *err)
+/* The watch loop; `cancel` (the client's token for this call) stops it. */
+static int watch(eqops_k8s *k, const char *api_version, const char *kind, const char *ns,
+                 const eqops_k8s_watch_options *o, eqops_k8s_event_fn fn, void *payload,
+                 const eqops_cancel *cancel, eqops_error *err)
 {
-    if (k == NULL || fn == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, k ? "fn" : "k", "must not be NULL");
-    eqops_k8s_watch_options defaults = EQOPS_K8S_WATCH_OPTIONS_INIT;
-    const eqops_k8s_watch_options *o = opts ? opts : &defaults;
-    if (o->version != 1 || o->idle_timeout_ms < 0 || o->duration_ms < 0)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts", "version 1, timeouts >= 0");
-    if (o->resource_version && (!*o->resource_version || strlen(o->resource_version) >= 128))
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.resource_version", "1 to 127 characters");
     watch_state w;
     memset(&w, 0, sizeof(w));
     w.k = k;
@@ -265,7 +260,14 @@ int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, con
     }
     int64_t start = eqops__mono_ms();
     long idle_s = (o->idle_timeout_ms ? o->idle_timeout_ms : 90000) / 1000;
-    int64_t backoff = 0;
+    /* reconnects: no limit on their number, within the duration, cut short by the token */
+    eqops__backoff policy = {WATCH_BACKOFF_BASE_MS,
+                             WATCH_BACKOFF_MAX_MS,
+                             0,
+                             -1,
+                             o->duration_ms ? start + o->duration_ms : 0,
+                             cancel};
+    int failures = 0; /* reconnects in a row without an event */
     char what[300];
     snprintf(what, sizeof(what), "watch %s", kind);
     while (rc == 0) {
@@ -284,8 +286,8 @@ int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, con
         eqops__k8s_query(&path, "allowWatchBookmarks", "true");
         eqops__k8s_query(&path, "resourceVersion", w.rv);
         eqops__k8s_query(&path, "timeoutSeconds", secs);
-        k8s_req req = {"GET", eqops__buf_cstr(&path), NULL, NULL, 0, what, on_data, &w,
-                       -1,    idle_s < 1 ? 1 : idle_s};
+        k8s_req req = {"GET", eqops__buf_cstr(&path),  NULL,  NULL, 0, what, on_data, &w,
+                       -1,    idle_s < 1 ? 1 : idle_s, cancel};
         eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
         w.progressed = w.gone = false;
         w.stream_rc = 0;
@@ -304,6 +306,12 @@ int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, con
             eqops_error_clear(&e);
             break;
         }
+        if (eqops_cancel_triggered(cancel)) { /* every delivered event is behind `w.rv` */
+            eqops_error_clear(&e);
+            rc = eqops__err(err, EQOPS_ECANCELED, "%s: cancelled (at resourceVersion %s)", what,
+                            w.rv);
+            break;
+        }
         if (w.stream_rc && !w.gone) {
             r = w.stream_rc;
             eqops_error_clear(&e);
@@ -314,11 +322,11 @@ int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, con
                        kind, w.rv);
             eqops_error_clear(&e);
             rc = relist(&w, api_version, kind, ns, err);
-            backoff = 0;
+            failures = 0;
             continue;
         }
         if (r == 0 || quiet || (transient(r) && w.progressed)) {
-            backoff = 0; /* the server ended the watch, or a working one dropped: at once */
+            failures = 0; /* the server ended the watch, or a working one dropped: at once */
             eqops_error_clear(&e);
             continue;
         }
@@ -326,19 +334,50 @@ int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, con
             rc = eqops__err_move(err, &e);
             break;
         }
-        backoff = backoff
-                      ? (backoff * 2 > WATCH_BACKOFF_MAX_MS ? WATCH_BACKOFF_MAX_MS : backoff * 2)
-                      : 500;
-        eqops__log(EQOPS_LOG_WARN, MOD, "%s; reconnecting in %lld ms", e.message,
-                   (long long)backoff);
+        int64_t wait = 0;
+        if (!eqops__backoff_next(&policy, ++failures, 0, &wait)) {
+            eqops_error_clear(&e);
+            break; /* the duration ends before the next attempt could start */
+        }
+        eqops__log(EQOPS_LOG_WARN, MOD, "%s; reconnecting in %lld ms", e.message, (long long)wait);
         eqops_error_clear(&e);
-        if (o->duration_ms && backoff > o->duration_ms - (eqops__mono_ms() - start))
+        if (eqops__backoff_wait(&policy, wait) != 0) {
+            rc = eqops__err(err, EQOPS_ECANCELED, "%s: cancelled (at resourceVersion %s)", what,
+                            w.rv);
             break;
-        eqops__sleep_ms(backoff);
+        }
     }
     eqops__buf_free(&base);
     eqops__buf_free(&w.line);
     eqops_error_clear(&w.stream_err);
     json_decref(w.known);
+    return rc;
+}
+
+static const size_t watch_options_sizes[] = {sizeof(eqops_k8s_watch_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_k8s_watch_options_init, eqops_k8s_watch_options, watch_options_sizes)
+
+int eqops_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind, const char *ns,
+                    const eqops_k8s_watch_options *opts, eqops_k8s_event_fn fn, void *payload,
+                    eqops_error *err)
+{
+    if (k == NULL || fn == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, k ? "fn" : "k", "must not be NULL");
+    eqops_k8s_watch_options o;
+    int rc = EQOPS__OPTS_READ(&o, opts, watch_options_sizes, "k8s watch options", err);
+    if (rc != 0)
+        return rc;
+    if (o.idle_timeout_ms < 0 || o.duration_ms < 0)
+        return eqops__err_field(err, EQOPS_EINVAL,
+                                o.duration_ms < 0 ? "opts.duration_ms" : "opts.idle_timeout_ms",
+                                "must be >= 0");
+    if (o.resource_version && (!*o.resource_version || strlen(o.resource_version) >= 128))
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.resource_version", "1 to 127 characters");
+    /* the watch's own token, else the client's */
+    const eqops_cancel *cancel = o.cancel ? o.cancel : k->hopts.cancel;
+    const eqops_cancel *old = eqops__k8s_set_cancel(k, cancel);
+    rc = watch(k, api_version, kind, ns, &o, fn, payload, cancel, err);
+    eqops__k8s_set_cancel(k, old);
     return rc;
 }

@@ -43,6 +43,7 @@ struct eqops_http {
     double burst;
     double tokens;
     int64_t tokens_at_ms;
+    const eqops_cancel *cancel;
 };
 
 /* State of one attempt, seen by the libcurl callbacks. */
@@ -58,6 +59,8 @@ struct transfer {
     bool bad_headers;
     bool header_oom;
     int callback_rc;
+    const eqops_cancel *cancel;
+    bool cancelled; /* the token stopped the transfer */
 };
 
 static char *dup_secret(const char *p, size_t len)
@@ -231,6 +234,7 @@ int eqops__http_new(eqops_http **out, const eqops_http_options *opts, eqops_erro
     h->burst = o->burst > 0 ? o->burst : (o->qps > 1 ? o->qps : 1);
     h->tokens = h->burst;
     h->tokens_at_ms = eqops__mono_ms();
+    h->cancel = o->cancel;
 
     SETOPT(h, CURLOPT_ERRORBUFFER, h->errbuf);
     SETOPT(h, CURLOPT_NOSIGNAL, 1L);
@@ -441,10 +445,30 @@ static bool method_ok(const char *m)
     return false;
 }
 
-static void rate_limit_wait(eqops_http *h)
+const eqops_cancel *eqops__http_set_cancel(eqops_http *h, const eqops_cancel *cancel)
+{
+    const eqops_cancel *old = h->cancel;
+    h->cancel = cancel;
+    return old;
+}
+
+/* libcurl's progress callback: it runs while data moves and, about once a second, while the
+ * connection is idle. Non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    struct transfer *t = userp;
+    if (eqops_cancel_triggered(t->cancel))
+        t->cancelled = true;
+    return t->cancelled;
+}
+
+/* Wait for the rate limit's next token: 0, or EQOPS_ECANCELED. */
+static int rate_limit_wait(eqops_http *h, const eqops_cancel *cancel)
 {
     if (h->qps <= 0)
-        return;
+        return 0;
     int64_t now = eqops__mono_ms();
     h->tokens += (double)(now - h->tokens_at_ms) * h->qps / 1000.0;
     if (h->tokens > h->burst)
@@ -452,23 +476,13 @@ static void rate_limit_wait(eqops_http *h)
     h->tokens_at_ms = now;
     if (h->tokens < 1.0) {
         int64_t wait = (int64_t)ceil((1.0 - h->tokens) * 1000.0 / h->qps);
-        eqops__sleep_ms(wait);
+        if (eqops__sleep_cancel(cancel, wait) != 0)
+            return EQOPS_ECANCELED; /* the token was not spent */
         h->tokens_at_ms += wait;
         h->tokens = 1.0;
     }
     h->tokens -= 1.0;
-}
-
-static int64_t backoff_ms(const eqops_http *h, int retry, double retry_after)
-{
-    if (retry_after > 0) {
-        double ms = retry_after * 1000.0;
-        return ms > (double)h->retry_after_cap_ms ? h->retry_after_cap_ms : (int64_t)ms;
-    }
-    double cap = (double)h->backoff_base_ms * pow(2.0, retry - 1);
-    if (cap > (double)h->backoff_cap_ms)
-        cap = (double)h->backoff_cap_ms;
-    return (int64_t)(eqops__random_unit() * cap); /* full jitter */
+    return 0;
 }
 
 /* The URL to ask for, and CURLOPT_CONNECT_TO when a TLS server name is set. */
@@ -547,6 +561,8 @@ static int prepare(eqops_http *h, const eqops_http_request *req, struct curl_sli
     SETOPT(h, CURLOPT_LOW_SPEED_TIME, low);
     SETOPT(h, CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(h, CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    SETOPT(h, CURLOPT_NOPROGRESS, 0L);
     return 0;
 oom:
     curl_slist_free_all(list);
@@ -589,6 +605,8 @@ int eqops__http_status_error(const eqops_http_response *resp, const char *what, 
 static int fail_transfer(eqops_http *h, const struct transfer *t, CURLcode c, const char *method,
                          const char *safe_url, long timeout_ms, eqops_error *err)
 {
+    if (t->cancelled)
+        return eqops__err(err, EQOPS_ECANCELED, "%s %s: cancelled", method, safe_url);
     if (t->callback_rc != 0) {
         eqops__err(err, EQOPS_ECANCELED, "%s %s: stopped by the body callback", method, safe_url);
         return t->callback_rc;
@@ -624,6 +642,7 @@ int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_resp
                    eqops_error *err)
 {
     int rc;
+    bool by_token = false; /* the token stopped the request */
     eqops__http_response_clear(resp);
     if ((rc = check_request(req, err)) != 0)
         return rc;
@@ -661,37 +680,66 @@ int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_resp
         goto done;
     }
 
+    /* retries: the handle's policy, within the request's deadline, cut short by the token */
+    const eqops_cancel *cancel = req->cancel ? req->cancel : h->cancel;
+    eqops__backoff policy = {h->backoff_base_ms,
+                             h->backoff_cap_ms,
+                             h->retry_after_cap_ms,
+                             retryable ? h->max_retries : 0,
+                             deadline,
+                             cancel};
+    /* the failure of the attempt before (kept while waiting to retry): when the deadline comes
+     * before the retry can start, it is the answer, not a bare "timed out" */
+    eqops_error prev = EQOPS_ERROR_INIT;
+    int prev_rc = 0;
     for (int attempt = 1;; attempt++) {
-        struct transfer t = {h, req, resp, limit, 0, 0, 0, false, false, false, 0};
+        struct transfer t = {h, req, resp, limit, 0, 0, 0, false, false, false, 0, cancel, false};
+        if (eqops_cancel_triggered(cancel) || rate_limit_wait(h, cancel) != 0) {
+            by_token = true;
+            rc = eqops__err(err, EQOPS_ECANCELED, "%s %s: cancelled", method,
+                            eqops__buf_cstr(&safe_url));
+            break;
+        }
+        int64_t started = eqops__mono_ms();
+        if (deadline && started >= deadline) {
+            if (attempt > 1) { /* the last answer: a failure, or a retryable status (kept) */
+                rc = prev_rc;
+                if (rc != 0)
+                    eqops__err_move(err, &prev);
+            } else {
+                rc = eqops__err(err, EQOPS_ETIMEOUT, "%s %s: timed out (limit %ld ms)", method,
+                                eqops__buf_cstr(&safe_url), timeout_ms);
+            }
+            break;
+        }
         eqops__buf_free(&resp->body);
         headers_free(resp);
         curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &t);
         curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &t);
+        curl_easy_setopt(h->curl, CURLOPT_XFERINFODATA, &t);
         h->errbuf[0] = '\0';
-        rate_limit_wait(h);
-        int64_t started = eqops__mono_ms();
-        if (deadline && started >= deadline) {
-            rc = eqops__err(err, EQOPS_ETIMEOUT, "%s %s: timed out (limit %ld ms)", method,
-                            eqops__buf_cstr(&safe_url), timeout_ms);
-            break;
-        }
         curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, deadline ? (long)(deadline - started) : 0L);
         c = curl_easy_perform(h->curl);
         int64_t took = eqops__mono_ms() - started;
         resp->attempts = attempt;
         curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &resp->new_connections);
-        bool can_retry = retryable && attempt <= h->max_retries && t.streamed == 0;
+        int64_t wait = 0;
         if (c != CURLE_OK) {
-            int64_t wait = backoff_ms(h, attempt, 0);
-            if (can_retry && curl_transient(c, resp->new_connections == 0) && t.callback_rc == 0 &&
-                (!deadline || eqops__mono_ms() + wait < deadline)) {
+            if (t.streamed == 0 && curl_transient(c, resp->new_connections == 0) &&
+                t.callback_rc == 0 && !t.cancelled &&
+                eqops__backoff_next(&policy, attempt, 0, &wait)) {
                 eqops__log(EQOPS_LOG_WARN, "net", "%s %s: %s; retry %d of %d in %lld ms", method,
                            eqops__buf_cstr(&safe_url),
                            h->errbuf[0] ? h->errbuf : curl_easy_strerror(c), attempt,
                            h->max_retries, (long long)wait);
-                eqops__sleep_ms(wait);
-                continue;
+                eqops_error_clear(&prev);
+                prev_rc =
+                    fail_transfer(h, &t, c, method, eqops__buf_cstr(&safe_url), timeout_ms, &prev);
+                if (eqops__backoff_wait(&policy, wait) == 0)
+                    continue;
+                t.cancelled = true;
             }
+            by_token = t.cancelled;
             rc = fail_transfer(h, &t, c, method, eqops__buf_cstr(&safe_url), timeout_ms, err);
             eqops__log(EQOPS_LOG_DEBUG, "net", "%s %s: failed after %lld ms: %s", method,
                        eqops__buf_cstr(&safe_url), (long long)took,
@@ -709,18 +757,24 @@ int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_resp
                    method, eqops__buf_cstr(&safe_url), resp->status, (long long)took, attempt,
                    resp->http_version == 20 ? "2" : "1.1",
                    resp->new_connections ? "new connection" : "reused connection");
-        int64_t wait = backoff_ms(h, attempt, resp->retry_after);
-        if (can_retry && status_retryable(resp->status) &&
-            (!deadline || eqops__mono_ms() + wait < deadline)) {
+        if (t.streamed == 0 && status_retryable(resp->status) &&
+            eqops__backoff_next(&policy, attempt, resp->retry_after, &wait)) {
             eqops__log(EQOPS_LOG_WARN, "net", "%s %s: HTTP %ld; retry %d of %d in %lld ms%s",
                        method, eqops__buf_cstr(&safe_url), resp->status, attempt, h->max_retries,
                        (long long)wait, resp->retry_after > 0 ? " (Retry-After)" : "");
-            eqops__sleep_ms(wait);
-            continue;
+            eqops_error_clear(&prev);
+            prev_rc = 0;
+            if (eqops__backoff_wait(&policy, wait) == 0)
+                continue;
+            by_token = true;
+            rc = eqops__err(err, EQOPS_ECANCELED, "%s %s: cancelled", method,
+                            eqops__buf_cstr(&safe_url));
+            break;
         }
         rc = 0;
         break;
     }
+    eqops_error_clear(&prev);
 done:
     curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
     curl_easy_setopt(h->curl, CURLOPT_CONNECT_TO, (struct curl_slist *)NULL);
@@ -729,7 +783,8 @@ done:
     curl_slist_free_all(connect_to);
     curl_free(url);
     eqops__buf_free(&safe_url);
-    if (rc != 0 && rc != EQOPS_ECANCELED)
+    /* a body callback's stop keeps what was read; everything else clears the answer */
+    if (rc != 0 && (rc != EQOPS_ECANCELED || by_token))
         eqops__http_response_clear(resp);
     return rc;
 }

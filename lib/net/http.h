@@ -12,7 +12,9 @@
  *     EQOPS_HTTP_RETRY_ALWAYS by a caller who knows better, are retried after connection
  *     failures and on 429/502/503/504, at most `max_retries` times, waiting for the server's
  *     Retry-After (seconds or HTTP date, capped) or else an exponential backoff with full
- *     jitter. Timeouts are not retried: a deadline is a budget.
+ *     jitter (core's eqops__backoff). Timeouts are not retried: a deadline is a budget.
+ *   - A cancellation token (the handle's or the request's) stops a transfer, a wait or a
+ *     retry loop: EQOPS_ECANCELED.
  *   - Bodies are collected up to `max_response_bytes` (EQOPS_ETOOBIG beyond) or handed to a
  *     streaming callback.
  *   - A non-2xx status is not an error of eqops__http_do(): the caller reads resp->status and
@@ -56,6 +58,10 @@ typedef struct eqops_http_options {
     const char *user_agent; /* default "libeqops/<version>" */
     const char *proxy;      /* http(s)://host:port; NULL = none (environment is ignored) */
     bool disable_http2;     /* default: HTTP/2 when the server offers it over TLS */
+    /* Cancellation: once triggered, a transfer under way stops (libcurl's progress callback,
+     * which also runs while the connection is idle), a retry wait or a rate-limit wait ends,
+     * and no attempt starts; the request returns EQOPS_ECANCELED. Borrowed; NULL: none. */
+    const eqops_cancel *cancel;
 } eqops_http_options;
 
 #define EQOPS_HTTP_OPTIONS_INIT                                                                    \
@@ -81,9 +87,10 @@ typedef struct eqops_http_request {
     eqops_http_retry retry;
     eqops_http_data_fn on_data; /* if set, a 2xx body goes here instead of resp->body */
     void *payload;
-    long timeout_ms;           /* 0 = the handle's default; -1 = no limit */
-    long low_speed_time_s;     /* 0 = the handle's default; -1 = off */
-    size_t max_response_bytes; /* 0 = the handle's default */
+    long timeout_ms;            /* 0 = the handle's default; -1 = no limit */
+    long low_speed_time_s;      /* 0 = the handle's default; -1 = off */
+    size_t max_response_bytes;  /* 0 = the handle's default */
+    const eqops_cancel *cancel; /* this request's token, instead of the handle's; NULL: its */
 } eqops_http_request;
 
 typedef struct eqops_http_header {
@@ -110,13 +117,16 @@ typedef struct eqops_http_response {
 /* New handle. Returns 0, EQOPS_EINVAL (bad option: the message names it) or EQOPS_ENOMEM. */
 int eqops__http_new(eqops_http **out, const eqops_http_options *opts, eqops_error *err);
 void eqops__http_free(eqops_http *h);
+/* Swap the handle's token (borrowed; NULL: none); returns the previous one. */
+const eqops_cancel *eqops__http_set_cancel(eqops_http *h, const eqops_cancel *cancel);
 
 /*
  * Perform a request. `resp` must be initialised with EQOPS_HTTP_RESPONSE_INIT (it is cleared
  * first). Returns 0 when an HTTP answer was received (any status), or EQOPS_EINVAL,
  * EQOPS_ENOMEM, EQOPS_ETIMEOUT, EQOPS_EUNAVAILABLE (could not connect, connection lost),
- * EQOPS_ETLS, EQOPS_ETOOBIG, or the streaming callback's non-zero value (err->code is then
- * EQOPS_ECANCELED).
+ * EQOPS_ETLS, EQOPS_ETOOBIG, EQOPS_ECANCELED (the token: "<METHOD> <redacted url>:
+ * cancelled"; `resp` is cleared), or the streaming callback's non-zero value (err->code is
+ * then EQOPS_ECANCELED).
  */
 int eqops__http_do(eqops_http *h, const eqops_http_request *req, eqops_http_response *resp,
                    eqops_error *err);

@@ -485,7 +485,7 @@ static int check_name_option(const char *value, const char *field, size_t max, e
     return 0;
 }
 
-void eqops_pg_close(eqops_pg *pg)
+void eqops_pg_free(eqops_pg *pg)
 {
     if (pg == NULL)
         return;
@@ -501,8 +501,11 @@ void eqops_pg_close(eqops_pg *pg)
     eqops__free(pg);
 }
 
-int eqops_pg_connect(eqops_pg **out, const char *conninfo, const eqops_pg_options *opts,
-                     eqops_error *err)
+static const size_t pg_options_sizes[] = {sizeof(eqops_pg_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_pg_options_init, eqops_pg_options, pg_options_sizes)
+
+int eqops_pg_new(eqops_pg **out, const char *conninfo, const eqops_pg_options *in, eqops_error *err)
 {
     eqops_error_clear(err);
     if (out == NULL)
@@ -510,20 +513,21 @@ int eqops_pg_connect(eqops_pg **out, const char *conninfo, const eqops_pg_option
     *out = NULL;
     if (conninfo == NULL)
         conninfo = "";
-    eqops_pg_options defaults = EQOPS_PG_OPTIONS_INIT;
-    if (opts == NULL)
-        opts = &defaults;
-    if (opts->version < 1 || opts->version > EQOPS_PG_OPTIONS_VERSION)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1 to %d",
-                                EQOPS_PG_OPTIONS_VERSION);
-    if (opts->connect_timeout_s < 0 || opts->connect_timeout_s > 3600 ||
-        opts->statement_timeout_ms < 0 || opts->lock_timeout_ms < 0 || opts->max_retries < 0 ||
-        opts->max_retries > 20)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts",
-                                "timeouts must be >= 0 (connect at most 3600 s), max_retries "
-                                "0 to 20");
-    /* version 1 structs end before failover_wait_ms */
-    long failover_wait = opts->version >= 2 ? opts->failover_wait_ms : 0;
+    eqops_pg_options oc;
+    if (EQOPS__OPTS_READ(&oc, in, pg_options_sizes, "pg options", err) != 0)
+        return EQOPS_EINVAL;
+    const eqops_pg_options *opts = &oc;
+    if (opts->connect_timeout_ms < 0 || opts->connect_timeout_ms > 3600000)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.connect_timeout_ms",
+                                "must be 0 (the default, 10000) to 3600000");
+    if (opts->statement_timeout_ms < 0 || opts->lock_timeout_ms < 0)
+        return eqops__err_field(err, EQOPS_EINVAL,
+                                opts->lock_timeout_ms < 0 ? "opts.lock_timeout_ms"
+                                                          : "opts.statement_timeout_ms",
+                                "must be >= 0");
+    if (opts->max_retries < 0 || opts->max_retries > 20)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.max_retries", "must be 0 to 20");
+    long failover_wait = opts->failover_wait_ms;
     if (failover_wait < -1 || failover_wait > 3600000)
         return eqops__err_field(err, EQOPS_EINVAL, "opts.failover_wait_ms",
                                 "must be -1 (one attempt), 0 (the default, 30000) or up to "
@@ -550,15 +554,17 @@ int eqops_pg_connect(eqops_pg **out, const char *conninfo, const eqops_pg_option
     pg->max_retries = opts->max_retries ? opts->max_retries : 4;
     pg->failover_wait_ms = failover_wait == 0 ? 30000 : failover_wait < 0 ? 0 : failover_wait;
     pg->options_index = -1;
+    pg->cancel = opts->cancel;
     pg->control_db = eqops__strdup(control);
     pg->template_db = eqops__strdup(tmpl);
     pg->prefix = eqops__strdup(prefix);
     if (!pg->control_db || !pg->template_db || !pg->prefix) {
-        eqops_pg_close(pg);
+        eqops_pg_free(pg);
         return eqops__err(err, EQOPS_ENOMEM, "pg connect: out of memory");
     }
-    rc = eqops__pg_conninfo_parse(pg, conninfo,
-                                  opts->connect_timeout_s ? opts->connect_timeout_s : 10, err);
+    /* libpq counts whole seconds: round up, so a timeout is never shorter than asked */
+    long connect_s = opts->connect_timeout_ms ? (opts->connect_timeout_ms + 999) / 1000 : 10;
+    rc = eqops__pg_conninfo_parse(pg, conninfo, connect_s, err);
     if (rc == 0) {
         pg->maintenance_db = pg->values[pg->dbname_index];
         if (check_name_option(pg->maintenance_db, "conninfo.dbname", 63, NULL) == 0 &&
@@ -575,7 +581,7 @@ int eqops_pg_connect(eqops_pg **out, const char *conninfo, const eqops_pg_option
     if (rc == 0)
         rc = eqops__pg_pins_set(pg, pg->conn, err);
     if (rc != 0) {
-        eqops_pg_close(pg);
+        eqops_pg_free(pg);
         return rc;
     }
     eqops__log(EQOPS_LOG_INFO, MOD, "connected to %s on %s:%s as %s", pg->maintenance_db,

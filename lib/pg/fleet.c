@@ -208,12 +208,19 @@ bool eqops__pg_template_exists(eqops_pg *pg, eqops_error *err, int *rc)
 
 /* ---- migrate ------------------------------------------------------------------------------- */
 
-static int migrate_opts_check(const eqops_pg_migrate_options *o, eqops_error *err)
+static const size_t migrate_options_sizes[] = {sizeof(eqops_pg_migrate_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_pg_migrate_options_init, eqops_pg_migrate_options, migrate_options_sizes)
+
+/* Read the caller's options (NULL: defaults) into `o` and check them. */
+static int migrate_opts_read(eqops_pg_migrate_options *o, const eqops_pg_migrate_options *in,
+                             eqops_error *err)
 {
-    if (o == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts", "is required (migrations_dir)");
-    if (o->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
+    int rc = EQOPS__OPTS_READ(o, in, migrate_options_sizes, "pg migrate options", err);
+    if (rc != 0)
+        return rc;
+    if (o->migrations_dir == NULL || *o->migrations_dir == '\0')
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.migrations_dir", "is required");
     if (o->concurrency < 0 || o->concurrency > 64)
         return eqops__err_field(err, EQOPS_EINVAL, "opts.concurrency", "must be 0 (4) to 64");
     if (o->canary < 0)
@@ -223,7 +230,7 @@ static int migrate_opts_check(const eqops_pg_migrate_options *o, eqops_error *er
     return 0;
 }
 
-int eqops_pg_migrate(char **out, size_t *failed, eqops_pg *pg, const eqops_pg_migrate_options *opts,
+int eqops_pg_migrate(char **out, size_t *failed, eqops_pg *pg, const eqops_pg_migrate_options *in,
                      eqops_error *err)
 {
     eqops_error_clear(err);
@@ -232,7 +239,9 @@ int eqops_pg_migrate(char **out, size_t *failed, eqops_pg *pg, const eqops_pg_mi
     *out = NULL;
     if (failed)
         *failed = 0;
-    int rc = migrate_opts_check(opts, err);
+    eqops_pg_migrate_options oc;
+    const eqops_pg_migrate_options *opts = &oc;
+    int rc = migrate_opts_read(&oc, in, err);
     if (rc != 0)
         return rc;
     pg_migrations ms;

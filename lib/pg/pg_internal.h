@@ -27,6 +27,7 @@ struct eqops_pg {
     long statement_timeout_ms, lock_timeout_ms;
     long failover_wait_ms; /* how long connecting retries transient failures; 0 = no retry */
     int max_retries;
+    const eqops_cancel *cancel; /* the options' token: every connect, query and retry wait */
     bool find_primary;  /* several hosts and a read-write target: see eqops__pg_connect_db */
     bool control_ready; /* the control database was checked by this handle */
 };

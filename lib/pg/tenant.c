@@ -454,10 +454,17 @@ static int tenant_lock(eqops_pg *pg, PGconn **lock, const char *name, eqops_erro
     return eqops__pg_lock_open(pg, lock, key, false, PG_LOCK_WAIT_MS, "tenant lock", err);
 }
 
-static int options_check(const eqops_pg_tenant_options *o, eqops_error *err)
+static const size_t tenant_options_sizes[] = {sizeof(eqops_pg_tenant_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_pg_tenant_options_init, eqops_pg_tenant_options, tenant_options_sizes)
+
+/* Read the caller's options (NULL: defaults) into `o` and check them. */
+static int options_read(eqops_pg_tenant_options *o, const eqops_pg_tenant_options *in,
+                        eqops_error *err)
 {
-    if (o->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
+    int rc = EQOPS__OPTS_READ(o, in, tenant_options_sizes, "pg tenant options", err);
+    if (rc != 0)
+        return rc;
     if (o->connection_limit < -1 || o->connection_limit > 10000)
         return eqops__err_field(err, EQOPS_EINVAL, "opts.connection_limit",
                                 "must be -1 (unlimited), 0 for the default 20, or up to 10000");
@@ -470,7 +477,7 @@ static int options_check(const eqops_pg_tenant_options *o, eqops_error *err)
     for (size_t k = 0; o->settings && o->settings[k]; k++) {
         char field[32];
         snprintf(field, sizeof(field), "settings[%zu]", k);
-        int rc = eqops__pg_setting_entry_check(o->settings[k], field, err);
+        rc = eqops__pg_setting_entry_check(o->settings[k], field, err);
         if (rc != 0)
             return rc;
         if (k >= 100)
@@ -482,14 +489,14 @@ static int options_check(const eqops_pg_tenant_options *o, eqops_error *err)
 int eqops_pg_tenant_create(eqops_pg_tenant **out, eqops_pg *pg, const char *name,
                            const eqops_pg_tenant_options *opts, eqops_error *err)
 {
-    eqops_pg_tenant_options defaults = EQOPS_PG_TENANT_OPTIONS_INIT;
+    eqops_pg_tenant_options oc;
     tenant_ctx t;
     int rc = tenant_begin(&t, pg, name, out, true, err);
     if (rc == 0)
-        rc = options_check(opts ? opts : &defaults, err);
+        rc = options_read(&oc, opts, err);
     if (rc != 0)
         return rc;
-    t.opts = opts ? opts : &defaults;
+    t.opts = &oc;
     t.connection_limit = t.opts->connection_limit ? t.opts->connection_limit : 20;
     t.want_password = t.opts->password != NULL || t.opts->rotate_existing;
     pg_migrations ms = {NULL, 0};

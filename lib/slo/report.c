@@ -340,18 +340,20 @@ static int objective_report(json_t *list, report_ctx *c, const eqops_slo_set *se
     return 0;
 }
 
-int eqops_slo_report(char **out, const eqops_slo_set *set, const eqops_slo_report_options *opts,
+static const size_t report_options_sizes[] = {sizeof(eqops_slo_report_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_slo_report_options_init, eqops_slo_report_options, report_options_sizes)
+
+int eqops_slo_report(char **out, const eqops_slo_set *set, const eqops_slo_report_options *in,
                      eqops_error *err)
 {
-    if (out == NULL || set == NULL || opts == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL,
-                                out == NULL ? "out"
-                                : set       ? "opts"
-                                            : "set",
-                                "must not be NULL");
+    if (out == NULL || set == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, out == NULL ? "out" : "set", "must not be NULL");
     *out = NULL;
-    if (opts->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
+    eqops_slo_report_options oc;
+    const eqops_slo_report_options *opts = &oc;
+    if (EQOPS__OPTS_READ(&oc, in, report_options_sizes, "slo report options", err) != 0)
+        return EQOPS_EINVAL;
     if ((opts->prometheus_url == NULL) == (opts->series == NULL))
         return eqops__err_field(err, EQOPS_EINVAL, "opts",
                                 "give either a Prometheus URL or a series");
@@ -369,6 +371,7 @@ int eqops_slo_report(char **out, const eqops_slo_set *set, const eqops_slo_repor
         eqops_http_options ho = EQOPS_HTTP_OPTIONS_INIT;
         ho.ca_file = opts->ca_file;
         ho.timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+        ho.cancel = opts->cancel; /* every query and retry wait */
         if ((rc = eqops__http_new(&c.http, &ho, err)) != 0)
             return rc;
         if (c.at_ms == 0)
@@ -380,6 +383,10 @@ int eqops_slo_report(char **out, const eqops_slo_set *set, const eqops_slo_repor
     report_state st = {false, false, false};
     for (size_t u = 0; rc == 0 && u < set->nunits; u++) {
         const slo_def *d = &set->slos[set->units[u].slo];
+        if (eqops_cancel_triggered(opts->cancel)) { /* between objectives, offline too */
+            rc = eqops__err(err, EQOPS_ECANCELED, "report: cancelled before objective %s", d->name);
+            break;
+        }
         rc = objective_report(list, &c, set, d, &d->obj[set->units[u].obj], &st);
     }
     json_t *doc = NULL;

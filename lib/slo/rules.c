@@ -483,8 +483,18 @@ static int objective_rules(json_t *groups, const eqops__rules_ctx *c, const slo_
     return rc;
 }
 
+static const size_t rules_options_sizes[] = {sizeof(eqops_slo_rules_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_slo_rules_options_init, eqops_slo_rules_options, rules_options_sizes)
+
+int eqops__slo_rules_opts(eqops_slo_rules_options *o, const eqops_slo_rules_options *in,
+                          eqops_error *err)
+{
+    return EQOPS__OPTS_READ(o, in, rules_options_sizes, "slo rules options", err);
+}
+
 int eqops__slo_rules_ctx(eqops__rules_ctx *c, const eqops_slo_set *set,
-                         const eqops_slo_rules_options *opts, eqops_error *err)
+                         const eqops_slo_rules_options *in, eqops_error *err)
 {
     memset(c, 0, sizeof(*c));
     c->set = set;
@@ -493,18 +503,20 @@ int eqops__slo_rules_ctx(eqops__rules_ctx *c, const eqops_slo_set *set,
     c->step_ms = EQOPS__SLO_DEFAULT_STEP_MS;
     if (set == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, "set", "must not be NULL");
-    if (opts != NULL) {
-        if (opts->version != 1)
-            return eqops__err_field(err, EQOPS_EINVAL, "opts.version", "must be 1");
-        if (opts->naming != EQOPS_SLO_NAMING_EQOPS && opts->naming != EQOPS_SLO_NAMING_SLOTH)
-            return eqops__err_field(err, EQOPS_EINVAL, "opts.naming", "unknown naming %d",
-                                    (int)opts->naming);
-        c->naming = opts->naming;
-        if (opts->interval_ms)
-            c->interval_ms = opts->interval_ms;
-        if (opts->step_ms)
-            c->step_ms = opts->step_ms;
-    }
+    eqops_slo_rules_options oc;
+    const eqops_slo_rules_options *opts = &oc;
+    int rc = eqops__slo_rules_opts(&oc, in, err);
+    if (rc != 0)
+        return rc;
+    if (opts->naming != EQOPS_SLO_NAMING_EQOPS && opts->naming != EQOPS_SLO_NAMING_SLOTH)
+        return eqops__err_field(err, EQOPS_EINVAL, "opts.naming", "unknown naming %d",
+                                (int)opts->naming);
+    c->naming = opts->naming;
+    c->rules_file = opts->rules_file ? opts->rules_file : "rules.yml";
+    if (opts->interval_ms)
+        c->interval_ms = opts->interval_ms;
+    if (opts->step_ms)
+        c->step_ms = opts->step_ms;
     if (c->interval_ms < 1000 || c->interval_ms % 1000 != 0 || c->interval_ms > 3600000)
         return eqops__err_field(err, EQOPS_EINVAL, "opts.interval_ms",
                                 "whole seconds between 1s and 1h");
@@ -554,7 +566,8 @@ int eqops_slo_rules(char **out, const eqops_slo_set *set, const eqops_slo_rules_
 size_t eqops_slo_recorded_series(const eqops_slo_set *set, const eqops_slo_rules_options *opts)
 {
     size_t n = 0;
-    bool sloth = opts != NULL && opts->naming == EQOPS_SLO_NAMING_SLOTH;
+    eqops_slo_rules_options o;
+    bool sloth = eqops__slo_rules_opts(&o, opts, NULL) == 0 && o.naming == EQOPS_SLO_NAMING_SLOTH;
     for (size_t u = 0; set != NULL && u < set->nunits; u++) {
         const slo_def *d = &set->slos[set->units[u].slo];
         n += 3 + (d->budgeting != BUDGET_OCCURRENCES);

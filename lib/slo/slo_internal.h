@@ -122,7 +122,7 @@ int eqops__slo_set_from_json(eqops_slo_set **out, const json_t *doc, eqops_error
 /* Translate OpenSLO v1 documents (an array) into the eqops spec format (openslo.c). */
 int eqops__slo_openslo_to_spec(json_t **out, const json_t *docs, eqops_error *err);
 
-/* ---- rules (rules.c), shared with the test-file generator (rules_test.c) ---------------- */
+/* ---- rules (rules.c), shared with the test-file generator (rules_promtool.c) ---------------- */
 
 /* The default interval of the recorded increases (the rules' `step`). */
 #define EQOPS__SLO_DEFAULT_STEP_MS 300000
@@ -130,11 +130,15 @@ int eqops__slo_openslo_to_spec(json_t **out, const json_t *docs, eqops_error *er
 typedef struct eqops__rules_ctx {
     const eqops_slo_set *set;
     eqops_slo_naming naming;
+    const char *rules_file; /* the options' (borrowed), default "rules.yml" */
     int64_t interval_ms, step_ms;
     char interval[48], step[48];
     eqops_error *err;
 } eqops__rules_ctx;
 
+/* The caller's rules options (NULL: defaults) read into `o` by their version. */
+int eqops__slo_rules_opts(eqops_slo_rules_options *o, const eqops_slo_rules_options *in,
+                          eqops_error *err);
 /* Options checked and defaults filled. */
 int eqops__slo_rules_ctx(eqops__rules_ctx *c, const eqops_slo_set *set,
                          const eqops_slo_rules_options *opts, eqops_error *err);

@@ -128,32 +128,40 @@ static void job_one(size_t i, void *arg)
                                      &j->errs[i]);
 }
 
-static int run_options_check(const eqops_tenant_run_options *opts, eqops_error *err)
+static const size_t run_options_sizes[] = {sizeof(eqops_tenant_run_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_tenant_run_options_init, eqops_tenant_run_options, run_options_sizes)
+
+/* Read the caller's options (NULL: defaults) into `o` and check them. */
+static int run_options_read(eqops_tenant_run_options *o, const eqops_tenant_run_options *in,
+                            eqops_error *err)
 {
-    if (opts && opts->version != 1)
-        return eqops__err_field(err, EQOPS_EINVAL, "version", "tenant run options: must be 1");
-    if (opts && (opts->cluster_parallel < 0 || opts->cluster_parallel > TN_MAX_CLUSTERS))
+    int rc = EQOPS__OPTS_READ(o, in, run_options_sizes, "tenant run options", err);
+    if (rc != 0)
+        return rc;
+    if (o->cluster_parallel < 0 || o->cluster_parallel > TN_MAX_CLUSTERS)
         return eqops__err_field(err, EQOPS_EINVAL, "cluster_parallel",
                                 "must be from 0 (all) to 16");
     return 0;
 }
 
 static int one(char **out, eqops_tenant_env *env, const char *spec, tn_op op,
-               const eqops_tenant_run_options *opts, eqops_error *err)
+               const eqops_tenant_run_options *in, eqops_error *err)
 {
+    eqops_tenant_run_options oc;
+    const eqops_tenant_run_options *opts = &oc;
     if (out == NULL)
         return eqops__err(err, EQOPS_EINVAL, "out must not be NULL");
     *out = NULL;
     tn_spec s;
     int rc = check_env(env, err);
     if (rc == 0)
-        rc = run_options_check(opts, err);
+        rc = run_options_read(&oc, in, err);
     if (rc == 0)
         rc = parse(&s, env, spec, op, err);
     if (rc != 0)
         return rc;
-    if (op == TN_DESTROY &&
-        (opts == NULL || opts->confirm == NULL || strcmp(opts->confirm, s.name) != 0)) {
+    if (op == TN_DESTROY && (opts->confirm == NULL || strcmp(opts->confirm, s.name) != 0)) {
         rc = eqops__err_field(err, EQOPS_EINVAL, "confirm",
                               "destroying tenant %s needs its name as confirmation", s.name);
         eqops__tn_spec_free(&s);
@@ -449,8 +457,10 @@ static bool same_dir(const char *a, const char *b)
 
 EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *env,
                                  const char *operation, const char *dir,
-                                 const eqops_tenant_run_options *opts, eqops_error *err)
+                                 const eqops_tenant_run_options *in, eqops_error *err)
 {
+    eqops_tenant_run_options oc;
+    const eqops_tenant_run_options *opts = &oc;
     if (out == NULL || failed == NULL)
         return eqops__err(err, EQOPS_EINVAL, "out and failed must not be NULL");
     *out = NULL;
@@ -460,10 +470,10 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
     if (rc == 0)
         rc = op_parse(operation, &op, err);
     if (rc == 0)
-        rc = run_options_check(opts, err);
+        rc = run_options_read(&oc, in, err);
     if (rc == 0 && dir == NULL)
         rc = eqops__err_field(err, EQOPS_EINVAL, "dir", "must not be NULL");
-    if (rc == 0 && op == TN_DESTROY && (opts == NULL || !same_dir(opts->confirm, dir)))
+    if (rc == 0 && op == TN_DESTROY && !same_dir(opts->confirm, dir))
         rc = eqops__err_field(err, EQOPS_EINVAL, "confirm",
                               "destroying every tenant of %s needs the directory as "
                               "confirmation",

@@ -15,15 +15,20 @@ static char *dup_or(const char *s, const char *dflt)
     return eqops__strdup(s ? s : dflt);
 }
 
-int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options *opts,
+static const size_t env_options_sizes[] = {sizeof(eqops_tenant_env_options)};
+
+EQOPS__OPTS_INIT_FN(eqops_tenant_env_options_init, eqops_tenant_env_options, env_options_sizes)
+
+int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options *in,
                          eqops_error *err)
 {
     if (out == NULL)
         return eqops__err(err, EQOPS_EINVAL, "out must not be NULL");
     *out = NULL;
-    if (opts == NULL || opts->version < 1 || opts->version > EQOPS_TENANT_ENV_OPTIONS_VERSION)
-        return eqops__err_field(err, EQOPS_EINVAL, "version", "tenant env options: must be 1 to %d",
-                                EQOPS_TENANT_ENV_OPTIONS_VERSION);
+    eqops_tenant_env_options oc;
+    const eqops_tenant_env_options *opts = &oc;
+    if (EQOPS__OPTS_READ(&oc, in, env_options_sizes, "tenant env options", err) != 0)
+        return EQOPS_EINVAL;
     if (opts->concurrency < 0 || opts->concurrency > 32)
         return eqops__err_field(err, EQOPS_EINVAL, "concurrency", "must be from 1 to 32 (0 = 4)");
     int rc = opts->argocd_namespace ? eqops__tn_argocd_ns_check(opts->argocd_namespace, err) : 0;
@@ -34,9 +39,7 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
         return eqops__err_field(err, EQOPS_EINVAL, "field_manager", "1 to 128 characters");
     if (opts->lock_wait_ms < 0 || opts->delete_wait_ms < 0 || opts->request_timeout_ms < 0)
         return eqops__err(err, EQOPS_EINVAL, "tenant env options: timeouts must not be negative");
-    /* version 1 structs end before reserved_names */
-    const char *const *reserved = opts->version >= 2 ? opts->reserved_names : NULL;
-    rc = eqops__tn_reserved_check(reserved, err);
+    rc = eqops__tn_reserved_check(opts->reserved_names, err);
     if (rc != 0)
         return rc;
     char *text = NULL;
@@ -85,7 +88,7 @@ int eqops_tenant_env_new(eqops_tenant_env **out, const eqops_tenant_env_options 
         eqops_tenant_env_free(env);
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
     }
-    rc = eqops__tn_reserved_copy(env, reserved, err);
+    rc = eqops__tn_reserved_copy(env, opts->reserved_names, err);
     if (rc != 0) {
         eqops_tenant_env_free(env);
         return rc;
@@ -104,7 +107,7 @@ void eqops_tenant_env_free(eqops_tenant_env *env)
         eqops__free(env->k8s[i].key);
     }
     for (size_t i = 0; i < env->npg; i++)
-        eqops_pg_close(env->pg_idle[i]);
+        eqops_pg_free(env->pg_idle[i]);
     for (size_t i = 0; i < env->naws; i++) {
         eqops_aws_free(env->aws[i].aws);
         eqops__free(env->aws[i].region);
@@ -247,7 +250,7 @@ int eqops__tn_pg_get(eqops_tenant_env *env, eqops_pg **out, eqops_error *err)
     o.db_prefix = env->pg_prefix;
     o.template_db = env->pg_template;
     o.control_db = env->pg_control;
-    return eqops_pg_connect(out, env->pg_conninfo, &o, err);
+    return eqops_pg_new(out, env->pg_conninfo, &o, err);
 }
 
 void eqops__tn_pg_put(eqops_tenant_env *env, eqops_pg *pg, bool broken)
@@ -260,7 +263,7 @@ void eqops__tn_pg_put(eqops_tenant_env *env, eqops_pg *pg, bool broken)
         pg = NULL;
     }
     pthread_mutex_unlock(&env->mu);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
 }
 
 int eqops__tn_aws_get(eqops_tenant_env *env, const char *region, eqops_aws **out, eqops_error *err)
@@ -317,6 +320,7 @@ void eqops__tn_run_init(tn_run *r, const eqops_tenant_run_options *opts)
     if (opts) {
         r->fn = opts->progress;
         r->payload = opts->payload;
+        r->token = opts->cancel;
     }
 }
 

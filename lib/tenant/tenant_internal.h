@@ -140,6 +140,7 @@ typedef struct tn_run {
     bool cancel;   /* the callback asked to stop */
     eqops_tenant_progress_fn fn;
     void *payload;
+    const eqops_cancel *token; /* the run options' token (NULL: none) */
 } tn_run;
 
 void eqops__tn_run_init(tn_run *r, const eqops_tenant_run_options *opts);

@@ -241,7 +241,7 @@ def test_signatures_checked_by_moto(moto, moto_auth):
     # (moto cannot check presigned URLs: with checking on it wants an Authorization header)
 
     # a wrong secret
-    bad = aws.Client("eu-west-1", endpoint_url=moto, max_attempts=1,
+    bad = aws.Client("eu-west-1", endpoint_url=moto, max_retries=-1,
                      credentials=aws.Credentials(key, secret[:-1] + "x"))
     with pytest.raises(eqops.Error) as e:
         bad.secret_get(name)

@@ -199,7 +199,8 @@ def fail_over_at_commit(env, run, db, query, shipped, timeout=180):
         while run.running() and time.monotonic() < deadline:
             os.kill(ws, signal.SIGSTOP)
             stopped = [ws]
-            for pid, xid, name, sql in waiting(env, "SyncRep"):
+            waits = waiting(env, "SyncRep")
+            for pid, xid, name, sql in waits:
                 if not (re.fullmatch(db, name) and re.search(query, sql)):
                     continue
                 os.kill(pid, signal.SIGSTOP)
@@ -225,6 +226,11 @@ def fail_over_at_commit(env, run, db, query, shipped, timeout=180):
                 fail_over(env, the_case_is_the_one_meant)  # SIGKILL ends the stopped ones too
                 stopped = []
                 return name, xid
+            if not waits:
+                # nothing to let through: the walsender stays stopped, so that no commit can
+                # reach the standby between two looks (one did, once, in CI)
+                time.sleep(0.02)
+                continue
             for pid in reversed(stopped):
                 os.kill(pid, signal.SIGCONT)
             stopped = []

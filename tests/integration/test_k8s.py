@@ -282,3 +282,8 @@ def test_request_resource_and_eks(admin):
         described = a.eks_describe_cluster(name)
         with k8s.Client.eks(a, name, namespace="tenants") as c:
             assert c.server == described["endpoint"] and c.namespace == "tenants"
+        # the client's token: triggered, a request stops before it is sent
+        with eqops.CancelToken() as t, k8s.Client.eks(a, name, cancel=t) as c:
+            t.trigger()
+            with pytest.raises(eqops.Canceled):
+                c.request("GET", "/version")

@@ -12,8 +12,8 @@ Routes (GET unless said otherwise):
   /flaky?key=K&fail=N&status=S&retry_after=R&date=1
                               any method: the first N requests for key K answer S (default 503)
                               with Retry-After R seconds (or as an HTTP date with date=1), then 200
-  /count?key=K                200, how many requests /flaky saw for K
-  /hang                       accept the request and never answer
+  /count?key=K                200, how many requests /flaky and /hang saw for K
+  /hang?key=K                 accept the request and never answer
   /big?n=N[&chunked=1]        N bytes of 'x', with Content-Length or chunked
   /stream?n=N&delay=D         N lines, one every D seconds, chunked
   /whoami                     (client-certificate port) 200, the client certificate's subject CN
@@ -109,6 +109,9 @@ class Handler(BaseHTTPRequestHandler):
             with COUNTS_LOCK:
                 return self.send_text(200, str(COUNTS.get(q.get("key", ""), 0)))
         if u.path == "/hang":
+            key = q.get("key", "")
+            with COUNTS_LOCK:
+                COUNTS[key] = COUNTS.get(key, 0) + 1
             time.sleep(3600)
             return None
         if u.path == "/big":

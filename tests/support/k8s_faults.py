@@ -10,7 +10,8 @@ It serves just enough of the API: discovery of /api/v1 (ConfigMap, namespaced) a
   GET  /mode?fault=F&times=N     the next N requests for objects get fault F:
                                  429 (Retry-After: 1), 503, drop (half a body, then close),
                                  slow (a body trickling for 30 s), stall (a watch stream
-                                 that sends nothing after its headers), none
+                                 that sends nothing after its headers), none; a watch
+                                 gets 503 and stall too
   GET  /count?key=K              requests seen: "get", "create", "watch"
   watch: the first watch stream sends one ADDED event (resourceVersion 10) and is cut; the
   next one must resume from resourceVersion=10, sends MODIFIED (11) and ends.
@@ -139,7 +140,12 @@ class Handler(BaseHTTPRequestHandler):
     def watch(self, q):
         self.count("watch")
         rv = q.get("resourceVersion", [""])[0]
-        if self.take_fault() == "stall":  # headers, then silence
+        f = self.take_fault()
+        if f == "503":  # the watch refused: the client waits and reconnects
+            return self.send(503, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                   "reason": "ServiceUnavailable", "message": "restarting",
+                                   "code": 503})
+        if f == "stall":  # headers, then silence
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Transfer-Encoding", "chunked")

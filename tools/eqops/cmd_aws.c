@@ -308,10 +308,15 @@ static int aws_metric(cli *c, int argc, char **argv)
     AWS_START("Usage: eqops aws metric put --namespace NS --name N --value V [--unit U] "
               "[--dimension K=V]...",
               ok);
-    eqops_aws_metric m = {
-        name, v, unit, dims.n ? dims.v : NULL, 0, resolution ? atoi(resolution) : 0};
+    eqops_aws_metric m = EQOPS_AWS_METRIC_INIT;
+    m.name = name;
+    m.value = v;
+    m.unit = unit;
+    m.dimensions = dims.n ? dims.v : NULL;
+    m.storage_resolution = resolution ? atoi(resolution) : 0;
+    const eqops_aws_metric *mp = &m;
     eqops_error e = EQOPS_ERROR_INIT;
-    if (eqops_aws_metrics_put(aws, ns, &m, 1, &e) != 0)
+    if (eqops_aws_metrics_put(aws, ns, &mp, 1, &e) != 0)
         rc = fail(c, &e);
     else if (c->output == CLI_JSON)
         rc = cli_print_json(

@@ -67,13 +67,13 @@ static int open_pg(cli *c, const char *cmd, const db_common *d, eqops_pg **pg)
     if (d->connect_timeout) {
         char *end;
         long v = strtol(d->connect_timeout, &end, 10);
-        if (*end || v <= 0)
-            return cli_usage(c, cmd, "--connect-timeout must be a positive number of seconds");
-        o.connect_timeout_s = v;
+        if (*end || v <= 0 || v > 3600)
+            return cli_usage(c, cmd, "--connect-timeout must be 1 to 3600 seconds");
+        o.connect_timeout_ms = v * 1000;
     }
     const char *conninfo = d->conninfo ? d->conninfo : getenv("EQOPS_PG_CONNINFO");
     eqops_error e = EQOPS_ERROR_INIT;
-    if (eqops_pg_connect(pg, conninfo ? conninfo : "", &o, &e) != 0)
+    if (eqops_pg_new(pg, conninfo ? conninfo : "", &o, &e) != 0)
         return fail(c, &e);
     return CLI_OK;
 }
@@ -186,7 +186,7 @@ static int db_tenant_simple(cli *c, int argc, char **argv, const char *cmd, tena
     else
         rc = print_tenant(c, t, verb);
     eqops_pg_tenant_free(t);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     return rc;
 }
 
@@ -248,7 +248,7 @@ static int db_create(cli *c, int argc, char **argv)
         rc =
             print_tenant(c, t, eqops_pg_tenant_created(t) ? "created" : "already there, converged");
     eqops_pg_tenant_free(t);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     return rc;
 }
 
@@ -273,7 +273,7 @@ static int db_drop(cli *c, int argc, char **argv)
         rc = cli_print_json(c, json_pack("{s:s, s:s}", "name", pos[0], "state", "dropped"));
     else
         printf("tenant %s: dropped (database and role)\n", pos[0]);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     return rc;
 }
 
@@ -319,7 +319,7 @@ static int db_list(cli *c, int argc, char **argv)
         json_decref(list);
     }
     eqops_free(out);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     return rc;
 }
 
@@ -447,7 +447,7 @@ static int db_migrate(cli *c, int argc, char **argv)
     if (rc == CLI_OK && failed > 0)
         rc = CLI_FAIL;
     eqops_free(out);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     return rc;
 }
 
@@ -472,7 +472,7 @@ static int db_template(cli *c, int argc, char **argv)
         rc = cli_print_json(c, json_pack("{s:s}", "template", "ready"));
     else
         printf("template: up to date\n");
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     return rc;
 }
 
@@ -526,7 +526,7 @@ static int db_validate(cli *c, int argc, char **argv)
     if (rc == CLI_OK && problems > 0)
         rc = CLI_FAIL;
     eqops_free(out);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     return rc;
 }
 
@@ -583,7 +583,7 @@ static int db_drift(cli *c, int argc, char **argv)
     if (rc == CLI_OK && drifted > 0)
         rc = CLI_FAIL;
     eqops_free(out);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     return rc;
 }
 
@@ -606,7 +606,7 @@ static int db_fingerprint(cli *c, int argc, char **argv)
     else
         printf("%s\n", out);
     eqops_free(out);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     return rc;
 }
 

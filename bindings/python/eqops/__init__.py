@@ -2,7 +2,7 @@
 
     >>> import eqops
     >>> eqops.version()
-    '0.1.0'
+    '0.2.0'
     >>> eqops.parse_duration("1h30m")
     5400000
 
@@ -16,6 +16,7 @@ from ._errors import (AlreadyExists, Busy, Canceled, Conflict, Error, Forbidden,
                       InternalError, InvalidArgument, IOFailure, NoMemory, NotFound, NotSupported,
                       ProtocolError, RateLimited, TLSError, Timeout, TooBig, Unauthenticated,
                       Unavailable)
+from ._cancel import CancelToken
 
 __all__ = [
     "version", "version_number", "strerror", "code_name", "parse_duration", "format_duration",
@@ -23,6 +24,7 @@ __all__ = [
     "LOG_TRACE", "Error", "InvalidArgument", "NoMemory", "NotFound", "AlreadyExists", "Conflict",
     "Unauthenticated", "Forbidden", "Timeout", "Unavailable", "IOFailure", "TLSError", "TooBig",
     "ProtocolError", "Canceled", "Busy", "Gone", "RateLimited", "NotSupported", "InternalError",
+    "CancelToken",
 ]
 
 LOG_NONE = _raw.EQOPS_LOG_NONE

@@ -18,6 +18,7 @@ import datetime
 import json
 from dataclasses import dataclass, field
 
+from . import _cancel
 from . import raw as _raw
 from ._handle import Owned
 from ._handle import lines as _lines
@@ -211,13 +212,16 @@ class Client(Owned):
     _what = "Client"
 
     def __init__(self, region=None, *, profile=None, credentials=None, endpoint_url=None,
-                 max_attempts=0, connect_timeout=None, timeout=None, ca_file=None,
-                 config_file=None, credentials_file=None, imds_endpoint=None):
+                 max_retries=0, connect_timeout=None, timeout=None, ca_file=None,
+                 config_file=None, credentials_file=None, imds_endpoint=None, cancel=None):
+        """max_retries: retries after the first attempt (0 = the default, 2; -1 = none);
+        cancel: an eqops.CancelToken every request of this client checks."""
+        self._cancel = cancel  # the C client holds it: keep it alive
         self._h = _raw.eqops_bind_aws_new(
             region or "", profile or "", credentials._h if credentials else None,
-            endpoint_url or "", int(max_attempts), _ms_of_seconds(connect_timeout),
+            endpoint_url or "", int(max_retries), _ms_of_seconds(connect_timeout),
             _ms_of_seconds(timeout), str(ca_file or ""), str(config_file or ""),
-            str(credentials_file or ""), imds_endpoint or "")
+            str(credentials_file or ""), imds_endpoint or "", _cancel.handle(cancel))
 
     @property
     def region(self):

@@ -17,6 +17,7 @@ or timedeltas. See eqops/k8s.h for the rules.
 import json
 import os
 
+from . import _cancel
 from . import _errors
 from . import raw as _raw
 from ._handle import Owned
@@ -49,27 +50,34 @@ class Client(Owned):
 
     def __init__(self, kubeconfig=None, *, context=None, in_cluster=False, namespace=None,
                  qps=None, burst=0, timeout=None, max_retries=0, exec_timeout=None,
-                 field_manager=None, impersonate_user=None, impersonate_groups=(), _handle=None):
+                 field_manager=None, impersonate_user=None, impersonate_groups=(), cancel=None,
+                 _handle=None):
+        """cancel: an eqops.CancelToken every request of this client checks."""
         if _handle is not None:
             self._h = _handle
             return
+        self._cancel = cancel  # the C client holds it: keep it alive
         self._h = _raw.eqops_bind_k8s_new(
             str(kubeconfig or ""), context or "", int(bool(in_cluster)), namespace or "",
             float(-1 if qps == 0 else qps or 0), int(burst), _ms(timeout) if timeout else 0,
             int(max_retries), _ms(exec_timeout) if exec_timeout else 0, field_manager or "",
-            impersonate_user or "", _lines(impersonate_groups, "impersonate_groups"))
+            impersonate_user or "", _lines(impersonate_groups, "impersonate_groups"),
+            _cancel.handle(cancel))
 
     @classmethod
     def eks(cls, aws_client, cluster, *, namespace=None, qps=None, burst=0, timeout=None,
-            max_retries=0, field_manager=None):
+            max_retries=0, field_manager=None, cancel=None):
         """A client for an EKS cluster: endpoint and CA from DescribeCluster, tokens from the
-        eqops.aws.Client (which must stay open while this client is used)."""
+        eqops.aws.Client (which must stay open while this client is used). cancel: an
+        eqops.CancelToken every request of this client checks (the DescribeCluster call is the
+        aws client's, which has its own)."""
         h = _raw.eqops_bind_k8s_new_eks(aws_client._handle(), cluster, namespace or "",
                                         float(-1 if qps == 0 else qps or 0), int(burst),
                                         _ms(timeout) if timeout else 0, int(max_retries),
-                                        field_manager or "")
+                                        field_manager or "", _cancel.handle(cancel))
         self = cls(_handle=h)
         self._aws = aws_client  # keep it alive
+        self._cancel = cancel
         return self
 
     @property
@@ -124,43 +132,44 @@ class Client(Owned):
                                       None if body is None else _text(body))
 
     # ---- writing -----------------------------------------------------------------------------
-    def _write(self, verb, obj, dry_run, force, field_manager, concurrency=0):
+    def _write(self, verb, obj, dry_run, force, field_manager, concurrency=0, cancel=None):
         return json.loads(_raw.eqops_bind_k8s_write(
             self._handle(), verb, _text(obj), int(bool(dry_run)), int(bool(force)),
-            field_manager or "", int(concurrency)))
+            field_manager or "", int(concurrency), _cancel.handle(cancel)))
 
-    def create(self, obj, *, dry_run=False, field_manager=None):
-        """Create (AlreadyExists when it exists); the created object."""
-        return self._write("create", obj, dry_run, False, field_manager)
+    def create(self, obj, *, dry_run=False, field_manager=None, cancel=None):
+        """Create (AlreadyExists when it exists); the created object. cancel: an
+        eqops.CancelToken for this call (instead of the client's)."""
+        return self._write("create", obj, dry_run, False, field_manager, 0, cancel)
 
-    def replace(self, obj, *, dry_run=False, field_manager=None):
+    def replace(self, obj, *, dry_run=False, field_manager=None, cancel=None):
         """Replace; metadata.resourceVersion, when set, must be current (Conflict)."""
-        return self._write("replace", obj, dry_run, False, field_manager)
+        return self._write("replace", obj, dry_run, False, field_manager, 0, cancel)
 
-    def apply(self, obj, *, force=False, dry_run=False, field_manager=None):
+    def apply(self, obj, *, force=False, dry_run=False, field_manager=None, cancel=None):
         """Server-side apply (Conflict names the other managers; force=True takes their
         fields)."""
-        return self._write("apply", obj, dry_run, force, field_manager)
+        return self._write("apply", obj, dry_run, force, field_manager, 0, cancel)
 
     def apply_manifest(self, manifest, *, force=False, dry_run=False, field_manager=None,
-                       concurrency=0):
+                       concurrency=0, cancel=None):
         """Server-side apply of a manifest (JSON or YAML text, several documents, List kinds;
         or a list of dicts): cluster-scoped objects first, `concurrency` at once (default 8).
         The applied objects, in order."""
         if isinstance(manifest, (list, tuple)):
             manifest = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifest)})
         return self._write("apply_manifest", manifest, dry_run, force, field_manager,
-                           concurrency)
+                           concurrency, cancel)
 
     def apply_path(self, path, *, recursive=False, force=False, dry_run=False,
-                   field_manager=None, concurrency=0):
+                   field_manager=None, concurrency=0, cancel=None):
         """Server-side apply of the manifests at `path` (a str or os.PathLike), as `kubectl
         apply -f PATH [-R]`: a file, or a directory's *.json, *.yaml and *.yml files in name
         order (recursive: its subdirectories' too). Every file is read before anything is
         sent; nothing to apply raises InvalidArgument. The applied objects, in order."""
         return json.loads(_raw.eqops_bind_k8s_apply_path(
             self._handle(), os.fspath(path), int(bool(recursive)), int(bool(dry_run)),
-            int(bool(force)), field_manager or "", int(concurrency)))
+            int(bool(force)), field_manager or "", int(concurrency), _cancel.handle(cancel)))
 
     def patch(self, api_version, kind, name, merge_patch, namespace=None, *, dry_run=False,
               field_manager=None):
@@ -180,7 +189,7 @@ class Client(Owned):
     # ---- watching ------------------------------------------------------------------------------
     def watch(self, api_version, kind, callback, namespace=None, *, label_selector=None,
               field_selector=None, all_namespaces=False, resource_version=None,
-              bookmarks=False, idle_timeout=None, duration=None):
+              bookmarks=False, idle_timeout=None, duration=None, cancel=None):
         """Call callback(type, obj) for every change until it returns True (watch then returns
         False) or `duration` ends (returns True). Without a resource_version the existing
         objects come first, as ADDED. Resumes after drops and restarts; a 410 lists again and
@@ -199,10 +208,12 @@ class Client(Owned):
                 self._handle(), api_version, kind, namespace or "", label_selector or "",
                 field_selector or "", int(bool(all_namespaces)), resource_version or "",
                 int(bool(bookmarks)), _ms(idle_timeout) if idle_timeout else 0,
-                _ms(duration) if duration else 0, guarded)
+                _ms(duration) if duration else 0, guarded, _cancel.handle(cancel))
         except _errors.Canceled:
             if failure:
                 raise failure[0] from None
+            if cancel is not None and cancel.triggered:
+                raise  # the token, not the callback
             return False
         if failure:
             raise failure[0]

@@ -14,6 +14,7 @@ JSON documented in eqops/pg.h). Durations are milliseconds, "5s"-style strings o
 import json
 from dataclasses import dataclass, field
 
+from . import _cancel
 from . import raw as _raw
 from ._handle import Owned
 from .slo import ms as _ms
@@ -79,23 +80,26 @@ class Cluster(Owned):
     """An admin connection to the cluster. Use one Cluster per thread (or lock around it).
     close() (or `with`) closes it."""
 
-    _free = staticmethod(_raw.eqops_pg_close)
+    _free = staticmethod(_raw.eqops_pg_free)
     _what = "Cluster"
 
     def __init__(self, conninfo="", *, connect_timeout=None, statement_timeout=None,
                  lock_timeout=None, max_retries=0, control_db=None, template_db=None,
-                 db_prefix=None, failover_wait=None):
+                 db_prefix=None, failover_wait=None, cancel=None):
         """failover_wait: how long connecting keeps trying while no server takes writes (a
-        failover, a restart): None = 30 s; 0 = one attempt only; at most an hour."""
+        failover, a restart): None = 30 s; 0 = one attempt only; at most an hour.
+        cancel: an eqops.CancelToken every connect, query and retry wait of this Cluster
+        checks."""
         wait = 0 if failover_wait is None else _ms(failover_wait)
         if wait == 0 and failover_wait is not None:
             wait = -1
         elif wait < 0:
             wait = -2  # refused by the library, naming opts.failover_wait_ms
-        self._h = _raw.eqops_bind_pg_connect(
-            conninfo or "", int(connect_timeout or 0), _opt_ms(statement_timeout),
+        self._cancel = cancel  # the C handle holds it: keep it alive
+        self._h = _raw.eqops_bind_pg_new(
+            conninfo or "", _opt_ms(connect_timeout), _opt_ms(statement_timeout),
             _opt_ms(lock_timeout), int(max_retries), control_db or "", template_db or "",
-            db_prefix or "", wait)
+            db_prefix or "", wait, _cancel.handle(cancel))
 
     # ---- tenants ----------------------------------------------------------------------------
     def create_tenant(self, name, *, connection_limit=0, settings=None, password=None,
@@ -133,7 +137,7 @@ class Cluster(Owned):
 
     def migrate(self, migrations, *, concurrency=0, canary=0, continue_on_error=False,
                 dry_run=False, skip_template=False, tenants=None, lock_wait=None,
-                lock_timeout=None, statement_timeout=None, progress=None):
+                lock_timeout=None, statement_timeout=None, progress=None, cancel=None):
         """Migrate the template and the tenants; returns the per-database results.
 
         progress(database, status, done, total) runs on this thread as databases finish;
@@ -153,7 +157,8 @@ class Cluster(Owned):
                 self._handle(), str(migrations), int(concurrency), int(canary),
                 int(bool(continue_on_error)), int(bool(dry_run)), int(bool(skip_template)),
                 _lines(tenants, "tenants"), _opt_ms(lock_wait), _opt_ms(lock_timeout),
-                _opt_ms(statement_timeout), guarded if progress else None)
+                _opt_ms(statement_timeout), guarded if progress else None,
+                _cancel.handle(cancel))
         except Exception:
             if raised:
                 raise raised[0]

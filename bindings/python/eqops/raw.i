@@ -75,13 +75,13 @@ int eqops_bind_pg_migrate(char **out, eqops_pg *pg, const char *migrations_dir,
                           int concurrency, int canary, int continue_on_error, int dry_run,
                           int skip_template, const char *tenants, long lock_wait_ms,
                           long lock_timeout_ms, long statement_timeout_ms, PyObject *progress,
-                          eqops_error *err)
+                          eqops_cancel *cancel, eqops_error *err)
 {
     return eqops_bind_pg_migrate_fn(out, pg, migrations_dir, concurrency, canary,
                                     continue_on_error, dry_run, skip_template, tenants,
                                     lock_wait_ms, lock_timeout_ms, statement_timeout_ms,
                                     progress == Py_None ? NULL : eqops_py_pg_progress, progress,
-                                    err);
+                                    cancel, err);
 }
 %}
 
@@ -110,11 +110,12 @@ int eqops_bind_k8s_watch(eqops_k8s *k, const char *api_version, const char *kind
                          const char *ns, const char *label_selector,
                          const char *field_selector, int all_namespaces,
                          const char *resource_version, int bookmarks, long idle_timeout_ms,
-                         long duration_ms, PyObject *fn, eqops_error *err)
+                         long duration_ms, PyObject *fn, eqops_cancel *cancel,
+                         eqops_error *err)
 {
     return eqops_bind_k8s_watch_fn(k, api_version, kind, ns, label_selector, field_selector,
                                    all_namespaces, resource_version, bookmarks, idle_timeout_ms,
-                                   duration_ms, eqops_py_k8s_event, fn, err);
+                                   duration_ms, eqops_py_k8s_event, fn, cancel, err);
 }
 %}
 
@@ -151,22 +152,22 @@ static int eqops_py_tenant_progress(const char *tenant, const char *cluster, con
 int eqops_bind_tenant_run(char **out, size_t *drifted, eqops_tenant_env *env,
                           const char *operation, const char *spec, const char *confirm,
                           int rotate_password, int cluster_parallel, PyObject *progress,
-                          eqops_error *err)
+                          eqops_cancel *cancel, eqops_error *err)
 {
     return eqops_bind_tenant_run_fn(out, drifted, env, operation, spec, confirm, rotate_password,
                                     cluster_parallel,
                                     progress == Py_None ? NULL : eqops_py_tenant_progress,
-                                    progress, err);
+                                    progress, cancel, err);
 }
 
 int eqops_bind_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *env,
                             const char *operation, const char *dir, const char *confirm,
                             int rotate_password, int cluster_parallel, PyObject *progress,
-                            eqops_error *err)
+                            eqops_cancel *cancel, eqops_error *err)
 {
     return eqops_bind_tenant_fleet_fn(out, failed, env, operation, dir, confirm, rotate_password,
                                       cluster_parallel,
                                       progress == Py_None ? NULL : eqops_py_tenant_progress,
-                                      progress, err);
+                                      progress, cancel, err);
 }
 %}

@@ -16,6 +16,7 @@ import datetime
 import json
 from dataclasses import dataclass
 
+from . import _cancel
 from . import raw as _raw
 
 __all__ = [
@@ -295,17 +296,17 @@ class SloSet:
         return _raw.eqops_bind_slo_recorded_series(self._h, _NAMING[naming])
 
     def report(self, prometheus_url=None, series=None, at_ms=0, ca_file=None,
-               bearer_token=None, timeout_ms=0):
+               bearer_token=None, timeout_ms=0, cancel=None):
         """Current SLI, budget, burn and alerts, live from Prometheus or from a Series.
 
         A dict (the report's JSON). rep["conditions"] is {"page", "ticket", "nodata"}: a
         burn alert of that severity fires, or an objective has no data. An objective or
         window without data has "no_data": True and None for its numbers ("sli", "budget",
         "error_ratio", ...), never a perfect 100%; "absent" says whether the absent alert
-        fires.
+        fires. cancel: an eqops.CancelToken for the Prometheus queries.
         """
         if (prometheus_url is None) == (series is None):
             raise ValueError("give either prometheus_url or series")
         return json.loads(_raw.eqops_bind_slo_report(
             self._h, prometheus_url, series._h if series is not None else None, at_ms, ca_file,
-            bearer_token, timeout_ms))
+            bearer_token, timeout_ms, _cancel.handle(cancel)))

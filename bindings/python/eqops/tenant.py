@@ -19,6 +19,7 @@ it runs under.
 """
 import json
 
+from . import _cancel
 from . import raw as _raw
 from ._handle import Owned
 from ._handle import lines as _lines
@@ -46,10 +47,11 @@ def _guarded(progress):
     return guarded, raised
 
 
-def _run(fn, progress, *args):
+def _run(fn, progress, cancel, *args):
     guarded, raised = _guarded(progress)
+    token = _cancel.handle(cancel)
     try:
-        out = fn(*args, guarded)
+        out = fn(*args, guarded, token)
     except Exception:
         if raised:
             raise raised[0]
@@ -100,34 +102,39 @@ class Env(Owned):
                                                         cluster or ""))
 
     # ---- one tenant ---------------------------------------------------------------------------
-    def _one(self, operation, spec, confirm, rotate_password, cluster_parallel, progress):
-        out, n = _run(_raw.eqops_bind_tenant_run, progress, self._handle(), operation,
+    def _one(self, operation, spec, confirm, rotate_password, cluster_parallel, progress,
+             cancel=None):
+        out, n = _run(_raw.eqops_bind_tenant_run, progress, cancel, self._handle(), operation,
                       _text(spec), confirm or "", int(bool(rotate_password)),
                       int(cluster_parallel))
         return json.loads(out), n
 
-    def plan(self, spec, progress=None, *, cluster_parallel=0):
-        """What apply would do: every object with its action and the fields that differ."""
-        return self._one("plan", spec, None, False, cluster_parallel, progress)[0]
+    def plan(self, spec, progress=None, *, cluster_parallel=0, cancel=None):
+        """What apply would do: every object with its action and the fields that differ.
+        cancel (every operation): an eqops.CancelToken; once triggered the operation stops
+        at its next check and raises eqops.Canceled, leaving what it did for the next run."""
+        return self._one("plan", spec, None, False, cluster_parallel, progress, cancel)[0]
 
-    def apply(self, spec, rotate_password=False, cluster_parallel=0, progress=None):
+    def apply(self, spec, rotate_password=False, cluster_parallel=0, progress=None, *,
+              cancel=None):
         """Create or converge everything; a second apply reports "changed": 0.
         rotate_password sets (and stores) a new database password; cluster_parallel: clusters
         at once (0 = all, 1 = one after the other)."""
-        return self._one("apply", spec, None, rotate_password, cluster_parallel, progress)[0]
+        return self._one("apply", spec, None, rotate_password, cluster_parallel, progress,
+                         cancel)[0]
 
-    def destroy(self, spec, confirm, progress=None, *, cluster_parallel=0):
+    def destroy(self, spec, confirm, progress=None, *, cluster_parallel=0, cancel=None):
         """Remove the tenant everywhere (the database is dropped); `confirm` must be its
         name. What is already gone is skipped."""
-        return self._one("destroy", spec, confirm, False, cluster_parallel, progress)[0]
+        return self._one("destroy", spec, confirm, False, cluster_parallel, progress, cancel)[0]
 
-    def drift(self, spec, progress=None, *, cluster_parallel=0):
+    def drift(self, spec, progress=None, *, cluster_parallel=0, cancel=None):
         """Where the live state differs from the spec: (result, number of drifted actions)."""
-        return self._one("drift", spec, None, False, cluster_parallel, progress)
+        return self._one("drift", spec, None, False, cluster_parallel, progress, cancel)
 
-    def reconcile(self, spec, progress=None, *, cluster_parallel=0):
+    def reconcile(self, spec, progress=None, *, cluster_parallel=0, cancel=None):
         """Put the drift back: apply, then the tenant database's pending migrations."""
-        return self._one("reconcile", spec, None, False, cluster_parallel, progress)[0]
+        return self._one("reconcile", spec, None, False, cluster_parallel, progress, cancel)[0]
 
     def status(self, spec):
         """The tenant as it is: {"tenant", "health": "healthy"|"degraded"|"absent",
@@ -144,13 +151,14 @@ class Env(Owned):
                                                       _lines(contexts, "contexts")))
 
     def fleet(self, operation, directory, confirm=None, rotate_password=False, progress=None, *,
-              cluster_parallel=0):
+              cluster_parallel=0, cancel=None):
         """An operation ("plan", "apply", "destroy", "drift", "reconcile", "status") over every
         spec in a directory, `concurrency` tenants at once; every spec is checked (and
         duplicate names refused) before anything changes. Returns (result, failed): the
         tenants whose operation failed (drift: that drifted). destroy: `confirm` must be the
         directory as given."""
-        out, failed = _run(_raw.eqops_bind_tenant_fleet, progress, self._handle(), operation,
+        out, failed = _run(_raw.eqops_bind_tenant_fleet, progress, cancel, self._handle(),
+                           operation,
                            str(directory), str(confirm) if confirm is not None else "",
                            int(bool(rotate_password)), int(cluster_parallel))
         return json.loads(out), failed

@@ -161,7 +161,7 @@ def test_profile_credentials(monkeypatch, tmp_path):
 def test_metrics_are_checked_before_anything_is_sent(creds):
     # an endpoint nothing listens on: a request would fail with Unavailable, not InvalidArgument
     client = aws.Client(region="eu-west-1", credentials=creds,
-                        endpoint_url="http://127.0.0.1:9", max_attempts=1)
+                        endpoint_url="http://127.0.0.1:9", max_retries=-1)
     good = {"name": "Onboarded", "value": 1, "unit": "Count", "dimensions": {"Region": "eu"}}
     with pytest.raises(eqops.InvalidArgument) as e:
         client.put_metrics("Platform", [good, {"name": "Bad", "value": float("nan")}])

@@ -384,8 +384,12 @@ static void test_metrics(void **state)
     now -= now % 60000; /* one minute: one datapoint */
     size_t n = 2500;
     eqops_aws_metric *m = calloc(n, sizeof(*m));
+    const eqops_aws_metric **mp = calloc(n, sizeof(*mp));
     assert_non_null(m);
+    assert_non_null(mp);
     for (size_t i = 0; i < n; i++) {
+        assert_int_equal(eqops_aws_metric_init(&m[i], EQOPS_AWS_METRIC_VERSION), 0);
+        mp[i] = &m[i];
         m[i].name = metric;
         m[i].value = 1.0;
         m[i].unit = "Count";
@@ -394,7 +398,7 @@ static void test_metrics(void **state)
     }
     posts = 0;
     eqops_set_log(count_posts, EQOPS_LOG_DEBUG, NULL);
-    int rc = eqops_aws_metrics_put(aws, ns, m, n, &e);
+    int rc = eqops_aws_metrics_put(aws, ns, mp, n, &e);
     eqops_set_log(NULL, EQOPS_LOG_NONE, NULL);
     if (rc != 0)
         fail_msg("put: %s", e.message);
@@ -402,9 +406,10 @@ static void test_metrics(void **state)
 
     /* validated before anything is sent */
     m[7].value = 0.0 / 0.0;
-    assert_int_equal(eqops_aws_metrics_put(aws, ns, m, n, &e), EQOPS_EINVAL);
+    assert_int_equal(eqops_aws_metrics_put(aws, ns, mp, n, &e), EQOPS_EINVAL);
     assert_string_equal(e.field, "metrics[7].value");
     eqops_error_clear(&e);
+    free(mp);
     free(m);
 
     char queries[512], *out = NULL;

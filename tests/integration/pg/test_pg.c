@@ -35,7 +35,7 @@ static eqops_pg *connect_admin(const char *tmpl)
     o.max_retries = 2;
     eqops_error e = EQOPS_ERROR_INIT;
     eqops_pg *pg = NULL;
-    int rc = eqops_pg_connect(&pg, admin_dsn, &o, &e);
+    int rc = eqops_pg_new(&pg, admin_dsn, &o, &e);
     if (rc != 0)
         fail_msg("connect: %s", e.message);
     return pg;
@@ -143,7 +143,7 @@ static int setup(void **state)
     json_array_foreach(doc, i, t) drop(pg, json_string_value(json_object_get(t, "name")));
     json_decref(doc);
     eqops_free(list);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     return 0;
 }
 
@@ -249,7 +249,7 @@ static void test_lifecycle(void **state)
                         "0");
     eqops_pg_tenant_free(t);
     eqops_error_clear(&e);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
 }
 
 /* ---- isolation ---------------------------------------------------------------------------- */
@@ -295,7 +295,7 @@ static void test_isolation(void **state)
     drop(pg, "iso-b");
     eqops_pg_tenant_free(a);
     eqops_pg_tenant_free(b);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
 }
 
 /* ---- hostile names ---------------------------------------------------------------------- */
@@ -361,7 +361,7 @@ static void test_hostile_names(void **state)
     PQfinish(c);
     eqops_pg_tenant_free(t);
     drop(pg, "quoted-value");
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
 }
 
 /* ---- objects that are not ours --------------------------------------------------------------- */
@@ -398,7 +398,7 @@ static void test_foreign_objects(void **state)
     assert_non_null(strstr(e.message, "not an eqops tenant role"));
     super_sql(NULL, "DROP ROLE ct_squatter");
     eqops_error_clear(&e);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
 }
 
 /* ---- a create that stopped half-way is finished by the next one ------------------------------ */
@@ -435,7 +435,7 @@ static void test_resume_create(void **state)
     assert_string_equal(eqops_pg_tenant_state(t), "ready");
     eqops_pg_tenant_free(t);
     drop(pg, "half-made");
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
 }
 
 /* ---- concurrency ------------------------------------------------------------------------------
@@ -457,7 +457,7 @@ static void *create_thread(void *arg)
     snprintf(j->message, sizeof(j->message), "%s", e.message);
     eqops_pg_tenant_free(t);
     eqops_error_clear(&e);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     return NULL;
 }
 
@@ -488,7 +488,7 @@ static void test_concurrent_creates(void **state)
         eqops_pg_tenant_free(t);
         drop(pg, jobs[i].name);
     }
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
 }
 
 /* ---- drop with sessions ------------------------------------------------------------------------
@@ -511,7 +511,7 @@ static void test_drop_with_sessions(void **state)
     PQfinish(idle);
     PQfinish(in_txn);
     eqops_pg_tenant_free(t);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
 }
 
 /* ---- no secrets in the server log -------------------------------------------------------------
@@ -535,7 +535,7 @@ static void test_password_not_logged(void **state)
     drop(pg, "logged");
     eqops_pg_tenant_free(t);
     eqops_pg_tenant_free(rot);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     super_sql(NULL, "ALTER SYSTEM RESET log_statement");
     super_sql(NULL, "SELECT pg_reload_conf()");
     char *log = NULL;
@@ -786,7 +786,7 @@ static void test_fleet_migrate(void **state)
         drop(pg, names[i]);
     drop(pg, "fleet-a");
     eqops_error_clear(&e);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     assert_int_equal(system(cmd), 0);
@@ -858,7 +858,7 @@ static void test_locks_and_progress(void **state)
     for (size_t i = 0; i < 4; i++)
         drop(pg, names[i]);
     eqops_error_clear(&e);
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
 }
 
 /* ---- a busy tenant, a failed concurrent index ------------------------------------------ */
@@ -916,7 +916,7 @@ static void test_busy_tenant_and_concurrent_index(void **state)
     PQfinish(c);
     eqops_pg_tenant_free(t);
     drop(pg, "nt-a");
-    eqops_pg_close(pg);
+    eqops_pg_free(pg);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     assert_int_equal(system(cmd), 0);
@@ -936,30 +936,74 @@ static void test_connect_errors(void **state)
     /* a wrong password: EAUTH, and the password is not in the message */
     char dsn[512];
     snprintf(dsn, sizeof(dsn), "%s password=wrong-secret-77", admin_dsn);
-    assert_int_equal(eqops_pg_connect(&pg, dsn, &o, &e), EQOPS_EAUTH);
+    assert_int_equal(eqops_pg_new(&pg, dsn, &o, &e), EQOPS_EAUTH);
     assert_null(strstr(e.message, "wrong-secret-77"));
     /* a broken conninfo does not echo its text */
-    assert_int_equal(eqops_pg_connect(&pg, "host=x password=hunter2 =", &o, &e), EQOPS_EINVAL);
+    assert_int_equal(eqops_pg_new(&pg, "host=x password=hunter2 =", &o, &e), EQOPS_EINVAL);
     assert_null(strstr(e.message, "hunter2"));
     assert_string_equal(e.field, "conninfo");
     /* nothing listens: EUNAVAILABLE once the failover wait is over */
     o.failover_wait_ms = 1000;
-    assert_int_equal(eqops_pg_connect(&pg, "host=127.0.0.1 port=1 connect_timeout=2", &o, &e),
+    assert_int_equal(eqops_pg_new(&pg, "host=127.0.0.1 port=1 connect_timeout=2", &o, &e),
                      EQOPS_EUNAVAILABLE);
     /* a multi-host list: the dead host is skipped */
     const char *port = getenv("EQOPS_TEST_PG_PORT");
     snprintf(dsn, sizeof(dsn), "%s host=127.0.0.1,127.0.0.1 port=1,%s", admin_dsn,
              port ? port : "5432");
-    assert_int_equal(eqops_pg_connect(&pg, dsn, &o, &e), 0);
-    eqops_pg_close(pg);
+    assert_int_equal(eqops_pg_new(&pg, dsn, &o, &e), 0);
+    eqops_pg_free(pg);
     /* bad options */
     o.db_prefix = "Tenant";
-    assert_int_equal(eqops_pg_connect(&pg, admin_dsn, &o, &e), EQOPS_EINVAL);
+    assert_int_equal(eqops_pg_new(&pg, admin_dsn, &o, &e), EQOPS_EINVAL);
     assert_string_equal(e.field, "opts.db_prefix");
     o.db_prefix = "x_";
     o.template_db = "x_template";
-    assert_int_equal(eqops_pg_connect(&pg, admin_dsn, &o, &e), EQOPS_EINVAL);
+    assert_int_equal(eqops_pg_new(&pg, admin_dsn, &o, &e), EQOPS_EINVAL);
     eqops_error_clear(&e);
+}
+
+/* The per-call options of a connected handle: NULL is read as the defaults, versions 1 to the
+ * current one are read, 0 and the next are refused naming opts.version (nothing is changed). */
+static void test_call_options_versions(void **state)
+{
+    (void)state;
+    NEED_ENV();
+    eqops_pg *pg = connect_admin(NULL);
+    eqops_error e = EQOPS_ERROR_INIT;
+    eqops_pg_tenant *t = NULL;
+    eqops_pg_tenant_options to = EQOPS_PG_TENANT_OPTIONS_INIT;
+    to.connection_limit = -2;
+    for (unsigned v = 1; v <= EQOPS_PG_TENANT_OPTIONS_VERSION; v++) {
+        to.version = v;
+        assert_int_equal(eqops_pg_tenant_create(&t, pg, "opts-versions", &to, &e), EQOPS_EINVAL);
+        assert_string_equal(e.field, "opts.connection_limit");
+    }
+    for (unsigned bad = 0; bad <= 1; bad++) {
+        to.version = bad ? EQOPS_PG_TENANT_OPTIONS_VERSION + 1 : 0;
+        assert_int_equal(eqops_pg_tenant_create(&t, pg, "opts-versions", &to, &e), EQOPS_EINVAL);
+        assert_string_equal(e.field, "opts.version");
+    }
+    assert_null(t);
+    char *out = NULL;
+    /* NULL: the defaults, which lack the one required field */
+    assert_int_equal(eqops_pg_migrate(&out, NULL, pg, NULL, &e), EQOPS_EINVAL);
+    assert_string_equal(e.field, "opts.migrations_dir");
+    eqops_pg_migrate_options mo = EQOPS_PG_MIGRATE_OPTIONS_INIT;
+    mo.migrations_dir = "/nonexistent";
+    mo.concurrency = 65;
+    for (unsigned v = 1; v <= EQOPS_PG_MIGRATE_OPTIONS_VERSION; v++) {
+        mo.version = v;
+        assert_int_equal(eqops_pg_migrate(&out, NULL, pg, &mo, &e), EQOPS_EINVAL);
+        assert_string_equal(e.field, "opts.concurrency");
+    }
+    for (unsigned bad = 0; bad <= 1; bad++) {
+        mo.version = bad ? EQOPS_PG_MIGRATE_OPTIONS_VERSION + 1 : 0;
+        assert_int_equal(eqops_pg_migrate(&out, NULL, pg, &mo, &e), EQOPS_EINVAL);
+        assert_string_equal(e.field, "opts.version");
+    }
+    assert_null(out);
+    eqops_error_clear(&e);
+    eqops_pg_free(pg);
 }
 
 int main(void)
@@ -967,6 +1011,7 @@ int main(void)
     eqops_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_errors),
+        cmocka_unit_test(test_call_options_versions),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_isolation),
         cmocka_unit_test(test_hostile_names),

@@ -8,6 +8,7 @@
 #include "testserver.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -358,7 +359,7 @@ static void record_sleep(int64_t ms)
         slept[nslept++] = ms;
 }
 
-static eqops_aws *fake_client(const char *path, int attempts)
+static eqops_aws *fake_client_cancel(const char *path, int retries, eqops_cancel *cancel)
 {
     char url[256];
     snprintf(url, sizeof(url), "%s%s", base, path);
@@ -367,10 +368,16 @@ static eqops_aws *fake_client(const char *path, int attempts)
     eqops_aws_options o = EQOPS_AWS_OPTIONS_INIT;
     o.endpoint_url = url;
     o.credentials = c;
-    o.max_attempts = attempts;
+    o.max_retries = retries;
+    o.cancel = cancel;
     eqops_aws *aws = client(&o);
     eqops_aws_credentials_free(c);
     return aws;
+}
+
+static eqops_aws *fake_client(const char *path, int retries)
+{
+    return fake_client_cancel(path, retries, NULL);
 }
 
 static void test_retries(void **state)
@@ -430,6 +437,44 @@ static void test_retries(void **state)
     eqops_aws_credentials_free(c);
     eqops__aws_set_retry_hooks(NULL, NULL);
     eqops_error_clear(&e);
+}
+
+static void *trigger_soon(void *arg)
+{
+    usleep(200 * 1000);
+    eqops_cancel_trigger(arg);
+    return NULL;
+}
+
+/* The client's token ends a retry wait (500 ms here) at once and sends nothing more; a
+ * triggered token sends nothing at all. */
+static void test_retry_cancelled(void **state)
+{
+    (void)state;
+    clean_env();
+    eqops__aws_set_retry_hooks(fixed_random, NULL); /* real, cancellable waits */
+    eqops_error e = EQOPS_ERROR_INIT;
+    eqops_cancel *c = NULL;
+    assert_int_equal(eqops_cancel_new(&c, &e), 0);
+    eqops_aws *aws = fake_client_cancel("/throttle9/k6", 0, c); /* the options' token */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, trigger_soon, c), 0);
+    char *out = NULL;
+    int64_t t0 = eqops__mono_ms();
+    assert_int_equal(eqops_aws_secret_describe(&out, aws, "x", &e), EQOPS_ECANCELED);
+    int64_t took = eqops__mono_ms() - t0;
+    pthread_join(t, NULL);
+    assert_true(took < 450); /* the wait alone was 500 ms */
+    assert_non_null(strstr(e.message, "cancelled"));
+    assert_int_equal(fake_count("k6"), 1);
+    eqops_error_clear(&e);
+    assert_int_equal(eqops_aws_secret_describe(&out, aws, "x", &e), EQOPS_ECANCELED);
+    assert_int_equal(fake_count("k6"), 1);
+    assert_null(out);
+    eqops_error_clear(&e);
+    eqops_aws_free(aws);
+    eqops_cancel_free(c);
+    eqops__aws_set_retry_hooks(NULL, NULL);
 }
 
 /* ---- credential sources --------------------------------------------------------------------- */
@@ -695,17 +740,19 @@ static void test_input_checks(void **state)
     eqops_aws *aws = fake_client("/throttle0/never", 0);
     eqops_error e = EQOPS_ERROR_INIT;
     const char *dims[] = {"tenant=acme", "bad", NULL};
-    eqops_aws_metric m[2] = {{"ok", 1, "Count", NULL, 0, 0}, {"x", 1, "Count", dims, 0, 0}};
-    assert_int_equal(eqops_aws_metrics_put(aws, "ns", m, 2, &e), EQOPS_EINVAL);
+    eqops_aws_metric m[2] = {{EQOPS_AWS_METRIC_VERSION, "ok", 1, "Count", NULL, 0, 0},
+                             {EQOPS_AWS_METRIC_VERSION, "x", 1, "Count", dims, 0, 0}};
+    const eqops_aws_metric *mp[2] = {&m[0], &m[1]};
+    assert_int_equal(eqops_aws_metrics_put(aws, "ns", mp, 2, &e), EQOPS_EINVAL);
     assert_string_equal(e.field, "metrics[1].dimensions[1]");
     m[1].dimensions = NULL;
     m[1].unit = "Parsecs";
-    assert_int_equal(eqops_aws_metrics_put(aws, "ns", m, 2, &e), EQOPS_EINVAL);
+    assert_int_equal(eqops_aws_metrics_put(aws, "ns", mp, 2, &e), EQOPS_EINVAL);
     assert_string_equal(e.field, "metrics[1].unit");
     m[1].unit = NULL;
     m[1].value = 1.0 / 0.0;
-    assert_int_equal(eqops_aws_metrics_put(aws, "ns", m, 2, &e), EQOPS_EINVAL);
-    assert_int_equal(eqops_aws_metrics_put(aws, "AWS/EC2", m, 1, &e), EQOPS_EINVAL);
+    assert_int_equal(eqops_aws_metrics_put(aws, "ns", mp, 2, &e), EQOPS_EINVAL);
+    assert_int_equal(eqops_aws_metrics_put(aws, "AWS/EC2", mp, 1, &e), EQOPS_EINVAL);
     assert_int_equal(fake_count("never"), 0);
     char *out = NULL;
     assert_int_equal(eqops_aws_secret_get(&out, aws, "", NULL, &e), EQOPS_EINVAL);
@@ -732,10 +779,10 @@ int main(void)
 {
     eqops_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config_files), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_signer_rules), cmocka_unit_test(test_retries),
-        cmocka_unit_test(test_chain),        cmocka_unit_test(test_eks_token),
-        cmocka_unit_test(test_input_checks),
+        cmocka_unit_test(test_config_files),    cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_signer_rules),    cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_retry_cancelled), cmocka_unit_test(test_chain),
+        cmocka_unit_test(test_eks_token),       cmocka_unit_test(test_input_checks),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     eqops_cleanup();

@@ -3,19 +3,22 @@
  * (tests/support/k8s_faults.py): 429 with Retry-After and 503 retried for reads, never for a
  * create; a connection dropped mid-body retried; a stalled body reported as a timeout; a watch
  * stream cut off resumed from the last resourceVersion, a silent one noticed by the idle
- * timeout. Status answers read into errors: bad input reported as a 500 by server-side apply,
- * and the values of a Secret never copied from the server's message. The real API server is
- * used by the integration tests.
+ * timeout; the client's token stopping a silent watch stream and a wait to reconnect
+ * (EQOPS_ECANCELED, the time from the trigger printed). Status answers read into errors: bad input
+ * reported as a 500 by server-side apply, and the values of a Secret never copied from the server's
+ * message. The real API server is used by the integration tests.
  */
 #include "k8s/k8s_internal.h"
 #include "testserver.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -187,6 +190,67 @@ static void test_watch_idle(void **state)
     eqops_k8s_free(k);
 }
 
+typedef struct later {
+    eqops_cancel *c;
+    int64_t after_ms;
+} later;
+
+static void *trigger_later(void *arg)
+{
+    later *l = arg;
+    usleep((useconds_t)l->after_ms * 1000);
+    eqops_cancel_trigger(l->c);
+    return NULL;
+}
+
+/* A watch cancelled from another thread: on a stream that sends nothing (libcurl looks at the
+ * token about once a second while idle), and while waiting to reconnect to a server that
+ * refuses it, which must end at once (before the fix it ran to its end: 1 s late). */
+static void test_watch_cancelled(void **state)
+{
+    (void)state;
+    const char *faults[] = {"/mode?fault=stall&times=1", "/mode?fault=503&times=100"};
+    const int64_t trigger_ms[] = {1500, 2500}, within_ms[] = {5000, 500};
+    for (int i = 0; i < 2; i++) {
+        eqops_k8s_options ko = EQOPS_K8S_OPTIONS_INIT;
+        ko.kubeconfig = kubeconfig;
+        ko.max_retries = -1; /* the 503s reach the watch loop */
+        eqops_k8s *k = NULL;
+        eqops_error e = EQOPS_ERROR_INIT;
+        eqops_cancel *c = NULL;
+        assert_int_equal(eqops_cancel_new(&c, &e), 0);
+        if (i == 0)
+            ko.cancel = c; /* the client's token; the second watch has its own */
+        assert_int_equal(eqops_k8s_new(&k, &ko, &e), 0);
+        long watches = fake_get("/count?key=watch");
+        fake_get(faults[i]);
+        eqops_k8s_watch_options o = EQOPS_K8S_WATCH_OPTIONS_INIT;
+        o.resource_version = "11";
+        o.idle_timeout_ms = 60000;
+        o.duration_ms = 60000;
+        if (i == 1)
+            o.cancel = c;
+        pthread_t t;
+        later l = {c, trigger_ms[i]};
+        assert_int_equal(pthread_create(&t, NULL, trigger_later, &l), 0);
+        int64_t t0 = eqops__mono_ms();
+        int rc = eqops_k8s_watch(k, "v1", "ConfigMap", NULL, &o, on_event, NULL, &e);
+        int64_t after = eqops__mono_ms() - t0 - trigger_ms[i];
+        pthread_join(t, NULL);
+        fprintf(stderr, "# %s: stopped %lld ms after the trigger\n", faults[i] + 12,
+                (long long)after);
+        assert_int_equal(rc, EQOPS_ECANCELED);
+        assert_non_null(strstr(e.message, "cancelled"));
+        assert_true(after < within_ms[i]);
+        long n = fake_get("/count?key=watch") - watches;
+        assert_true(i == 0 ? n == 1 : n >= 2); /* the refused one reconnected meanwhile */
+        eqops_error_clear(&e);
+        fake_get("/mode?fault=none&times=0");
+        eqops_k8s_free(k);
+        eqops_cancel_free(c);
+    }
+}
+
 /*
  * Regression: lib/k8s/manifest.c:224 copied the server's message into the error, and for a
  * Secret it quotes the value it refused (the real API server's answer to a Secret with
@@ -252,9 +316,9 @@ int main(void)
 {
     eqops_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_retries), cmocka_unit_test(test_slow_body),
-        cmocka_unit_test(test_watch_resumes), cmocka_unit_test(test_watch_idle),
-        cmocka_unit_test(test_status_errors)};
+        cmocka_unit_test(test_retries),         cmocka_unit_test(test_slow_body),
+        cmocka_unit_test(test_watch_resumes),   cmocka_unit_test(test_watch_idle),
+        cmocka_unit_test(test_watch_cancelled), cmocka_unit_test(test_status_errors)};
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     eqops_cleanup();
     return rc;

@@ -115,6 +115,31 @@ static void data_is_reported(void **state)
     eqops_slo_set_free(set);
 }
 
+/* A triggered token stops the report before its first objective, offline too; reset, the
+ * same options report again. */
+static void cancelled_report(void **state)
+{
+    eqops_slo_set *set = spec("{\"page\": false, \"ticket\": false}");
+    eqops_slo_series s = samples(0.5);
+    eqops_cancel *c = NULL;
+    eqops_error e = EQOPS_ERROR_INIT;
+    assert_int_equal(eqops_cancel_new(&c, &e), 0);
+    eqops_cancel_trigger(c);
+    eqops_slo_report_options o = EQOPS_SLO_REPORT_OPTIONS_INIT;
+    o.series = &s;
+    o.cancel = c;
+    char *out = NULL;
+    assert_int_equal(eqops_slo_report(&out, set, &o, &e), EQOPS_ECANCELED);
+    assert_null(out);
+    assert_non_null(strstr(e.message, "cancelled before objective avail"));
+    eqops_error_clear(&e);
+    eqops_cancel_reset(c);
+    assert_int_equal(eqops_slo_report(&out, set, &o, &e), 0);
+    eqops_free(out);
+    eqops_cancel_free(c);
+    eqops_slo_set_free(set);
+}
+
 /* Nothing measured in the window (a misspelled metric looks like this): no SLI, no budget,
  * no burn, no alert but the absent one; not "100%, budget not burning" (issue 13.9). */
 static void no_data_is_reported(void **state)
@@ -299,6 +324,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(data_is_reported),
+        cmocka_unit_test(cancelled_report),
         cmocka_unit_test(no_data_is_reported),
         cmocka_unit_test(data_stops),
         cmocka_unit_test(quiet_is_not_missing),

@@ -511,10 +511,10 @@ static void destroy_needs_confirmation(void **state)
     char sentinel = 0, *out = &sentinel;
     eqops_error e = EQOPS_ERROR_INIT;
     o.confirm = NULL;
-    o.version = 2;
+    o.version = EQOPS_TENANT_RUN_OPTIONS_VERSION + 1;
     assert_int_equal(eqops_tenant_plan(&out, env, SOLO_YAML, &o, &e), EQOPS_EINVAL);
     assert_null(out);
-    assert_string_equal(e.field, "version");
+    assert_string_equal(e.field, "opts.version");
     o.version = 1;
     o.cluster_parallel = 17;
     out = &sentinel;

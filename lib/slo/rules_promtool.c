@@ -1,5 +1,5 @@
 /*
- * rules_test.c - a `promtool test rules` file proving the generated alerts: for each SLO the
+ * rules_promtool.c - a `promtool test rules` file proving the generated alerts: for each SLO the
  * page and ticket alerts fire at an error ratio just above their thresholds and stay silent
  * just below, a quiet service keeps its whole budget, and a missing metric raises the absent
  * alert.
@@ -615,7 +615,7 @@ int eqops_slo_rules_test(char **out, const eqops_slo_set *set, const eqops_slo_r
     int rc = eqops__slo_rules_ctx(&c, set, opts, err);
     if (rc != 0)
         return rc;
-    const char *rules_file = opts && opts->rules_file ? opts->rules_file : "rules.yml";
+    const char *rules_file = c.rules_file;
     json_t *tests = json_array();
     json_t *doc = tests ? json_pack("{s:[s], s:s, s:o}", "rule_files", rules_file,
                                     "evaluation_interval", c.interval, "tests", tests)
