@@ -4,8 +4,13 @@
  */
 #include "pg_internal.h"
 
+#include <errno.h>
+#include <libpq-events.h>
+#include <limits.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define MOD "pg"
 
@@ -84,15 +89,81 @@ static int result_error(PGconn *c, PGresult *r, const char *what, eqops_error *e
     return code;
 }
 
+/* The handle a connection belongs to, as libpq instance data (set by eqops__pg_session_setup):
+ * its token stops the connection's statements. */
+static int conn_event(PGEventId id, void *info, void *pass)
+{
+    (void)id, (void)info, (void)pass;
+    return 1;
+}
+
+static const eqops_cancel *conn_cancel(const PGconn *c)
+{
+    const eqops_pg *pg = c ? PQinstanceData(c, conn_event) : NULL;
+    return pg ? pg->cancel : NULL;
+}
+
+static int sock_wait(int sock, bool write, const eqops_cancel *cancel, int64_t deadline);
+
+/*
+ * The answer to a statement sent with PQsendQuery*: waits on the socket and the token; once
+ * the token is triggered, PQcancel asks the server to stop the statement (a transaction it
+ * ran in fails, and is rolled back) and the answers are drained. Returns the first error
+ * result, else the last one (as PQexec), or NULL; *cancelled when the token stopped it.
+ */
+static PGresult *await_result(PGconn *c, const eqops_cancel *cancel, bool *cancelled)
+{
+    *cancelled = false;
+    while (PQisBusy(c)) {
+        int w = sock_wait(PQsocket(c), false, cancel, 0);
+        if (w == EQOPS_ECANCELED) {
+            char why[256];
+            PGcancel *pc = PQgetCancel(c);
+            if (pc == NULL || !PQcancel(pc, why, (int)sizeof(why)))
+                eqops__log(EQOPS_LOG_WARN, MOD, "could not cancel a statement: %s",
+                           pc ? why : "out of memory");
+            PQfreeCancel(pc);
+            *cancelled = true;
+            break; /* PQgetResult below waits for the server's answer to the cancel */
+        }
+        if (!PQconsumeInput(c))
+            break;
+    }
+    PGresult *last = NULL, *r;
+    while ((r = PQgetResult(c)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+            continue;
+        }
+        PQclear(last);
+        last = r;
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
+            break; /* eqops never copies: result_error reports it */
+    }
+    return last;
+}
+
 int eqops__pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
                    const char *const *params, PGresult **res, eqops_error *err)
 {
     if (res)
         *res = NULL;
-    PGresult *r = nparams > 0 || res != NULL
-                      ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
-                      : PQexec(c, sql);
+    const eqops_cancel *cancel = conn_cancel(c);
+    if (eqops__cancel_check(cancel, what, err) != 0)
+        return EQOPS_ECANCELED;
+    /* several statements in one text (a migration) go as a simple query, as PQexec does */
+    int sent = nparams > 0 || res != NULL
+                   ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
+                   : PQsendQuery(c, sql);
+    bool cancelled = false;
+    PGresult *r = sent ? await_result(c, cancel, &cancelled) : NULL;
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (cancelled) {
+        /* never reported as done, even when the statement ended before the cancel came */
+        PQclear(r);
+        return eqops__err(err, EQOPS_ECANCELED, "%s: cancelled", what);
+    }
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         if (res)
             *res = r;
@@ -143,20 +214,57 @@ static void notice_log(void *arg, const char *message)
     }
 }
 
-/* libpq's message, one line: a line per server tried, hint lines (a tab first) left out. */
-static void connect_message(const char *m, char *out, size_t len)
+/* Whether `line` is the source location a verbose message ends with ("...:  auth_failed,
+ * auth.c:335"): the server's file and line, of no use to a reader. */
+static bool location_line(const char *line, size_t k)
+{
+    size_t i = k;
+    while (i > 0 && line[i - 1] >= '0' && line[i - 1] <= '9')
+        i--;
+    return i < k && i >= 3 && line[i - 1] == ':' && line[i - 2] == 'c' && line[i - 3] == '.' &&
+           memchr(line, ',', i) != NULL;
+}
+
+/* "XXXXX: " at `p`: a SQLSTATE as libpq's verbose messages put it after the severity. */
+static bool sqlstate_at(const char *p)
+{
+    for (int i = 0; i < 5; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'A' && p[i] <= 'Z')))
+            return false;
+    return p[5] == ':' && p[6] == ' ';
+}
+
+/*
+ * libpq's message, one line: a line per server tried, hint lines (a tab first) and source
+ * locations left out. The connection asked for verbose messages, so a server's refusal
+ * carries its SQLSTATE ("FATAL:  28P01: password ..."): the last one goes to `state` ("" when
+ * no server answered with an error) and out of the text.
+ */
+static void connect_message(const char *m, char *out, size_t len, char state[6])
 {
     size_t n = 0;
+    state[0] = '\0';
     for (const char *line = m; *line && n + 3 < len;) {
         size_t k = strcspn(line, "\n");
-        if (k > 0 && line[0] != '\t') {
+        if (k > 0 && line[0] != '\t' && !location_line(line, k)) {
             if (n > 0) {
                 out[n++] = ';';
                 out[n++] = ' ';
             }
-            size_t take = k < len - 1 - n ? k : len - 1 - n;
-            memcpy(out + n, line, take);
-            n += take;
+            const char *sev = strstr(line, ":  ");
+            size_t skip_at = k, skip = 0;
+            if (sev != NULL && (size_t)(sev - line) + 10 <= k && sqlstate_at(sev + 3)) {
+                memcpy(state, sev + 3, 5);
+                state[5] = '\0';
+                skip_at = (size_t)(sev - line) + 3;
+                skip = 7;
+            }
+            for (size_t i = 0; i < k && n < len - 1; i++) {
+                if (i == skip_at)
+                    i += skip;
+                if (i < k)
+                    out[n++] = line[i];
+            }
         }
         line += k + (line[k] == '\n');
     }
@@ -168,51 +276,128 @@ static void connect_message(const char *m, char *out, size_t len)
             *p = ' ';
 }
 
-/* Classify a failed connection attempt by libpq's message (there is no SQLSTATE). */
-static int connect_error(PGconn *c, const char *db, eqops_error *err, bool *transient)
+/* How a connection attempt ended on this side. */
+typedef struct pg_attempt {
+    bool cancelled; /* the handle's token */
+    bool timed_out; /* connect_timeout for each host of the list */
+} pg_attempt;
+
+/*
+ * The one classification of failed connections (there is no PGresult): by the SQLSTATE of the
+ * server's refusal when a server answered (locale-independent), else by what libpq saw on
+ * this side. `*transient` when another attempt may succeed.
+ */
+static int connect_error(PGconn *c, const pg_attempt *at, const char *db, eqops_error *err,
+                         bool *transient)
 {
-    const char *m = c ? PQerrorMessage(c) : "out of memory";
-    if (m == NULL)
-        m = "";
-    char msg[256];
-    connect_message(m, msg, sizeof(msg));
-    int code = EQOPS_EUNAVAILABLE;
-    const char *state = "08001";
+    char msg[256], state[6];
+    const char *m = c ? PQerrorMessage(c) : NULL;
+    connect_message(m ? m : "", msg, sizeof(msg), state);
     *transient = false;
-    if (c == NULL) {
-        code = EQOPS_ENOMEM;
-    } else if (PQconnectionNeedsPassword(c) || strstr(m, "password authentication failed") ||
-               strstr(m, "no password supplied") || strstr(m, "SCRAM") ||
-               strstr(m, "authentication failed")) {
-        code = EQOPS_EAUTH;
-        state = "28P01";
-    } else if (strstr(m, "permission denied for database")) {
-        code = EQOPS_EFORBIDDEN;
-        state = "42501";
-    } else if (strstr(m, "database \"") && strstr(m, "does not exist")) {
-        code = EQOPS_ENOTFOUND;
-        state = "3D000";
-    } else if (strstr(m, "timeout expired")) {
+    if (c == NULL)
+        return eqops__err(err, EQOPS_ENOMEM, "connect to database %s: out of memory", db);
+    if (at->cancelled)
+        return eqops__err(err, EQOPS_ECANCELED, "connect to database %s: cancelled", db);
+    int code = EQOPS_EUNAVAILABLE;
+    if (at->timed_out) {
         code = EQOPS_ETIMEOUT;
+        snprintf(state, sizeof(state), "08001");
+        snprintf(msg, sizeof(msg), "timeout expired");
         *transient = true;
-    } else if (strstr(m, "too many connections") || strstr(m, "remaining connection slots")) {
-        code = EQOPS_EUNAVAILABLE;
-        state = "53300";
-        *transient = true;
-    } else if (strstr(m, "is not accepting connections")) {
-        code = EQOPS_EUNAVAILABLE; /* ALLOW_CONNECTIONS false: being dropped */
-        state = "55000";
+    } else if (state[0]) {
+        code = eqops__pg_sqlstate_code(state);
+        /* connection trouble, too many connections, starting up or shutting down */
+        *transient = starts(state, "08") || starts(state, "53300") || starts(state, "57P");
+    } else if (PQconnectionNeedsPassword(c)) {
+        code = EQOPS_EAUTH; /* the server asked for a password and there was none */
+        snprintf(state, sizeof(state), "28P01");
     } else {
-        *transient = true; /* refused, reset, starting up, read-only, shutting down */
+        snprintf(state, sizeof(state), "08001");
+        *transient = true; /* refused, reset, a server that takes no writes */
     }
     eqops__err(err, code, "connect to database %s: %s", db, msg);
     eqops__err_upstream(err, 0, state, 0);
     return code;
 }
 
-void eqops__pg_session_setup(PGconn *c)
+/*
+ * Wait until `sock` is ready to read (or write), the token is triggered or `deadline`
+ * (eqops__mono_ms time; 0: none) passes: 1 ready, 0 the deadline, EQOPS_ECANCELED.
+ */
+static int sock_wait(int sock, bool write, const eqops_cancel *cancel, int64_t deadline)
+{
+    for (;;) {
+        if (eqops_cancel_triggered(cancel))
+            return EQOPS_ECANCELED;
+        struct pollfd fds[2] = {{sock, (short)(write ? POLLOUT : POLLIN), 0},
+                                {eqops__cancel_fd(cancel), POLLIN, 0}};
+        int timeout = -1;
+        if (deadline > 0) {
+            int64_t left = deadline - eqops__mono_ms();
+            if (left <= 0)
+                return 0;
+            timeout = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        int n = poll(fds, 2, timeout);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (fds[1].revents != 0 || eqops_cancel_triggered(cancel))
+            return EQOPS_ECANCELED;
+        if (n != 0)
+            return 1; /* ready, or an error libpq will find */
+    }
+}
+
+/* The number of servers of the host list (at least 1). */
+static int host_count(const eqops_pg *pg)
+{
+    const char *h = eqops__pg_param(pg, "host"), *a = eqops__pg_param(pg, "hostaddr");
+    const char *v = a && *a ? a : h;
+    int n = 1;
+    for (; v && *v; v++)
+        n += *v == ',';
+    return n;
+}
+
+/*
+ * Connect with PQconnectStartParams/PQconnectPoll, waiting on the socket and the handle's
+ * token, so a cancelled connect stops at once. libpq's connect_timeout (whole seconds, per
+ * server; 1 counts as 2, 0 none) bounds the wait, for each server of the list.
+ */
+static PGconn *connect_params(const eqops_pg *pg, const char *const *keys,
+                              const char *const *values, pg_attempt *at)
+{
+    memset(at, 0, sizeof(*at));
+    PGconn *c = PQconnectStartParams(keys, values, 0);
+    if (c == NULL)
+        return NULL;
+    /* a server's refusal with its SQLSTATE: connect_error classifies by it */
+    PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
+    const char *t = eqops__pg_param(pg, "connect_timeout");
+    long timeout_s = t ? strtol(t, NULL, 10) : 0;
+    if (timeout_s == 1)
+        timeout_s = 2;
+    int64_t deadline =
+        timeout_s > 0 ? eqops__mono_ms() + (int64_t)timeout_s * 1000 * host_count(pg) : 0;
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED && PQstatus(c) != CONNECTION_BAD) {
+        int w = sock_wait(PQsocket(c), st == PGRES_POLLING_WRITING, pg->cancel, deadline);
+        if (w != 1) {
+            at->cancelled = w == EQOPS_ECANCELED;
+            at->timed_out = w == 0;
+            break;
+        }
+        st = PQconnectPoll(c);
+    }
+    PQsetErrorVerbosity(c, PQERRORS_DEFAULT);
+    return c;
+}
+
+void eqops__pg_session_setup(PGconn *c, eqops_pg *pg)
 {
     PQsetNoticeProcessor(c, notice_log, NULL);
+    if (PQregisterEventProc(c, conn_event, "eqops", NULL))
+        PQsetInstanceData(c, conn_event, pg);
 }
 
 long eqops__pg_backoff_ms(int attempt)
@@ -221,13 +406,37 @@ long eqops__pg_backoff_ms(int attempt)
     return base / 2 + (long)(eqops__random_unit() * (double)base / 2);
 }
 
+int eqops__pg_connect_params(PGconn **out, eqops_pg *pg, const char *const *keys,
+                             const char *const *values, bool *password_used, bool *transient,
+                             eqops_error *err)
+{
+    pg_attempt how;
+    PGconn *c = connect_params(pg, keys, values, &how);
+    *out = NULL;
+    *password_used = false;
+    *transient = false;
+    if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+        eqops__pg_session_setup(c, pg);
+        *out = c;
+        return 0;
+    }
+    const char *db = "(unnamed)";
+    for (size_t i = 0; keys[i]; i++)
+        if (!strcmp(keys[i], "dbname") && values[i])
+            db = values[i];
+    int rc = connect_error(c, &how, db, err, transient);
+    *password_used = c != NULL && PQconnectionUsedPassword(c);
+    PQfinish(c);
+    return rc;
+}
+
 /* The primary's address, when known, replaces the host list. */
 typedef struct pg_where {
     char host[256], addr[64], port[16];
 } pg_where;
 
 /* Connect to `db` through the host list, or on `at` only. */
-static PGconn *connect_to(eqops_pg *pg, const char *db, const pg_where *at)
+static PGconn *connect_to(eqops_pg *pg, const char *db, const pg_where *at, pg_attempt *how)
 {
     const char *keys[PG_MAX_PARAMS + 4], *values[PG_MAX_PARAMS + 4];
     bool have_port = false, have_addr = false;
@@ -252,7 +461,7 @@ static PGconn *connect_to(eqops_pg *pg, const char *db, const pg_where *at)
             keys[n] = "hostaddr", values[n++] = at->addr;
     }
     keys[n] = NULL, values[n] = NULL;
-    return PQconnectdbParams(keys, values, 0);
+    return connect_params(pg, keys, values, how);
 }
 
 int eqops__pg_find_primary(eqops_pg *pg, char host[256], char addr[64], char port[16],
@@ -265,7 +474,8 @@ int eqops__pg_find_primary(eqops_pg *pg, char host[256], char addr[64], char por
     for (size_t i = 0; i < EQOPS__ARRAY_LEN(dbs); i++) {
         if (i > 0 && (!strcmp(dbs[i], pg->maintenance_db) || !strcmp(dbs[i], dbs[i - 1])))
             continue;
-        PGconn *c = connect_to(pg, dbs[i], NULL);
+        pg_attempt how;
+        PGconn *c = connect_to(pg, dbs[i], NULL, &how);
         *transient = false;
         eqops_error_clear(err);
         if (c != NULL && PQstatus(c) == CONNECTION_OK) {
@@ -276,9 +486,9 @@ int eqops__pg_find_primary(eqops_pg *pg, char host[256], char addr[64], char por
             PQfinish(c);
             return 0;
         }
-        rc = connect_error(c, dbs[i], err, transient);
+        rc = connect_error(c, &how, dbs[i], err, transient);
         PQfinish(c);
-        if (*transient || rc == EQOPS_EAUTH || rc == EQOPS_ENOMEM)
+        if (*transient || rc == EQOPS_EAUTH || rc == EQOPS_ENOMEM || rc == EQOPS_ECANCELED)
             break; /* no server takes writes now, or these credentials are refused */
     }
     return rc;
@@ -305,16 +515,19 @@ static int ask_primary(eqops_pg *pg, PGconn **out, const char *db, eqops_error *
          * libpq looked: the first answer stands, and is retried */
         eqops__log(EQOPS_LOG_DEBUG, MOD, "no primary to ask about %s: %s", db, pe.message);
         eqops_error_clear(&pe);
-        *transient = rc != EQOPS_EAUTH && rc != EQOPS_ENOMEM;
+        *transient = rc != EQOPS_EAUTH && rc != EQOPS_ENOMEM && rc != EQOPS_ECANCELED;
+        if (rc == EQOPS_ECANCELED)
+            return eqops__err_move(e, &pe);
         return e->code;
     }
-    PGconn *c = connect_to(pg, db, &at);
+    pg_attempt how;
+    PGconn *c = connect_to(pg, db, &at, &how);
     if (c != NULL && PQstatus(c) == CONNECTION_OK) {
         *out = c;
         return 0;
     }
     eqops_error_clear(e);
-    rc = connect_error(c, db, e, transient);
+    rc = connect_error(c, &how, db, e, transient);
     PQfinish(c);
     return rc;
 }
@@ -328,18 +541,20 @@ int eqops__pg_connect_db(eqops_pg *pg, PGconn **out, const char *db, eqops_error
     int64_t deadline = eqops__mono_ms() + pg->failover_wait_ms;
     for (int attempt = 0;; attempt++) {
         eqops_error_clear(&e);
-        PGconn *c = connect_to(pg, db, NULL);
+        pg_attempt how;
+        PGconn *c = connect_to(pg, db, NULL, &how);
         bool transient = false;
         int rc = 0;
         if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-            rc = connect_error(c, db, &e, &transient);
+            rc = connect_error(c, &how, db, &e, &transient);
             PQfinish(c);
             c = NULL;
-            if (!transient && pg->find_primary && rc != EQOPS_EAUTH && rc != EQOPS_ENOMEM)
+            if (!transient && pg->find_primary && rc != EQOPS_EAUTH && rc != EQOPS_ENOMEM &&
+                rc != EQOPS_ECANCELED)
                 rc = ask_primary(pg, &c, db, &e, &transient);
         }
         if (rc == 0) {
-            eqops__pg_session_setup(c);
+            eqops__pg_session_setup(c, pg);
             *out = c;
             return 0;
         }
@@ -355,7 +570,8 @@ int eqops__pg_connect_db(eqops_pg *pg, PGconn **out, const char *db, eqops_error
                    "%s; retrying in %ld ms (attempt %d; %.1f s left of the %.0f s failover wait)",
                    e.message, wait, attempt + 1, (double)left / 1000,
                    (double)pg->failover_wait_ms / 1000);
-        eqops__sleep_ms(wait);
+        if (eqops__sleep_cancel(pg->cancel, wait) != 0)
+            return eqops__err(err, EQOPS_ECANCELED, "connect to database %s: cancelled", db);
     }
 }
 
@@ -396,7 +612,11 @@ int eqops__pg_run(eqops_pg *pg, PGconn **conn, const char *db, const char *what,
                                      : eqops__pg_backoff_ms(attempt);
         eqops__log(EQOPS_LOG_WARN, MOD, "%s: %s [%s]; retrying in %ld ms (attempt %d of %d)", what,
                    local.message, local.reason, wait, attempt + 1, pg->max_retries);
-        eqops__sleep_ms(wait);
+        if (eqops__sleep_cancel(pg->cancel, wait) != 0) {
+            eqops_error_clear(&local);
+            rc = eqops__err(&local, EQOPS_ECANCELED, "%s: cancelled", what);
+            break;
+        }
     }
     if (rc != 0 && *conn != NULL && PQstatus(*conn) == CONNECTION_OK &&
         PQtransactionStatus(*conn) != PQTRANS_IDLE) {
@@ -436,7 +656,9 @@ int eqops__pg_try_lock(PGconn *c, const char *key, bool shared, long wait_ms, co
         int64_t now = eqops__mono_ms();
         if (now >= deadline)
             break;
-        eqops__sleep_ms(now + sleep > deadline ? deadline - now : sleep);
+        if (eqops__sleep_cancel(conn_cancel(c), now + sleep > deadline ? deadline - now : sleep))
+            return eqops__err(err, EQOPS_ECANCELED, "%s: cancelled while waiting for the lock %s",
+                              what, key);
         if (sleep < 1000)
             sleep *= 2;
     }

@@ -457,7 +457,10 @@ int eqops__pg_migrate_db(eqops_pg *pg, const char *db, const pg_migrations *ms,
         long wait = eqops__pg_backoff_ms(attempt);
         eqops__log(EQOPS_LOG_WARN, MOD, "%s: %s [%s]; retrying in %ld ms (attempt %d of %d)", db,
                    e.message, e.reason, wait, attempt + 1, pg->max_retries);
-        eqops__sleep_ms(wait);
+        if (eqops__sleep_cancel(pg->cancel, wait) != 0) {
+            rc = eqops__err(&e, EQOPS_ECANCELED, "%s: cancelled", db);
+            break;
+        }
     }
     r->rc = rc;
     r->ms = eqops__mono_ms() - t0;
