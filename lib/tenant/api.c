@@ -5,7 +5,6 @@
  */
 #include "tenant_internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -383,64 +382,24 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The spec files of a directory, sorted, without the tiers file. */
-static int spec_files(char ***out, size_t *n, const char *dir, const char *tiers, eqops_error *err)
+/* The spec files of a directory (.json, .yaml, .yml), in the byte order of their names; hidden
+ * files and what is not a regular file are passed over. */
+static int spec_files(eqops_paths *out, const char *dir, eqops_error *err)
 {
-    *out = NULL;
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return eqops__err(err, eqops__errno_code(errno), "%s: cannot open the directory: %s", dir,
-                          strerror(errno));
-    char tiers_real[PATH_MAX] = "";
-    if (tiers == NULL || realpath(tiers, tiers_real) == NULL)
-        tiers_real[0] = '\0';
-    char **v = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
-        const char *dot = strrchr(de->d_name, '.');
-        if (de->d_name[0] == '.' || dot == NULL ||
-            (strcmp(dot, ".json") && strcmp(dot, ".yaml") && strcmp(dot, ".yml")))
-            continue;
-        char path[PATH_MAX], real[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        struct stat st;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (tiers_real[0] && realpath(path, real) && strcmp(real, tiers_real) == 0)
-            continue;
-        if (*n >= 10000) {
-            rc = eqops__err(err, EQOPS_ETOOBIG, "%s: more than 10000 specs", dir);
-            break;
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nv = eqops__realloc(v, cap * sizeof(char *));
-            if (nv == NULL) {
-                rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-        }
-        v[*n] = eqops__strdup(path);
-        if (v[*n] == NULL)
-            rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-        else
-            (*n)++;
-    }
-    closedir(d);
-    if (rc == 0 && *n > 1)
-        qsort(v, *n, sizeof(char *), name_cmp);
-    if (rc != 0) {
-        for (size_t i = 0; i < *n; i++)
-            eqops__free(v[i]);
-        eqops__free(v);
-        *n = 0;
+    static const char *const exts[] = {".json", ".yaml", ".yml", NULL};
+    int rc = eqops__dir_files(out, dir, exts, false, 10000, err);
+    if (rc != 0)
         return rc;
+    size_t k = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        const char *base = strrchr(out->v[i], '/');
+        struct stat st;
+        if (base[1] == '.' || stat(out->v[i], &st) != 0 || !S_ISREG(st.st_mode))
+            eqops__free(out->v[i]);
+        else
+            out->v[k++] = out->v[i];
     }
-    *out = v;
+    out->n = k;
     return 0;
 }
 
@@ -480,9 +439,10 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
                               dir);
     if (rc != 0)
         return rc;
-    char **files = NULL;
-    size_t n = 0;
-    rc = spec_files(&files, &n, dir, NULL, err);
+    eqops_paths paths = {0};
+    rc = spec_files(&paths, dir, err);
+    char **files = paths.v;
+    size_t n = paths.n;
     /* the tiers file may sit among the specs */
     tn_spec *specs = rc == 0 ? eqops__calloc(n ? n : 1, sizeof(tn_spec)) : NULL;
     json_t **results = specs ? eqops__calloc(n ? n : 1, sizeof(json_t *)) : NULL;
@@ -565,7 +525,6 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
     json_decref(doc);
     eqops__tn_run_destroy(&run);
     for (size_t i = 0; i < n; i++) {
-        eqops__free(files[i]);
         if (results)
             json_decref(results[i]);
         if (errs)
@@ -573,7 +532,7 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
     }
     for (size_t i = 0; i < parsed; i++)
         eqops__tn_spec_free(&specs[i]);
-    eqops__free(files);
+    eqops__paths_free(&paths);
     eqops__free(specs);
     eqops__free(results);
     eqops__free(rcs);

@@ -1,6 +1,8 @@
 /*
- * engine.c - one tenant: plan, apply, drift, reconcile and destroy across its clusters (in
- * parallel), its credentials, its AWS secret and its database, under the tenant's lock.
+ * engine.c - the Kubernetes side of one tenant operation: the result's actions and progress,
+ * reading, applying and deleting one object, and the stages run in every cluster of the
+ * tenant (in parallel). The lock, the credentials, the AWS secret and the database are
+ * tenant.c's.
  */
 #include "tenant_internal.h"
 
@@ -10,11 +12,6 @@
 
 /* ---- actions ----------------------------------------------------------------------------------
  */
-
-static bool mutating(tn_op op)
-{
-    return op == TN_APPLY || op == TN_RECONCILE || op == TN_DESTROY;
-}
 
 void eqops__tn_fail(tn_ctx *c, int rc, const eqops_error *e)
 {
@@ -305,7 +302,7 @@ int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
         if (json_array_size(fields) > 0)
             a.action = "update";
     }
-    if (rc == 0 && mutating(c->op)) {
+    if (rc == 0 && eqops__tn_mutating(c->op)) {
         bool changed = false;
         bool posted = live == NULL && !take_over;
         if (posted)
@@ -353,7 +350,7 @@ int eqops__tn_delete(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
         rc = eqops__err(&e, EQOPS_EEXISTS,
                         "%s %s%s%s was not made by eqops for tenant %s; not deleting it", kind,
                         ns ? ns : "", ns ? "/" : "", name, c->s->name);
-    } else if (rc == 0 && !mutating(c->op)) {
+    } else if (rc == 0 && !eqops__tn_mutating(c->op)) {
         a.action = "delete"; /* reads: what a write would do */
     } else if (rc == 0) {
         a.action = "delete";
@@ -448,7 +445,7 @@ static int argocd_namespace(tn_ctx *c, eqops_k8s *k, const char *cluster)
                         "Argo CD is not installed (the server has no AppProject kind)");
     if (rc == 0)
         rc = argocd_ns_read(c, k, &e);
-    if (rc == EQOPS_ENOTFOUND && mutating(c->op)) {
+    if (rc == EQOPS_ENOTFOUND && eqops__tn_mutating(c->op)) {
         json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
                                "metadata", "name", c->env->argocd_ns);
         char *text = ns ? eqops__json_dump(ns, 0) : NULL, *res = NULL;

@@ -11,11 +11,6 @@
 
 #define MOD "tenant"
 
-static bool mutating(tn_op op)
-{
-    return op == TN_APPLY || op == TN_RECONCILE || op == TN_DESTROY;
-}
-
 static const char *op_name(tn_op op)
 {
     static const char *const names[] = {"plan", "apply", "destroy", "drift", "reconcile", "status"};
@@ -208,7 +203,7 @@ static int credentials(tn_ctx *c, eqops_pg *pg, creds *cr, json_t **aws_stored, 
         rc = read_k8s_secret(c, &c->s->clusters[i], cr, &e);
     if (rc == 0 && c->s->aws_secret)
         rc = read_aws_secret(c, cr, aws_stored, &e);
-    bool mut = mutating(c->op);
+    bool mut = eqops__tn_mutating(c->op);
     if (rc == 0 && rotate) {
         c->rotating = true;
         a.action = "update";
@@ -335,7 +330,7 @@ static void aws_step(tn_ctx *c, const creds *cr, const json_t *stored)
         a.action = "create";
     else if (want == NULL || !json_equal(want, (json_t *)stored))
         a.action = "update";
-    if (mutating(c->op) && strcmp(a.action, "none") != 0) {
+    if (eqops__tn_mutating(c->op) && strcmp(a.action, "none") != 0) {
         eqops_aws *aws = NULL;
         char description[128];
         aws_description(c, description, sizeof(description));
@@ -418,7 +413,7 @@ static void database_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
     if (rc == 0 && json_array_size(fields) > 0 && !strcmp(a.action, "none"))
         a.action = "update";
     a.fields = fields;
-    if (rc == 0 && mutating(c->op)) {
+    if (rc == 0 && eqops__tn_mutating(c->op)) {
         /* the template first (once per env), so the database is a fast clone of it */
         pthread_mutex_lock(&c->env->template_mu);
         if (c->env->migrations && !c->env->template_ready) {
@@ -653,10 +648,10 @@ int eqops__tn_tenant(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
     json_t *aws_stored = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
     int rc = c.actions && cr ? 0 : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
-    bool use_pg = s->db_enabled || (mutating(op) && env->pg_conninfo);
+    bool use_pg = s->db_enabled || (eqops__tn_mutating(op) && env->pg_conninfo);
     if (rc == 0 && use_pg)
         rc = eqops__tn_pg_get(env, &pg, &e);
-    if (rc == 0 && pg && mutating(op)) {
+    if (rc == 0 && pg && eqops__tn_mutating(op)) {
         /* one apply or destroy of a tenant at a time, across processes; the lock goes with
          * the session, so a killed run never leaves it behind */
         char key[96];
@@ -694,7 +689,7 @@ int eqops__tn_tenant(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
                 aws_step(&c, cr, aws_stored);
             if (lock_held(&c, lock))
                 database_step(&c, pg, cr);
-            if (c.rotating && mutating(op) && lock_held(&c, lock)) {
+            if (c.rotating && eqops__tn_mutating(op) && lock_held(&c, lock)) {
                 /* the role has it now: the mark comes off (server-side apply drops it) */
                 json_object_del(json_object_get(c.secret, "metadata"), "annotations");
                 c.total += s->nclusters;

@@ -124,7 +124,7 @@ void eqops__tn_pg_put(eqops_tenant_env *env, eqops_pg *pg, bool broken);
 int eqops__tn_aws_get(eqops_tenant_env *env, const char *region, eqops_aws **out, eqops_error *err);
 void eqops__tn_aws_put(eqops_tenant_env *env, eqops_aws *aws);
 
-/* ---- a run: progress events carried to the calling thread (run.c) ------------------------- */
+/* ---- a run: progress events carried to the calling thread (env.c) ------------------------- */
 
 typedef struct tn_event {
     char *tenant, *cluster, *step, *status;
@@ -182,6 +182,12 @@ int eqops__tn_diff(const json_t *desired, const json_t *live, json_t *fields);
 /* ---- one tenant (engine.c: objects and clusters; tenant.c: credentials, database, ops) ---- */
 
 typedef enum tn_op { TN_PLAN, TN_APPLY, TN_DESTROY, TN_DRIFT, TN_RECONCILE, TN_STATUS } tn_op;
+
+/* Whether the operation writes: apply, reconcile and destroy (the others only read). */
+static inline bool eqops__tn_mutating(tn_op op)
+{
+    return op == TN_APPLY || op == TN_RECONCILE || op == TN_DESTROY;
+}
 
 typedef enum tn_stage {
     TN_STAGE_NAMESPACE,     /* the namespace, its objects and the credentials Secret */
