@@ -31,6 +31,12 @@ int eqops__pg_lock_held(eqops__pg_lock *lock, const char *what, eqops_error *err
 /* Release the lock and close its connection (NULL-safe). */
 void eqops__pg_lock_release(eqops__pg_lock *lock);
 
+/* Swap the handle's cancellation token (borrowed; NULL: none) and return the previous one:
+ * every connect, statement (PQcancel), lock wait and retry wait of the handle from now on
+ * checks it and stops with EQOPS_ECANCELED once it is triggered. For a run's token while the
+ * run holds the handle: swap it in, work, swap the old one back (one thread at a time). */
+const eqops_cancel *eqops__pg_set_cancel(eqops_pg *pg, const eqops_cancel *cancel);
+
 /* ---- credentials -------------------------------------------------------------------------- */
 
 /*

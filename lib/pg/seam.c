@@ -40,6 +40,13 @@ void eqops__pg_lock_release(eqops__pg_lock *lock)
     eqops__free(lock);
 }
 
+const eqops_cancel *eqops__pg_set_cancel(eqops_pg *pg, const eqops_cancel *cancel)
+{
+    const eqops_cancel *old = pg->cancel;
+    pg->cancel = cancel;
+    return old;
+}
+
 int eqops__pg_login_check(eqops_pg *pg, const char *db, const char *user, const char *password,
                           eqops_error *err)
 {

@@ -173,7 +173,9 @@ static int one(char **out, eqops_tenant_env *env, const char *spec, tn_op op,
     eqops_error te = EQOPS_ERROR_INIT;
     job j = {env, &run, &s, op, opts, &result, &trc, &te};
     rc = eqops__tn_run_workers(&run, 1, 1, job_one, &j, err);
-    if (rc == 0) {
+    if (rc == 0 && result == NULL && trc == 0 && eqops__tn_run_cancelled(&run))
+        rc = eqops__tn_run_stopped(&run, s.name, err); /* before the tenant started */
+    else if (rc == 0) {
         rc = trc;
         if (rc != 0)
             eqops__err_move(err, &te);
@@ -260,7 +262,7 @@ static json_t *cluster_status(eqops_tenant_env *env, const tn_spec *s, const tn_
     eqops_k8s *k = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
     json_t *ns = NULL, *quota = NULL;
-    if (st && eqops__tn_k8s_get(env, cl, &k, &e) == 0) {
+    if (st && eqops__tn_k8s_get(env, cl, NULL, &k, &e) == 0) {
         if (eqops__tn_get(&ns, k, "v1", "Namespace", NULL, s->name, &e) == 0) {
             json_t *phase = json_object_get(json_object_get(ns, "status"), "phase");
             eqops__jset(st, "phase", phase ? json_copy(phase) : json_string("Unknown"));
@@ -316,7 +318,7 @@ int eqops__tn_status(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
         eqops_pg_tenant *t = NULL;
         eqops_error e = EQOPS_ERROR_INIT;
         json_t *db = NULL;
-        int prc = eqops__tn_pg_get(env, &pg, &e);
+        int prc = eqops__tn_pg_get(env, NULL, &pg, &e);
         if (prc == 0)
             prc = eqops_pg_tenant_show(&t, pg, s->name, &e);
         if (prc == 0) {
@@ -521,7 +523,7 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
         rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     }
     if (rc == 0 && eqops__tn_run_cancelled(&run))
-        rc = eqops__err(err, EQOPS_ECANCELED, "stopped by the progress callback");
+        rc = eqops__tn_run_stopped(&run, "fleet", err);
     json_decref(doc);
     eqops__tn_run_destroy(&run);
     for (size_t i = 0; i < n; i++) {
@@ -575,7 +577,7 @@ EQOPS_API int eqops_tenant_list(char **out, eqops_tenant_env *env, const char *c
         json_t *list = NULL;
         eqops_k8s_list_options lo = EQOPS_K8S_LIST_OPTIONS_INIT;
         lo.label_selector = TN_LABEL_TENANT "," TN_LABEL_MANAGED "=" TN_MANAGED_BY;
-        rc = eqops__tn_k8s_get_context(env, ctxs[i], &k, err);
+        rc = eqops__tn_k8s_get_context(env, ctxs[i], NULL, &k, err);
         if (rc == 0)
             rc = eqops_k8s_list(&text, k, "v1", "Namespace", NULL, &lo, err);
         const char *ctx_name = k ? eqops_k8s_context(k) : "";
@@ -607,7 +609,7 @@ EQOPS_API int eqops_tenant_list(char **out, eqops_tenant_env *env, const char *c
         eqops_pg *pg = NULL;
         char *text = NULL;
         json_t *list = NULL;
-        rc = eqops__tn_pg_get(env, &pg, err);
+        rc = eqops__tn_pg_get(env, NULL, &pg, err);
         if (rc == 0)
             rc = eqops_pg_tenant_list(&text, pg, 1, err);
         if (rc == 0)

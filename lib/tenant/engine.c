@@ -476,7 +476,7 @@ static void cluster_run(size_t i, void *arg)
     const tn_cluster *cl = &c->s->clusters[i];
     eqops_k8s *k = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
-    int rc = eqops__tn_k8s_get(c->env, cl, &k, &e);
+    int rc = eqops__tn_k8s_get(c->env, cl, c->run ? c->run->token : NULL, &k, &e);
     if (rc != 0) {
         if (e.field[0]) /* the spec's field, not the kubeconfig's */
             snprintf(e.field, sizeof(e.field), "clusters[%zu].%s", i,
@@ -555,42 +555,10 @@ static void cluster_run(size_t i, void *arg)
     eqops_error_clear(&e);
 }
 
-typedef struct slot {
-    size_t first, step, n;
-    void (*fn)(size_t, void *);
-    void *arg;
-} slot;
-
-static void *slot_main(void *p)
+static void cluster_item(eqops__pool *p, size_t i, void *arg)
 {
-    slot *sl = p;
-    for (size_t i = sl->first; i < sl->n; i += sl->step)
-        sl->fn(i, sl->arg);
-    return NULL;
-}
-
-/* Run fn(i) for every cluster, `parallel` at a time (0 = all at once). */
-static void parallel_for(size_t n, int parallel, void (*fn)(size_t, void *), void *arg)
-{
-    size_t nthreads = parallel > 0 && (size_t)parallel < n ? (size_t)parallel : n;
-    if (nthreads <= 1) {
-        for (size_t i = 0; i < n; i++)
-            fn(i, arg);
-        return;
-    }
-    slot slots[TN_MAX_CLUSTERS];
-    pthread_t th[TN_MAX_CLUSTERS];
-    bool started[TN_MAX_CLUSTERS] = {false};
-    for (size_t t = 0; t < nthreads; t++) {
-        slots[t] = (slot){t, nthreads, n, fn, arg};
-        started[t] = pthread_create(&th[t], NULL, slot_main, &slots[t]) == 0;
-    }
-    for (size_t t = 0; t < nthreads; t++) {
-        if (started[t])
-            pthread_join(th[t], NULL);
-        else
-            slot_main(&slots[t]); /* no thread: do its share here */
-    }
+    (void)p;
+    cluster_run(i, arg);
 }
 
 void eqops__tn_stage(tn_ctx *c, tn_stage st)
@@ -598,5 +566,15 @@ void eqops__tn_stage(tn_ctx *c, tn_stage st)
     if (eqops__tn_stopped(c))
         return;
     cluster_job j = {c, st};
-    parallel_for(c->s->nclusters, c->parallel, cluster_run, &j);
+    /* the clusters on core's pool, `parallel` at a time (0: all at once); their progress goes
+     * to the run's events, so this pool delivers none */
+    size_t n = c->s->nclusters;
+    int parallel = c->parallel > 0 && (size_t)c->parallel < n ? c->parallel : (int)n;
+    eqops__pool_job job = {
+        n, parallel, cluster_item, &j, NULL, NULL, c->run ? c->run->token : NULL};
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc = eqops__pool_run(&job, &e);
+    if (rc != 0)
+        eqops__tn_fail(c, rc, &e); /* the run's token before every cluster started */
+    eqops_error_clear(&e);
 }

@@ -17,6 +17,12 @@ static const char *op_name(tn_op op)
     return names[op];
 }
 
+/* The run's token (NULL: none), for the clients the operation borrows. */
+static const eqops_cancel *run_token(const tn_ctx *c)
+{
+    return c->run ? c->run->token : NULL;
+}
+
 /* ---- credentials -------------------------------------------------------------------------- */
 
 #define PW_MAX       128
@@ -55,7 +61,7 @@ static int read_k8s_secret(tn_ctx *c, const tn_cluster *cl, creds *cr, eqops_err
 {
     eqops_k8s *k = NULL;
     json_t *live = NULL;
-    int rc = eqops__tn_k8s_get(c->env, cl, &k, err);
+    int rc = eqops__tn_k8s_get(c->env, cl, run_token(c), &k, err);
     if (rc == 0)
         rc = eqops__tn_get(&live, k, "v1", "Secret", c->s->name, c->s->k8s_secret, err);
     eqops__tn_k8s_put(c->env, k);
@@ -650,7 +656,7 @@ int eqops__tn_tenant(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
     int rc = c.actions && cr ? 0 : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
     bool use_pg = s->db_enabled || (eqops__tn_mutating(op) && env->pg_conninfo);
     if (rc == 0 && use_pg)
-        rc = eqops__tn_pg_get(env, &pg, &e);
+        rc = eqops__tn_pg_get(env, run ? run->token : NULL, &pg, &e);
     if (rc == 0 && pg && eqops__tn_mutating(op)) {
         /* one apply or destroy of a tenant at a time, across processes; the lock goes with
          * the session, so a killed run never leaves it behind */
@@ -704,8 +710,7 @@ int eqops__tn_tenant(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
     eqops__pg_lock_release(lock);
     eqops__tn_pg_put(env, pg, c.rc != 0);
     if (c.rc == 0 && eqops__tn_run_cancelled(run))
-        c.rc = eqops__err(&c.err, EQOPS_ECANCELED, "tenant %s: stopped by the progress callback",
-                          s->name);
+        c.rc = eqops__tn_run_stopped(run, s->name, &c.err);
     json_t *res =
         json_pack("{s:s, s:s, s:b, s:I, s:o, s:I, s:I, s:I}", "tenant", s->name, "operation",
                   op_name(op), "ok", c.rc == 0, "changed", (json_int_t)c.changed, "actions",
