@@ -86,6 +86,11 @@ int eqops__pg_schema_inspect(eqops__pg_schema *out, eqops_pg *pg, const char *mi
                              const char *db, eqops_error *err);
 void eqops__pg_schema_free(eqops__pg_schema *s);
 
+/* The tenants of the registry as eqops_pg_tenant_list gives them, as a document (`*out` new,
+ * an array sorted by name): [{"name", "database", "role", "state", "created", "size",
+ * "schema_version" (null without with_versions or when unreadable)}]. */
+int eqops__pg_tenant_list_doc(json_t **out, eqops_pg *pg, bool with_versions, eqops_error *err);
+
 /* The drift report of eqops_pg_drift as a document (`*out` new): {"template", "tenants":
  * [{"tenant", "database", "schema", "isolation", "settings", ...}], "drifted"}. */
 int eqops__pg_drift_doc(json_t **out, size_t *drifted, eqops_pg *pg, const char *const *tenants,

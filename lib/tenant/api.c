@@ -5,6 +5,9 @@
  */
 #include "tenant_internal.h"
 
+#include "../k8s/k8s_seam.h"
+#include "../pg/pg_seam.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -573,16 +576,13 @@ EQOPS_API int eqops_tenant_list(char **out, eqops_tenant_env *env, const char *c
     const char *const *ctxs = contexts && contexts[0] ? contexts : current;
     for (size_t i = 0; rc == 0 && (i == 0 || ctxs[i]); i++) {
         eqops_k8s *k = NULL;
-        char *text = NULL;
         json_t *list = NULL;
         eqops_k8s_list_options lo = EQOPS_K8S_LIST_OPTIONS_INIT;
         lo.label_selector = TN_LABEL_TENANT "," TN_LABEL_MANAGED "=" TN_MANAGED_BY;
         rc = eqops__tn_k8s_get_context(env, ctxs[i], NULL, &k, err);
         if (rc == 0)
-            rc = eqops_k8s_list(&text, k, "v1", "Namespace", NULL, &lo, err);
+            rc = eqops__k8s_list_doc(&list, k, "v1", "Namespace", NULL, &lo, err);
         const char *ctx_name = k ? eqops_k8s_context(k) : "";
-        if (rc == 0)
-            rc = eqops__json_parse(&list, text, strlen(text), "namespace list", err);
         size_t j;
         json_t *ns;
         json_array_foreach(json_object_get(list, "items"), j, ns)
@@ -602,18 +602,14 @@ EQOPS_API int eqops_tenant_list(char **out, eqops_tenant_env *env, const char *c
         if (rc != 0)
             eqops__err_prefix(err, "context %s: ", ctxs[i] ? ctxs[i] : "(current)");
         json_decref(list);
-        eqops__free(text);
         eqops__tn_k8s_put(env, k);
     }
     if (rc == 0 && env->pg_conninfo) {
         eqops_pg *pg = NULL;
-        char *text = NULL;
         json_t *list = NULL;
         rc = eqops__tn_pg_get(env, NULL, &pg, err);
         if (rc == 0)
-            rc = eqops_pg_tenant_list(&text, pg, 1, err);
-        if (rc == 0)
-            rc = eqops__json_parse(&list, text, strlen(text), "tenant list", err);
+            rc = eqops__pg_tenant_list_doc(&list, pg, true, err);
         size_t j;
         json_t *t;
         json_array_foreach(list, j, t)
@@ -628,7 +624,6 @@ EQOPS_API int eqops_tenant_list(char **out, eqops_tenant_env *env, const char *c
                                       json_object_get(t, "size")));
         }
         json_decref(list);
-        eqops__free(text);
         eqops__tn_pg_put(env, pg, rc != 0);
     }
     if (rc == 0) {

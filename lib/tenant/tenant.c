@@ -87,12 +87,7 @@ static int read_k8s_secret(tn_ctx *c, const tn_cluster *cl, creds *cr, eqops_err
         }
         eqops__buf_wipe(&b);
     }
-    /* the Secret's text held the password too */
-    char *text = eqops__json_dump(live, 0);
-    if (text)
-        eqops__wipe(text, strlen(text));
-    eqops__free(text);
-    json_decref(live);
+    eqops__tn_doc_free(live, "Secret"); /* it held the password too */
     return 0;
 }
 

@@ -238,6 +238,8 @@ void eqops__tn_act(tn_ctx *c, const tn_act *a);
  * reported, `e` cleared. */
 void eqops__tn_step_end(tn_ctx *c, tn_act *a, int64_t t0, int rc, eqops_error *e);
 bool eqops__tn_ours(const json_t *live, const char *tenant);
+/* json_decref an answer; a Secret's values (passwords) are wiped first. */
+void eqops__tn_doc_free(json_t *doc, const char *kind);
 int eqops__tn_get(json_t **out, eqops_k8s *k, const char *api, const char *kind, const char *ns,
                   const char *name, eqops_error *err);
 int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *step,
