@@ -452,10 +452,9 @@ int eqops__pg_migrate_db(eqops_pg *pg, const char *db, const pg_migrations *ms,
         PQfinish(c);
         if (rc == 0 || !eqops__pg_transient(&e) || attempt >= pg->max_retries)
             break;
-        long wait = eqops__pg_backoff_ms(attempt);
-        eqops__log(EQOPS_LOG_WARN, MOD, "%s: %s [%s]; retrying in %ld ms (attempt %d of %d)", db,
-                   e.message, e.reason, wait, attempt + 1, pg->max_retries);
-        if (eqops__sleep_cancel(pg->cancel, wait) != 0) {
+        eqops__log(EQOPS_LOG_WARN, MOD, "%s: %s [%s]; retrying (attempt %d of %d)", db, e.message,
+                   e.reason, attempt + 1, pg->max_retries);
+        if (eqops__pg_retry_wait(pg, PG_BACKOFF_BASE_MS, PG_BACKOFF_CAP_MS, attempt + 1, 0) < 0) {
             rc = eqops__err(&e, EQOPS_ECANCELED, "%s: cancelled", db);
             break;
         }

@@ -94,6 +94,11 @@ int eqops__pg_connect_params(PGconn **out, eqops_pg *pg, const char *const *keys
                              const char *const *values, bool *password_used, bool *transient,
                              eqops_error *err);
 
+/* Wait until `sock` is ready to read (or write), `cancel` is triggered or `deadline`
+ * (eqops__mono_ms time; 0: none) passes: 1 ready (or no socket: libpq reports it), 0 the
+ * deadline, EQOPS_ECANCELED. */
+int eqops__pg_sock_wait(int sock, bool write, const eqops_cancel *cancel, int64_t deadline);
+
 /* A new connection to `db`, with retries. The caller PQfinish()es it. */
 int eqops__pg_connect_db(eqops_pg *pg, PGconn **out, const char *db, eqops_error *err);
 
@@ -164,8 +169,14 @@ int eqops__pg_lock_open(eqops_pg *pg, PGconn **out, const char *key, bool shared
 /* True when the error (err->reason holds the SQLSTATE) is worth retrying after a reconnect or
  * a backoff. */
 bool eqops__pg_transient(const eqops_error *err);
-/* Randomised exponential backoff for attempt 0, 1, ... in milliseconds. */
-long eqops__pg_backoff_ms(int attempt);
+/* The pg module's one retry wait, core's backoff (full jitter) with the handle's token: before
+ * retry `retry` (1, 2, ...) a random time up to min(cap_ms, base_ms * 2^(retry-1)), cut to
+ * end at `deadline` (eqops__mono_ms time; 0: none) so one more attempt happens there. The
+ * wait, or -1 when the token was triggered meanwhile. `pg` may be NULL (no token). */
+#define PG_BACKOFF_BASE_MS 200
+#define PG_BACKOFF_CAP_MS  6400
+int64_t eqops__pg_retry_wait(const eqops_pg *pg, int64_t base_ms, int64_t cap_ms, int retry,
+                             int64_t deadline);
 
 /* ---- migrations (migrate.c), used by tenant create and the fleet ------------------------ */
 
