@@ -1,8 +1,9 @@
 /*
- * test_pg_cancel.c - cancellation in the pg module against a real PostgreSQL 15
- * (scripts/testenv): a fleet migration stopped inside a running statement (PQcancel: the
- * server ends it) and finished by the next run, each migration applied once; a connect to a
- * server that never answers, stopped by the handle's token.
+ * test_pg_cancel.c - cancellation and connection failures in the pg module against a real
+ * PostgreSQL 15 (scripts/testenv): a fleet migration stopped inside a running statement
+ * (PQcancel: the server ends it) and finished by the next run, each migration applied once; a
+ * connect to a server that never answers, stopped by the handle's token; a refused connect
+ * classified by its SQLSTATE.
  *
  * Needs EQOPS_TEST_PG_ADMIN_DSN and EQOPS_TEST_PG_SUPER_DSN; without them the tests skip (and
  * fail with CI=true). Objects use the prefix "cc_" and their own template and control
@@ -273,12 +274,61 @@ static void test_connect_cancelled(void **state)
     close(s);
 }
 
+/* ---- a refusal classified by its SQLSTATE ------------------------------------------------ */
+
+/* A database that takes no connections (being dropped: ALLOW_CONNECTIONS false) answers with
+ * SQLSTATE 55000: final, not worth the failover wait. Its message reads "is not currently
+ * accepting connections", which a match on message text once missed, retrying for 30 s. */
+static void test_refusal_classified_by_sqlstate(void **state)
+{
+    (void)state;
+    NEED_ENV();
+    eqops_error e = EQOPS_ERROR_INIT;
+    eqops_pg_options o = EQOPS_PG_OPTIONS_INIT;
+    o.db_prefix = "cc_";
+    o.template_db = "cctpl_main";
+    o.control_db = "ccl_control"; /* failover_wait_ms: the default 30 s */
+    eqops_pg *pg = NULL;
+    if (eqops_pg_new(&pg, admin_dsn, &o, &e) != 0)
+        fail_msg("connect: %s", e.message);
+    eqops_pg_tenant *t = NULL;
+    eqops_pg_tenant_options to = EQOPS_PG_TENANT_OPTIONS_INIT;
+    if (eqops_pg_tenant_create(&t, pg, "closed", &to, &e) != 0)
+        fail_msg("create: %s", e.message);
+    eqops_pg_tenant_free(t);
+    super_value("postgres", "ALTER DATABASE cc_closed ALLOW_CONNECTIONS false");
+    snprintf(dir, sizeof(dir), "/tmp/eqops-pg-closed-%d", (int)getpid());
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    put_migration("V1__base.sql", "CREATE TABLE base (id int);\n");
+    char *out = NULL;
+    size_t problems = 0;
+    int64_t t0 = now_ms();
+    int rc = eqops_pg_validate(&out, &problems, pg, dir, "cc_closed", &e);
+    int64_t ms = now_ms() - t0;
+    super_value("postgres", "ALTER DATABASE cc_closed ALLOW_CONNECTIONS true");
+    if (rc != 0)
+        fail_msg("validate: %d %s", rc, e.message);
+    print_message("a database not accepting connections: refused in %lld ms\n", (long long)ms);
+    assert_true(ms < 10000);
+    assert_int_equal(problems, 1);
+    assert_non_null(strstr(out, "not currently accepting connections"));
+    eqops_free(out);
+    if (eqops_pg_tenant_drop(pg, "closed", "closed", &e) != 0)
+        fail_msg("drop: %s", e.message);
+    eqops_pg_free(pg);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     eqops_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_cancelled),
         cmocka_unit_test(test_fleet_migration_cancelled_in_a_statement),
+        cmocka_unit_test(test_refusal_classified_by_sqlstate),
     };
     int rc = cmocka_run_group_tests(tests, setup, NULL);
     eqops_cleanup();
