@@ -584,3 +584,64 @@ func TestServiceTenantLifecycle(t *testing.T) {
 		t.Fatalf("second destroy: %v\n%s", err, out)
 	}
 }
+
+// A fleet apply cancelled from another goroutine mid-way (inside a request or a statement of
+// some tenant) returns ErrCanceled; the next run finishes the job: nothing left to plan and
+// every tenant healthy.
+func TestServiceTenantFleetCancelled(t *testing.T) {
+	env := tenantServiceEnv(t)
+	dir := filepath.Join(t.TempDir(), "fleet")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"go-cx-a", "go-cx-b", "go-cx-c"} {
+		writeFile(t, filepath.Join(dir, name+".json"), fmt.Sprintf(`{"name": %q, "tier": "small",
+"clusters": [{"name": "r0", "context": "eqops-k8s"}, {"name": "r1", "context": "eqops-k8s2"}]}`, name))
+	}
+	defer env.Fleet("destroy", dir, &TenantRunOptions{Confirm: dir}) // also after a failure
+	token, err := NewCancelToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer token.Close()
+	midWay := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-midWay
+		token.Trigger()
+	}()
+	events := 0
+	progress := func(tenant, cluster, step, status string, d, total int) bool {
+		if events++; events == 25 {
+			close(midWay)
+		}
+		return false
+	}
+	_, _, err = env.Fleet("apply", dir, &TenantRunOptions{Progress: progress, Cancel: token})
+	if events < 25 {
+		close(midWay)
+	}
+	<-done
+	if !errors.Is(err, ErrCanceled) {
+		t.Fatalf("cancelled fleet apply: %v (after %d events)", err, events)
+	}
+	var plan struct {
+		Changed int `json:"changed"`
+	}
+	out, _, err := env.Fleet("plan", dir, nil)
+	if err != nil || json.Unmarshal([]byte(out), &plan) != nil || plan.Changed == 0 {
+		t.Fatalf("plan after the cancel: stopped mid-way, something is left to do: %v\n%s", err, out)
+	}
+	if out, failed, err := env.Fleet("apply", dir, nil); err != nil || failed != 0 {
+		t.Fatalf("the next apply: %v %d\n%s", err, failed, out)
+	}
+	if out, _, err = env.Fleet("plan", dir, nil); err != nil || json.Unmarshal([]byte(out), &plan) != nil ||
+		plan.Changed != 0 {
+		t.Fatalf("plan after the next apply: %v\n%s", err, out)
+	}
+	out, failed, err := env.Fleet("status", dir, nil)
+	if err != nil || failed != 0 || strings.Count(out, `"health": "healthy"`) != 3 {
+		t.Fatalf("status: %v %d\n%s", err, failed, out)
+	}
+}

@@ -111,7 +111,7 @@ EQOPS_API void eqops_pg_tenant_free(eqops_pg_tenant *t);
 
 typedef struct eqops_pg_tenant_options {
     unsigned version;            /* EQOPS_PG_TENANT_OPTIONS_VERSION */
-    int connection_limit;        /* database and role; default 20; -1 = unlimited */
+    int connection_limit;        /* the role's (the database has none); default 20; -1 = none */
     const char *const *settings; /* NULL-terminated "name=value": ALTER DATABASE ... SET */
     const char *password;        /* use this password instead of a new random one */
     int rotate_existing;         /* role exists and no password given: set a new one */

@@ -227,9 +227,11 @@ EQOPS_API int eqops_tenant_reconcile(char **out, eqops_tenant_env *env, const ch
                                      const eqops_tenant_run_options *opts, eqops_error *err);
 
 /*
- * The tenant as it is: {"tenant", "health": "healthy"|"degraded"|"absent", "clusters":
- * [{"cluster", "namespace", "phase", "objects", "missing", "quota": {"hard", "used"}}],
- * "database": {"name", "role", "state", "schema_version", "size", "login": "ok"|...}}.
+ * The tenant as it is: {"tenant", "health": "healthy"|"degraded"|"absent"|"unknown",
+ * "clusters": [{"cluster", "namespace", "phase", "objects", "missing", "quota": {"hard",
+ * "used"}}], "database": {"name", "role", "state", "schema_version", "size", "login": "ok"|
+ * "refused"}}. "unknown": a cluster or the database could not be read ("error" says why; the
+ * call still succeeds, and a fleet status counts the tenant as failed).
  */
 EQOPS_API int eqops_tenant_status(char **out, eqops_tenant_env *env, const char *spec,
                                   eqops_error *err);

@@ -309,7 +309,8 @@ typedef struct eqops__pool eqops__pool;
 
 typedef struct eqops__pool_job {
     size_t n;        /* items 0..n-1 */
-    int concurrency; /* threads at most (<= 64); <= 1: the calling thread runs every item */
+    int concurrency; /* threads at most (<= 64); <= 1: the calling thread runs every item; > 1:
+                      * worker threads, even for one item (its events are delivered meanwhile) */
     /* one item, on a worker thread (or the calling thread, see pool.c) */
     void (*work)(eqops__pool *p, size_t i, void *arg);
     void *arg;

@@ -171,7 +171,10 @@ int eqops__pool_run(const eqops__pool_job *job, eqops_error *err)
     pthread_t threads[MAX_THREADS];
     size_t started = 0;
     pthread_mutex_lock(&p.mu);
-    if (want > 1) { /* one item at a time needs no thread */
+    /* one at a time needs no thread; with more allowed, even one item runs on a worker so
+     * that its events reach the caller while it runs (a tenant's progress, its callback's
+     * answer) */
+    if (job->concurrency > 1) {
         for (; started < want; started++) {
             p.active++;
             int e = threads_allowed >= 0 && started >= (size_t)threads_allowed

@@ -1,9 +1,10 @@
 /*
- * conn.c - the admin connection: conninfo handling, connecting with retries, statements with
- * SQLSTATE-classified retries, advisory locks and identifier/literal escaping.
+ * conn.c - the admin handle: statements (cancellable, with SQLSTATE-classified retries),
+ * advisory locks, identifier/literal escaping, the control database. Connecting is connect.c's.
  */
 #include "pg_internal.h"
 
+#include <libpq-events.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 
@@ -84,15 +85,79 @@ static int result_error(PGconn *c, PGresult *r, const char *what, eqops_error *e
     return code;
 }
 
+/* The handle a connection belongs to, as libpq instance data (set by eqops__pg_session_setup):
+ * its token stops the connection's statements. */
+static int conn_event(PGEventId id, void *info, void *pass)
+{
+    (void)id, (void)info, (void)pass;
+    return 1;
+}
+
+static const eqops_cancel *conn_cancel(const PGconn *c)
+{
+    const eqops_pg *pg = c ? PQinstanceData(c, conn_event) : NULL;
+    return pg ? pg->cancel : NULL;
+}
+
+/*
+ * The answer to a statement sent with PQsendQuery*: waits on the socket and the token; once
+ * the token is triggered, PQcancel asks the server to stop the statement (a transaction it
+ * ran in fails, and is rolled back) and the answers are drained. Returns the first error
+ * result, else the last one (as PQexec), or NULL; *cancelled when the token stopped it.
+ */
+static PGresult *await_result(PGconn *c, const eqops_cancel *cancel, bool *cancelled)
+{
+    *cancelled = false;
+    while (PQisBusy(c)) {
+        int w = eqops__pg_sock_wait(PQsocket(c), false, cancel, 0);
+        if (w == EQOPS_ECANCELED) {
+            char why[256];
+            PGcancel *pc = PQgetCancel(c);
+            if (pc == NULL || !PQcancel(pc, why, (int)sizeof(why)))
+                eqops__log(EQOPS_LOG_WARN, MOD, "could not cancel a statement: %s",
+                           pc ? why : "out of memory");
+            PQfreeCancel(pc);
+            *cancelled = true;
+            break; /* PQgetResult below waits for the server's answer to the cancel */
+        }
+        if (!PQconsumeInput(c))
+            break;
+    }
+    PGresult *last = NULL, *r;
+    while ((r = PQgetResult(c)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+            continue;
+        }
+        PQclear(last);
+        last = r;
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
+            break; /* eqops never copies: result_error reports it */
+    }
+    return last;
+}
+
 int eqops__pg_exec(PGconn *c, const char *what, const char *sql, int nparams,
                    const char *const *params, PGresult **res, eqops_error *err)
 {
     if (res)
         *res = NULL;
-    PGresult *r = nparams > 0 || res != NULL
-                      ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
-                      : PQexec(c, sql);
+    const eqops_cancel *cancel = conn_cancel(c);
+    if (eqops__cancel_check(cancel, what, err) != 0)
+        return EQOPS_ECANCELED;
+    /* several statements in one text (a migration) go as a simple query, as PQexec does */
+    int sent = nparams > 0 || res != NULL
+                   ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
+                   : PQsendQuery(c, sql);
+    bool cancelled = false;
+    PGresult *r = sent ? await_result(c, cancel, &cancelled) : NULL;
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (cancelled) {
+        /* never reported as done, even when the statement ended before the cancel came */
+        PQclear(r);
+        return eqops__err(err, EQOPS_ECANCELED, "%s: cancelled", what);
+    }
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         if (res)
             *res = r;
@@ -143,220 +208,25 @@ static void notice_log(void *arg, const char *message)
     }
 }
 
-/* libpq's message, one line: a line per server tried, hint lines (a tab first) left out. */
-static void connect_message(const char *m, char *out, size_t len)
-{
-    size_t n = 0;
-    for (const char *line = m; *line && n + 3 < len;) {
-        size_t k = strcspn(line, "\n");
-        if (k > 0 && line[0] != '\t') {
-            if (n > 0) {
-                out[n++] = ';';
-                out[n++] = ' ';
-            }
-            size_t take = k < len - 1 - n ? k : len - 1 - n;
-            memcpy(out + n, line, take);
-            n += take;
-        }
-        line += k + (line[k] == '\n');
-    }
-    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\r'))
-        n--;
-    out[n] = '\0';
-    for (char *p = out; *p; p++)
-        if (*p == '\r' || *p == '\t')
-            *p = ' ';
-}
-
-/* Classify a failed connection attempt by libpq's message (there is no SQLSTATE). */
-static int connect_error(PGconn *c, const char *db, eqops_error *err, bool *transient)
-{
-    const char *m = c ? PQerrorMessage(c) : "out of memory";
-    if (m == NULL)
-        m = "";
-    char msg[256];
-    connect_message(m, msg, sizeof(msg));
-    int code = EQOPS_EUNAVAILABLE;
-    const char *state = "08001";
-    *transient = false;
-    if (c == NULL) {
-        code = EQOPS_ENOMEM;
-    } else if (PQconnectionNeedsPassword(c) || strstr(m, "password authentication failed") ||
-               strstr(m, "no password supplied") || strstr(m, "SCRAM") ||
-               strstr(m, "authentication failed")) {
-        code = EQOPS_EAUTH;
-        state = "28P01";
-    } else if (strstr(m, "permission denied for database")) {
-        code = EQOPS_EFORBIDDEN;
-        state = "42501";
-    } else if (strstr(m, "database \"") && strstr(m, "does not exist")) {
-        code = EQOPS_ENOTFOUND;
-        state = "3D000";
-    } else if (strstr(m, "timeout expired")) {
-        code = EQOPS_ETIMEOUT;
-        *transient = true;
-    } else if (strstr(m, "too many connections") || strstr(m, "remaining connection slots")) {
-        code = EQOPS_EUNAVAILABLE;
-        state = "53300";
-        *transient = true;
-    } else if (strstr(m, "is not accepting connections")) {
-        code = EQOPS_EUNAVAILABLE; /* ALLOW_CONNECTIONS false: being dropped */
-        state = "55000";
-    } else {
-        *transient = true; /* refused, reset, starting up, read-only, shutting down */
-    }
-    eqops__err(err, code, "connect to database %s: %s", db, msg);
-    eqops__err_upstream(err, 0, state, 0);
-    return code;
-}
-
-void eqops__pg_session_setup(PGconn *c)
+void eqops__pg_session_setup(PGconn *c, eqops_pg *pg)
 {
     PQsetNoticeProcessor(c, notice_log, NULL);
+    if (PQregisterEventProc(c, conn_event, "eqops", NULL))
+        PQsetInstanceData(c, conn_event, pg);
 }
 
-long eqops__pg_backoff_ms(int attempt)
+int64_t eqops__pg_retry_wait(const eqops_pg *pg, int64_t base_ms, int64_t cap_ms, int retry,
+                             int64_t deadline)
 {
-    long base = 200L << (attempt < 5 ? attempt : 5); /* 200, 400, 800, 1600, 3200, 6400 */
-    return base / 2 + (long)(eqops__random_unit() * (double)base / 2);
-}
-
-/* The primary's address, when known, replaces the host list. */
-typedef struct pg_where {
-    char host[256], addr[64], port[16];
-} pg_where;
-
-/* Connect to `db` through the host list, or on `at` only. */
-static PGconn *connect_to(eqops_pg *pg, const char *db, const pg_where *at)
-{
-    const char *keys[PG_MAX_PARAMS + 4], *values[PG_MAX_PARAMS + 4];
-    bool have_port = false, have_addr = false;
-    int n = 0;
-    for (; pg->keywords[n]; n++) {
-        keys[n] = pg->keywords[n];
-        values[n] = n == pg->dbname_index ? db : pg->values[n];
-        if (at == NULL)
-            continue;
-        if (!strcmp(keys[n], "host"))
-            values[n] = at->host;
-        else if (!strcmp(keys[n], "hostaddr"))
-            values[n] = at->addr[0] ? at->addr : NULL, have_addr = true;
-        else if (!strcmp(keys[n], "port"))
-            values[n] = at->port, have_port = true;
-    }
-    if (at != NULL) {
-        keys[n] = "host", values[n++] = at->host; /* PGHOST's list: a later keyword wins */
-        if (!have_port)
-            keys[n] = "port", values[n++] = at->port;
-        if (!have_addr && at->addr[0]) /* the address libpq found: no second name lookup */
-            keys[n] = "hostaddr", values[n++] = at->addr;
-    }
-    keys[n] = NULL, values[n] = NULL;
-    return PQconnectdbParams(keys, values, 0);
-}
-
-int eqops__pg_find_primary(eqops_pg *pg, char host[256], char addr[64], char port[16],
-                           bool *transient, eqops_error *err)
-{
-    /* any database will do: the maintenance one, else those every cluster has (the
-     * maintenance database may be the one a standby does not know yet) */
-    const char *dbs[] = {pg->maintenance_db, "postgres", "template1"};
-    int rc = 0;
-    for (size_t i = 0; i < EQOPS__ARRAY_LEN(dbs); i++) {
-        if (i > 0 && (!strcmp(dbs[i], pg->maintenance_db) || !strcmp(dbs[i], dbs[i - 1])))
-            continue;
-        PGconn *c = connect_to(pg, dbs[i], NULL);
-        *transient = false;
-        eqops_error_clear(err);
-        if (c != NULL && PQstatus(c) == CONNECTION_OK) {
-            const char *h = PQhost(c), *a = PQhostaddr(c), *p = PQport(c);
-            snprintf(host, 256, "%s", h ? h : "");
-            snprintf(addr, 64, "%s", a ? a : "");
-            snprintf(port, 16, "%s", p ? p : "");
-            PQfinish(c);
-            return 0;
-        }
-        rc = connect_error(c, dbs[i], err, transient);
-        PQfinish(c);
-        if (*transient || rc == EQOPS_EAUTH || rc == EQOPS_ENOMEM)
-            break; /* no server takes writes now, or these credentials are refused */
-    }
-    return rc;
-}
-
-/*
- * libpq tries the hosts in order and stops at the first that answers with an error. A standby
- * still replaying may not know yet a database made, opened or granted just before (after a
- * failover the old primary comes back as a standby, often first in the list): its "does not
- * exist" is not final. So with several hosts and a read-write target, such an answer sends
- * eqops to find the primary (through the list, to the maintenance database) and ask it, on
- * its host only: only the primary's answer is final. No primary yet (the failover is under
- * way) is worth waiting for. Refused credentials are not tried again: a retry would not fix
- * them, and may lock the account.
- */
-static int ask_primary(eqops_pg *pg, PGconn **out, const char *db, eqops_error *e, bool *transient)
-{
-    pg_where at;
-    eqops_error pe = EQOPS_ERROR_INIT;
-    bool ptransient = false;
-    int rc = eqops__pg_find_primary(pg, at.host, at.addr, at.port, &ptransient, &pe);
-    if (rc != 0) {
-        /* no server takes writes now, or the maintenance database is not there (yet) where
-         * libpq looked: the first answer stands, and is retried */
-        eqops__log(EQOPS_LOG_DEBUG, MOD, "no primary to ask about %s: %s", db, pe.message);
-        eqops_error_clear(&pe);
-        *transient = rc != EQOPS_EAUTH && rc != EQOPS_ENOMEM;
-        return e->code;
-    }
-    PGconn *c = connect_to(pg, db, &at);
-    if (c != NULL && PQstatus(c) == CONNECTION_OK) {
-        *out = c;
-        return 0;
-    }
-    eqops_error_clear(e);
-    rc = connect_error(c, db, e, transient);
-    PQfinish(c);
-    return rc;
-}
-
-int eqops__pg_connect_db(eqops_pg *pg, PGconn **out, const char *db, eqops_error *err)
-{
-    *out = NULL;
-    /* the failures of attempts that were retried are not the caller's: `err` gets the last
-     * one only when there is no connection in the end */
-    eqops_error e = EQOPS_ERROR_INIT;
-    int64_t deadline = eqops__mono_ms() + pg->failover_wait_ms;
-    for (int attempt = 0;; attempt++) {
-        eqops_error_clear(&e);
-        PGconn *c = connect_to(pg, db, NULL);
-        bool transient = false;
-        int rc = 0;
-        if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-            rc = connect_error(c, db, &e, &transient);
-            PQfinish(c);
-            c = NULL;
-            if (!transient && pg->find_primary && rc != EQOPS_EAUTH && rc != EQOPS_ENOMEM)
-                rc = ask_primary(pg, &c, db, &e, &transient);
-        }
-        if (rc == 0) {
-            eqops__pg_session_setup(c);
-            *out = c;
-            return 0;
-        }
-        int64_t left = deadline - eqops__mono_ms();
-        if (!transient || left <= 0) {
-            eqops__err_move(err, &e);
-            return rc;
-        }
-        long wait = eqops__pg_backoff_ms(attempt);
-        if (wait > left)
-            wait = (long)left;
-        eqops__log(EQOPS_LOG_WARN, MOD,
-                   "%s; retrying in %ld ms (attempt %d; %.1f s left of the %.0f s failover wait)",
-                   e.message, wait, attempt + 1, (double)left / 1000,
-                   (double)pg->failover_wait_ms / 1000);
-        eqops__sleep_ms(wait);
-    }
+    eqops__backoff b = {base_ms, cap_ms, 0, -1, 0, pg ? pg->cancel : NULL};
+    int64_t wait = eqops__backoff_delay(&b, retry, 0);
+    if (deadline > 0 && wait > deadline - eqops__mono_ms())
+        wait = deadline - eqops__mono_ms(); /* one more attempt at the deadline */
+    if (wait < 0)
+        wait = 0;
+    if (eqops__backoff_wait(&b, wait) != 0)
+        return -1;
+    return wait;
 }
 
 int eqops__pg_run(eqops_pg *pg, PGconn **conn, const char *db, const char *what,
@@ -392,11 +262,16 @@ int eqops__pg_run(eqops_pg *pg, PGconn **conn, const char *db, const char *what,
                 PQclear(r);
             }
         }
-        long wait = cls == RETRY_TXN ? 10 + (long)(eqops__random_unit() * 90)
-                                     : eqops__pg_backoff_ms(attempt);
-        eqops__log(EQOPS_LOG_WARN, MOD, "%s: %s [%s]; retrying in %ld ms (attempt %d of %d)", what,
-                   local.message, local.reason, wait, attempt + 1, pg->max_retries);
-        eqops__sleep_ms(wait);
+        eqops__log(EQOPS_LOG_WARN, MOD, "%s: %s [%s]; retrying (attempt %d of %d)", what,
+                   local.message, local.reason, attempt + 1, pg->max_retries);
+        /* a serialization failure or a deadlock: at once, within 100 ms; else backing off */
+        bool quick = cls == RETRY_TXN;
+        if (eqops__pg_retry_wait(pg, quick ? 100 : PG_BACKOFF_BASE_MS,
+                                 quick ? 100 : PG_BACKOFF_CAP_MS, attempt + 1, 0) < 0) {
+            eqops_error_clear(&local);
+            rc = eqops__err(&local, EQOPS_ECANCELED, "%s: cancelled", what);
+            break;
+        }
     }
     if (rc != 0 && *conn != NULL && PQstatus(*conn) == CONNECTION_OK &&
         PQtransactionStatus(*conn) != PQTRANS_IDLE) {
@@ -423,8 +298,7 @@ int eqops__pg_try_lock(PGconn *c, const char *key, bool shared, long wait_ms, co
     const char *sql = shared ? "SELECT pg_try_advisory_lock_shared(hashtextextended($1, 0))"
                              : "SELECT pg_try_advisory_lock(hashtextextended($1, 0))";
     int64_t deadline = eqops__mono_ms() + (wait_ms > 0 ? wait_ms : 0);
-    long sleep = 50;
-    for (;;) {
+    for (int tries = 1;; tries++) {
         PGresult *r = NULL;
         int rc = eqops__pg_exec(c, what, sql, 1, params, &r, err);
         if (rc != 0)
@@ -433,12 +307,12 @@ int eqops__pg_try_lock(PGconn *c, const char *key, bool shared, long wait_ms, co
         PQclear(r);
         if (got)
             return 0;
-        int64_t now = eqops__mono_ms();
-        if (now >= deadline)
+        if (eqops__mono_ms() >= deadline)
             break;
-        eqops__sleep_ms(now + sleep > deadline ? deadline - now : sleep);
-        if (sleep < 1000)
-            sleep *= 2;
+        /* polling: 50 ms doubling to 1 s, jittered so waiters do not ask in step */
+        if (eqops__pg_retry_wait(PQinstanceData(c, conn_event), 50, 1000, tries, deadline) < 0)
+            return eqops__err(err, EQOPS_ECANCELED, "%s: cancelled while waiting for the lock %s",
+                              what, key);
     }
     /* who holds it, for the message (other roles' session details are hidden; the pid is not) */
     char holder[64] = "";

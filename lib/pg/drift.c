@@ -341,12 +341,9 @@ static int isolation_step(PGconn *c, void *arg, eqops_error *err)
     return ok && !b.oom ? 0 : eqops__err(err, EQOPS_ENOMEM, "out of memory");
 }
 
-int eqops_pg_drift(char **out, size_t *drifted, eqops_pg *pg, const char *const *tenants,
-                   eqops_error *err)
+int eqops__pg_drift_doc(json_t **out, size_t *drifted, eqops_pg *pg, const char *const *tenants,
+                        eqops_error *err)
 {
-    eqops_error_clear(err);
-    if (out == NULL || pg == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, out ? "pg" : "out", "must not be NULL");
     *out = NULL;
     if (drifted)
         *drifted = 0;
@@ -389,15 +386,14 @@ int eqops_pg_drift(char **out, size_t *drifted, eqops_pg *pg, const char *const 
         eqops__jset(doc, "template", json_string(d.tmpl.hex));
         eqops__jset(doc, "template_objects", json_integer(d.tmpl.n));
         eqops__jset(doc, "tenants", json_incref(list));
-        eqops__jset(doc, "drifted", json_integer((json_int_t)n));
-        *out = eqops__json_dump(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
-        json_decref(doc);
-        if (*out == NULL || json_array_size(list) != t.n) {
-            eqops__free(*out);
-            *out = NULL;
+        if (!eqops__jset(doc, "drifted", json_integer((json_int_t)n)) ||
+            json_array_size(list) != t.n) {
+            json_decref(doc);
+            doc = NULL;
             rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
         }
-        if (drifted)
+        *out = doc;
+        if (drifted && doc)
             *drifted = n;
     }
     json_decref(list);
@@ -406,5 +402,25 @@ int eqops_pg_drift(char **out, size_t *drifted, eqops_pg *pg, const char *const 
     eqops__free(d.reports);
     fingerprint_free(&d.tmpl);
     eqops__pg_targets_free(&t);
+    return rc;
+}
+
+int eqops_pg_drift(char **out, size_t *drifted, eqops_pg *pg, const char *const *tenants,
+                   eqops_error *err)
+{
+    eqops_error_clear(err);
+    if (out == NULL || pg == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, out ? "pg" : "out", "must not be NULL");
+    *out = NULL;
+    if (drifted)
+        *drifted = 0;
+    json_t *doc = NULL;
+    int rc = eqops__pg_drift_doc(&doc, drifted, pg, tenants, err);
+    if (rc == 0 && (*out = eqops__json_dump(doc, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
+        if (drifted)
+            *drifted = 0;
+        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    }
+    json_decref(doc);
     return rc;
 }

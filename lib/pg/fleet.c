@@ -5,107 +5,55 @@
  */
 #include "pg_internal.h"
 
-#include <pthread.h>
 #include <stdio.h>
 
 #define MOD "pg"
 
-/* ---- the worker pool ------------------------------------------------------------------------ */
+/* ---- the fleet on core's pool ------------------------------------------------------------- */
 
-typedef struct pool {
+typedef struct fleet_run {
     pg_pool_job *job;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    size_t next;      /* next result to start */
-    size_t *finished; /* indexes in completion order */
-    size_t nfinished;
-    size_t active; /* workers still running */
-    bool stop;     /* start nothing new */
-} pool;
+    size_t reported;
+} fleet_run;
 
-static void *worker(void *arg)
+static void fleet_item(eqops__pool *p, size_t i, void *arg)
 {
-    pool *p = arg;
-    pg_pool_job *job = p->job;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        if (p->stop || p->next >= job->n) {
-            p->active--;
-            pthread_cond_signal(&p->cv);
-            pthread_mutex_unlock(&p->mu);
-            return NULL;
-        }
-        size_t i = p->next++;
-        pthread_mutex_unlock(&p->mu);
-        pg_db_result *r = &job->results[i];
-        if (job->work)
-            job->work(job, i);
-        else
-            eqops__pg_migrate_db(job->pg, r->database, job->ms, job->cfg, r);
-        pthread_mutex_lock(&p->mu);
-        p->finished[p->nfinished++] = i;
-        if (r->rc != 0 && job->stop_on_error)
-            p->stop = true;
-        pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
+    pg_pool_job *job = ((fleet_run *)arg)->job;
+    pg_db_result *r = &job->results[i];
+    if (job->work)
+        job->work(job, i);
+    else
+        eqops__pg_migrate_db(job->pg, r->database, job->ms, job->cfg, r);
+    if (r->rc != 0 && job->stop_on_error)
+        eqops__pool_stop(p);
+    size_t *done = eqops__malloc(sizeof(*done));
+    if (done != NULL) {
+        *done = i;
+        eqops__pool_post(p, done);
     }
+}
+
+/* On the calling thread: the progress callback, in completion order. */
+static int fleet_deliver(void *event, void *arg)
+{
+    fleet_run *run = arg;
+    pg_pool_job *job = run->job;
+    const pg_db_result *r = &job->results[*(size_t *)event];
+    run->reported++;
+    return job->progress ? job->progress(r->database, r->status, job->done_before + run->reported,
+                                         job->total, job->payload)
+                         : 0;
 }
 
 int eqops__pg_pool_run(pg_pool_job *job, eqops_error *err)
 {
     if (job->n == 0)
         return 0;
-    pool p;
-    memset(&p, 0, sizeof(p));
-    p.job = job;
-    p.finished = eqops__calloc(job->n, sizeof(size_t));
-    if (p.finished == NULL)
-        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.cv, NULL);
-    size_t nthreads = (size_t)(job->concurrency > 0 ? job->concurrency : 1);
-    if (nthreads > job->n)
-        nthreads = job->n;
-    pthread_t threads[64];
-    size_t started = 0;
-    p.active = nthreads;
-    for (; started < nthreads; started++)
-        if (pthread_create(&threads[started], NULL, worker, &p) != 0)
-            break;
-    pthread_mutex_lock(&p.mu);
-    p.active -= nthreads - started; /* threads that could not start */
-    pthread_mutex_unlock(&p.mu);
-    int rc = 0;
-    if (started == 0) {
-        rc = eqops__err(err, EQOPS_EINTERNAL, "could not start a worker thread");
-    } else {
-        size_t reported = 0;
-        pthread_mutex_lock(&p.mu);
-        for (;;) {
-            while (reported == p.nfinished && p.active > 0)
-                pthread_cond_wait(&p.cv, &p.mu);
-            if (reported == p.nfinished && p.active == 0)
-                break;
-            size_t i = p.finished[reported++];
-            pthread_mutex_unlock(&p.mu);
-            int stop = 0;
-            if (job->progress)
-                stop = job->progress(job->results[i].database, job->results[i].status,
-                                     job->done_before + reported, job->total, job->payload);
-            pthread_mutex_lock(&p.mu);
-            if (stop && !p.stop) {
-                p.stop = true;
-                rc = eqops__err(err, EQOPS_ECANCELED, "stopped by the progress callback");
-            }
-        }
-        pthread_mutex_unlock(&p.mu);
-    }
-    for (size_t t = 0; t < started; t++)
-        pthread_join(threads[t], NULL);
-    pthread_cond_destroy(&p.cv);
-    pthread_mutex_destroy(&p.mu);
-    eqops__free(p.finished);
-    return rc;
+    fleet_run run = {job, 0};
+    /* the handle's token: the call's own (eqops_pg_migrate sets it for its duration) */
+    eqops__pool_job pj = {job->n,        job->concurrency, fleet_item,     &run,
+                          fleet_deliver, eqops__free,      job->pg->cancel};
+    return eqops__pool_run(&pj, err);
 }
 
 /* ---- results as JSON ----------------------------------------------------------------------- */
@@ -247,6 +195,11 @@ int eqops_pg_migrate(char **out, size_t *failed, eqops_pg *pg, const eqops_pg_mi
     pg_migrations ms;
     if ((rc = eqops__pg_migrations_load(&ms, opts->migrations_dir, err)) != 0)
         return rc;
+    /* the call's token, when given, is the handle's for its duration: every connect, statement
+     * (PQcancel), lock wait and retry wait of the run stops on it */
+    const eqops_cancel *handle_cancel = pg->cancel;
+    if (opts->cancel)
+        pg->cancel = opts->cancel;
     pg_migrate_cfg cfg = {opts->dry_run ? PG_MODE_PLAN : PG_MODE_APPLY,
                           opts->lock_wait_ms ? opts->lock_wait_ms : PG_LOCK_WAIT_MS,
                           opts->lock_timeout_ms ? opts->lock_timeout_ms : 5000,
@@ -329,6 +282,12 @@ int eqops_pg_migrate(char **out, size_t *failed, eqops_pg *pg, const eqops_pg_mi
         rc = eqops__pg_pool_run(&job, err);
     }
     PQfinish(lock);
+    /* a database stopped by the token failed with EQOPS_ECANCELED, and nothing starts after
+     * it: the run was cancelled (the next one finishes the job; nothing is applied twice) */
+    if ((rc == 0 || rc == EQOPS_ECANCELED) && eqops_cancel_triggered(pg->cancel)) {
+        eqops_error_clear(err);
+        rc = eqops__err(err, EQOPS_ECANCELED, "fleet migration: cancelled");
+    }
     json_t *doc = NULL;
     if (rc == 0 || rc == EQOPS_ECANCELED) {
         size_t nok = 0, nfailed = 0, nskipped = 0;
@@ -363,6 +322,7 @@ int eqops_pg_migrate(char **out, size_t *failed, eqops_pg *pg, const eqops_pg_mi
     json_decref(doc);
     eqops__pg_targets_free(&t);
     eqops__pg_migrations_free(&ms);
+    pg->cancel = handle_cancel;
     return rc;
 }
 

@@ -4,7 +4,6 @@
  */
 #include "pg_internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -132,29 +131,28 @@ int eqops__pg_migrations_load(pg_migrations *out, const char *dir, eqops_error *
     out->n = 0;
     if (dir == NULL || *dir == '\0')
         return eqops__err_field(err, EQOPS_EINVAL, "migrations_dir", "is required");
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return eqops__err_field(err, eqops__errno_code(errno), "migrations_dir", "%s: %s", dir,
-                                strerror(errno));
+    static const char *const exts[] = {".sql", NULL};
+    eqops_paths files = {0};
+    eqops_error le = EQOPS_ERROR_INIT;
+    int rc = eqops__dir_files(&files, dir, exts, false, MIGRATIONS_MAX, &le);
+    if (rc != 0) {
+        eqops__err_field(err, rc, "migrations_dir", "%s", le.message);
+        eqops_error_clear(&le);
+        return rc;
+    }
     size_t cap = 0;
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
+    for (size_t i = 0; rc == 0 && i < files.n; i++) {
+        const char *name = strrchr(files.v[i], '/') + 1;
+        if (name[0] == '.')
             continue;
         int64_t version = 0;
         const char *desc = NULL;
         size_t desc_len = 0;
-        int pr = parse_name(e->d_name, &version, &desc, &desc_len, err);
+        int pr = parse_name(name, &version, &desc, &desc_len, err);
         if (pr == 1)
             continue; /* README, notes: not migrations */
         if (pr != 0) {
             rc = pr;
-            break;
-        }
-        if (out->n == MIGRATIONS_MAX) {
-            rc = eqops__err_field(err, EQOPS_ETOOBIG, "migrations_dir", "more than %d files",
-                                  MIGRATIONS_MAX);
             break;
         }
         if (out->n == cap) {
@@ -169,9 +167,9 @@ int eqops__pg_migrations_load(pg_migrations *out, const char *dir, eqops_error *
         }
         pg_migration *m = &out->m[out->n++];
         memset(m, 0, sizeof(*m));
-        rc = load_one(m, dir, e->d_name, version, desc, desc_len, err);
+        rc = load_one(m, dir, name, version, desc, desc_len, err);
     }
-    closedir(d);
+    eqops__paths_free(&files);
     if (rc == 0 && out->n > 1) {
         qsort(out->m, out->n, sizeof(out->m[0]), cmp_version);
         for (size_t i = 1; i < out->n; i++)
@@ -454,10 +452,12 @@ int eqops__pg_migrate_db(eqops_pg *pg, const char *db, const pg_migrations *ms,
         PQfinish(c);
         if (rc == 0 || !eqops__pg_transient(&e) || attempt >= pg->max_retries)
             break;
-        long wait = eqops__pg_backoff_ms(attempt);
-        eqops__log(EQOPS_LOG_WARN, MOD, "%s: %s [%s]; retrying in %ld ms (attempt %d of %d)", db,
-                   e.message, e.reason, wait, attempt + 1, pg->max_retries);
-        eqops__sleep_ms(wait);
+        eqops__log(EQOPS_LOG_WARN, MOD, "%s: %s [%s]; retrying (attempt %d of %d)", db, e.message,
+                   e.reason, attempt + 1, pg->max_retries);
+        if (eqops__pg_retry_wait(pg, PG_BACKOFF_BASE_MS, PG_BACKOFF_CAP_MS, attempt + 1, 0) < 0) {
+            rc = eqops__err(&e, EQOPS_ECANCELED, "%s: cancelled", db);
+            break;
+        }
     }
     r->rc = rc;
     r->ms = eqops__mono_ms() - t0;

@@ -4,10 +4,7 @@
 #ifndef EQOPS_PG_INTERNAL_H
 #define EQOPS_PG_INTERNAL_H
 
-#include "eqops/pg.h"
-
-#include "../core/core_internal.h"
-#include "../core/json.h"
+#include "pg_seam.h"
 
 #include <libpq-fe.h>
 #include <string.h>
@@ -59,11 +56,6 @@ int eqops__pg_pins_set(eqops_pg *pg, PGconn *maint, eqops_error *err);
  * bounds); `field` names it in the message ("settings[0]"). */
 int eqops__pg_setting_entry_check(const char *s, const char *field, eqops_error *err);
 
-/* Check a value of an allowed setting against its bounds (the memory settings have upper
- * bounds: docs/pg.md). 0 or EQOPS_EINVAL naming `field`. */
-int eqops__pg_setting_value_check(const char *name, const char *value, const char *field,
-                                  eqops_error *err);
-
 /* The database's own settings (ALTER DATABASE ... SET, for every role), as a new JSON object
  * {name: value} (the server's spelling of the names, e.g. "DateStyle"). */
 int eqops__pg_db_settings(PGconn *c, const char *db, json_t **out, eqops_error *err);
@@ -72,12 +64,6 @@ int eqops__pg_db_settings(PGconn *c, const char *db, json_t **out, eqops_error *
  * may not have still reach the session `c` (connected to `db`) past eqops's startup options:
  * the superuser-only ones (session_replication_role, ...). Migrations do not run there. */
 int eqops__pg_session_settings_check(PGconn *c, const char *db, eqops_error *err);
-
-/* The settings of database `db` that differ from `want` ("name=value", NULL-terminated; NULL
- * = none): missing, another value, or there and not wanted; appended to `fields` as
- * "<prefix><name>" (lowercase). On the maintenance connection, with retries. */
-int eqops__pg_settings_diff(eqops_pg *pg, const char *db, const char *const *want,
-                            const char *prefix, json_t *fields, eqops_error *err);
 
 /* Count the settings of `settings` (as from eqops__pg_db_settings) that a tenant database may
  * not have (not on the allow-list, or out of bounds), appending a line about each to
@@ -96,6 +82,23 @@ typedef int (*eqops__pg_step)(PGconn *c, void *ctx, eqops_error *err);
 int eqops__pg_run(eqops_pg *pg, PGconn **conn, const char *db, const char *what,
                   eqops__pg_step step, void *ctx, eqops_error *err);
 
+/*
+ * One attempt to connect with these keywords/values (NULL-terminated): PQconnectStartParams
+ * and PQconnectPoll waiting on the socket and pg's token, connect_timeout for each server.
+ * On failure `err` holds the one classification of connection failures (conn.c; err->reason
+ * the SQLSTATE), `*password_used` whether the server asked for the password (it did before
+ * refusing it, and before any refusal that comes after authentication), `*transient` whether
+ * another attempt may succeed.
+ */
+int eqops__pg_connect_params(PGconn **out, eqops_pg *pg, const char *const *keys,
+                             const char *const *values, bool *password_used, bool *transient,
+                             eqops_error *err);
+
+/* Wait until `sock` is ready to read (or write), `cancel` is triggered or `deadline`
+ * (eqops__mono_ms time; 0: none) passes: 1 ready (or no socket: libpq reports it), 0 the
+ * deadline, EQOPS_ECANCELED. */
+int eqops__pg_sock_wait(int sock, bool write, const eqops_cancel *cancel, int64_t deadline);
+
 /* A new connection to `db`, with retries. The caller PQfinish()es it. */
 int eqops__pg_connect_db(eqops_pg *pg, PGconn **out, const char *db, eqops_error *err);
 
@@ -113,8 +116,6 @@ int eqops__pg_literal(eqops_buf *b, PGconn *c, const char *text);
 
 /* The tenant name rule (pg.h); `field` names the input in the message. */
 int eqops__pg_name_check(const char *name, const char *field, eqops_error *err);
-/* Build "<prefix><name with - as _>" (a database and role name). */
-int eqops__pg_object_name(const eqops_pg *pg, const char *tenant, char *out, size_t out_len);
 /* The tenant name back from an object name; false when it is not one of ours. */
 bool eqops__pg_tenant_from_object(const eqops_pg *pg, const char *object, char *out,
                                   size_t out_len);
@@ -123,14 +124,6 @@ bool eqops__pg_reserved_sorted(void);
 bool eqops__pg_settings_sorted(void);
 /* Whether `v` is strictly ascending (strcmp). */
 bool eqops__pg_sorted(const char *const *v, size_t n);
-
-/* Whether `name` is a setting a tenant database may have (the allow-list in names.c, which
- * the tenant spec uses too): 0, or EQOPS_EINVAL naming `field` ("settings[0]",
- * "database.settings.role") with why. The name's syntax is the caller's to check first. */
-int eqops__pg_setting_check(const char *name, const char *field, eqops_error *err);
-
-/* A random password: 32 bytes of OpenSSL randomness, base64url without padding (43 chars). */
-int eqops__pg_random_password(char out[48]);
 
 /* The maintenance database name and the host/port of the conninfo (borrowed). */
 const char *eqops__pg_param(const eqops_pg *pg, const char *keyword);
@@ -149,9 +142,10 @@ int eqops__pg_unlock(PGconn *c, const char *key, bool shared);
 /* Fail (EQOPS_EUNAVAILABLE) when the connection holding a lock is gone. NULL passes. */
 int eqops__pg_lock_check(PGconn *lock, const char *what, eqops_error *err);
 
-/* What a new admin session needs beyond its startup options (server notices to the debug
- * log). */
-void eqops__pg_session_setup(PGconn *c);
+/* What a new session of handle `pg` needs beyond its startup options: server notices to the
+ * debug log; the handle as the connection's libpq instance data, so that eqops__pg_exec
+ * stops on its token (PQcancel). */
+void eqops__pg_session_setup(PGconn *c, eqops_pg *pg);
 
 /* Where the primary is now: a connection to the maintenance database through the conninfo's
  * host list (libpq passes over servers that take no writes). `host` gets PQhost, `addr`
@@ -175,8 +169,14 @@ int eqops__pg_lock_open(eqops_pg *pg, PGconn **out, const char *key, bool shared
 /* True when the error (err->reason holds the SQLSTATE) is worth retrying after a reconnect or
  * a backoff. */
 bool eqops__pg_transient(const eqops_error *err);
-/* Randomised exponential backoff for attempt 0, 1, ... in milliseconds. */
-long eqops__pg_backoff_ms(int attempt);
+/* The pg module's one retry wait, core's backoff (full jitter) with the handle's token: before
+ * retry `retry` (1, 2, ...) a random time up to min(cap_ms, base_ms * 2^(retry-1)), cut to
+ * end at `deadline` (eqops__mono_ms time; 0: none) so one more attempt happens there. The
+ * wait, or -1 when the token was triggered meanwhile. `pg` may be NULL (no token). */
+#define PG_BACKOFF_BASE_MS 200
+#define PG_BACKOFF_CAP_MS  6400
+int64_t eqops__pg_retry_wait(const eqops_pg *pg, int64_t base_ms, int64_t cap_ms, int retry,
+                             int64_t deadline);
 
 /* ---- migrations (migrate.c), used by tenant create and the fleet ------------------------ */
 

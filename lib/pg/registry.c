@@ -210,11 +210,8 @@ int eqops__pg_registry_select(json_t *registry, const char *const *names, json_t
     return 0;
 }
 
-int eqops_pg_tenant_list(char **out, eqops_pg *pg, int with_versions, eqops_error *err)
+int eqops__pg_tenant_list_doc(json_t **out, eqops_pg *pg, bool with_versions, eqops_error *err)
 {
-    eqops_error_clear(err);
-    if (out == NULL || pg == NULL)
-        return eqops__err_field(err, EQOPS_EINVAL, out ? "pg" : "out", "must not be NULL");
     *out = NULL;
     json_t *reg = NULL;
     int rc = eqops__pg_registry(pg, &reg, err);
@@ -237,6 +234,21 @@ int eqops_pg_tenant_list(char **out, eqops_pg *pg, int with_versions, eqops_erro
         if (!eqops__jset(e, "schema_version", v >= 0 ? json_integer(v) : json_null()))
             rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     }
+    if (rc == 0)
+        *out = reg;
+    else
+        json_decref(reg);
+    return rc;
+}
+
+int eqops_pg_tenant_list(char **out, eqops_pg *pg, int with_versions, eqops_error *err)
+{
+    eqops_error_clear(err);
+    if (out == NULL || pg == NULL)
+        return eqops__err_field(err, EQOPS_EINVAL, out ? "pg" : "out", "must not be NULL");
+    *out = NULL;
+    json_t *reg = NULL;
+    int rc = eqops__pg_tenant_list_doc(&reg, pg, with_versions != 0, err);
     if (rc == 0 && (*out = eqops__json_dump(reg, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL)
         rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     json_decref(reg);

@@ -5,7 +5,9 @@
  */
 #include "tenant_internal.h"
 
-#include <dirent.h>
+#include "../k8s/k8s_seam.h"
+#include "../pg/pg_seam.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -174,7 +176,9 @@ static int one(char **out, eqops_tenant_env *env, const char *spec, tn_op op,
     eqops_error te = EQOPS_ERROR_INIT;
     job j = {env, &run, &s, op, opts, &result, &trc, &te};
     rc = eqops__tn_run_workers(&run, 1, 1, job_one, &j, err);
-    if (rc == 0) {
+    if (rc == 0 && result == NULL && trc == 0 && eqops__tn_run_cancelled(&run))
+        rc = eqops__tn_run_stopped(&run, s.name, err); /* before the tenant started */
+    else if (rc == 0) {
         rc = trc;
         if (rc != 0)
             eqops__err_move(err, &te);
@@ -261,7 +265,7 @@ static json_t *cluster_status(eqops_tenant_env *env, const tn_spec *s, const tn_
     eqops_k8s *k = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
     json_t *ns = NULL, *quota = NULL;
-    if (st && eqops__tn_k8s_get(env, cl, &k, &e) == 0) {
+    if (st && eqops__tn_k8s_get(env, cl, NULL, &k, &e) == 0) {
         if (eqops__tn_get(&ns, k, "v1", "Namespace", NULL, s->name, &e) == 0) {
             json_t *phase = json_object_get(json_object_get(ns, "status"), "phase");
             eqops__jset(st, "phase", phase ? json_copy(phase) : json_string("Unknown"));
@@ -317,7 +321,7 @@ int eqops__tn_status(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
         eqops_pg_tenant *t = NULL;
         eqops_error e = EQOPS_ERROR_INIT;
         json_t *db = NULL;
-        int prc = eqops__tn_pg_get(env, &pg, &e);
+        int prc = eqops__tn_pg_get(env, NULL, &pg, &e);
         if (prc == 0)
             prc = eqops_pg_tenant_show(&t, pg, s->name, &e);
         if (prc == 0) {
@@ -383,64 +387,24 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The spec files of a directory, sorted, without the tiers file. */
-static int spec_files(char ***out, size_t *n, const char *dir, const char *tiers, eqops_error *err)
+/* The spec files of a directory (.json, .yaml, .yml), in the byte order of their names; hidden
+ * files and what is not a regular file are passed over. */
+static int spec_files(eqops_paths *out, const char *dir, eqops_error *err)
 {
-    *out = NULL;
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return eqops__err(err, eqops__errno_code(errno), "%s: cannot open the directory: %s", dir,
-                          strerror(errno));
-    char tiers_real[PATH_MAX] = "";
-    if (tiers == NULL || realpath(tiers, tiers_real) == NULL)
-        tiers_real[0] = '\0';
-    char **v = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
-        const char *dot = strrchr(de->d_name, '.');
-        if (de->d_name[0] == '.' || dot == NULL ||
-            (strcmp(dot, ".json") && strcmp(dot, ".yaml") && strcmp(dot, ".yml")))
-            continue;
-        char path[PATH_MAX], real[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        struct stat st;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (tiers_real[0] && realpath(path, real) && strcmp(real, tiers_real) == 0)
-            continue;
-        if (*n >= 10000) {
-            rc = eqops__err(err, EQOPS_ETOOBIG, "%s: more than 10000 specs", dir);
-            break;
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nv = eqops__realloc(v, cap * sizeof(char *));
-            if (nv == NULL) {
-                rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-        }
-        v[*n] = eqops__strdup(path);
-        if (v[*n] == NULL)
-            rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-        else
-            (*n)++;
-    }
-    closedir(d);
-    if (rc == 0 && *n > 1)
-        qsort(v, *n, sizeof(char *), name_cmp);
-    if (rc != 0) {
-        for (size_t i = 0; i < *n; i++)
-            eqops__free(v[i]);
-        eqops__free(v);
-        *n = 0;
+    static const char *const exts[] = {".json", ".yaml", ".yml", NULL};
+    int rc = eqops__dir_files(out, dir, exts, false, 10000, err);
+    if (rc != 0)
         return rc;
+    size_t k = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        const char *base = strrchr(out->v[i], '/');
+        struct stat st;
+        if (base[1] == '.' || stat(out->v[i], &st) != 0 || !S_ISREG(st.st_mode))
+            eqops__free(out->v[i]);
+        else
+            out->v[k++] = out->v[i];
     }
-    *out = v;
+    out->n = k;
     return 0;
 }
 
@@ -480,9 +444,10 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
                               dir);
     if (rc != 0)
         return rc;
-    char **files = NULL;
-    size_t n = 0;
-    rc = spec_files(&files, &n, dir, NULL, err);
+    eqops_paths paths = {0};
+    rc = spec_files(&paths, dir, err);
+    char **files = paths.v;
+    size_t n = paths.n;
     /* the tiers file may sit among the specs */
     tn_spec *specs = rc == 0 ? eqops__calloc(n ? n : 1, sizeof(tn_spec)) : NULL;
     json_t **results = specs ? eqops__calloc(n ? n : 1, sizeof(json_t *)) : NULL;
@@ -561,11 +526,10 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
         rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     }
     if (rc == 0 && eqops__tn_run_cancelled(&run))
-        rc = eqops__err(err, EQOPS_ECANCELED, "stopped by the progress callback");
+        rc = eqops__tn_run_stopped(&run, "fleet", err);
     json_decref(doc);
     eqops__tn_run_destroy(&run);
     for (size_t i = 0; i < n; i++) {
-        eqops__free(files[i]);
         if (results)
             json_decref(results[i]);
         if (errs)
@@ -573,7 +537,7 @@ EQOPS_API int eqops_tenant_fleet(char **out, size_t *failed, eqops_tenant_env *e
     }
     for (size_t i = 0; i < parsed; i++)
         eqops__tn_spec_free(&specs[i]);
-    eqops__free(files);
+    eqops__paths_free(&paths);
     eqops__free(specs);
     eqops__free(results);
     eqops__free(rcs);
@@ -612,16 +576,13 @@ EQOPS_API int eqops_tenant_list(char **out, eqops_tenant_env *env, const char *c
     const char *const *ctxs = contexts && contexts[0] ? contexts : current;
     for (size_t i = 0; rc == 0 && (i == 0 || ctxs[i]); i++) {
         eqops_k8s *k = NULL;
-        char *text = NULL;
         json_t *list = NULL;
         eqops_k8s_list_options lo = EQOPS_K8S_LIST_OPTIONS_INIT;
         lo.label_selector = TN_LABEL_TENANT "," TN_LABEL_MANAGED "=" TN_MANAGED_BY;
-        rc = eqops__tn_k8s_get_context(env, ctxs[i], &k, err);
+        rc = eqops__tn_k8s_get_context(env, ctxs[i], NULL, &k, err);
         if (rc == 0)
-            rc = eqops_k8s_list(&text, k, "v1", "Namespace", NULL, &lo, err);
+            rc = eqops__k8s_list_doc(&list, k, "v1", "Namespace", NULL, &lo, err);
         const char *ctx_name = k ? eqops_k8s_context(k) : "";
-        if (rc == 0)
-            rc = eqops__json_parse(&list, text, strlen(text), "namespace list", err);
         size_t j;
         json_t *ns;
         json_array_foreach(json_object_get(list, "items"), j, ns)
@@ -641,18 +602,14 @@ EQOPS_API int eqops_tenant_list(char **out, eqops_tenant_env *env, const char *c
         if (rc != 0)
             eqops__err_prefix(err, "context %s: ", ctxs[i] ? ctxs[i] : "(current)");
         json_decref(list);
-        eqops__free(text);
         eqops__tn_k8s_put(env, k);
     }
     if (rc == 0 && env->pg_conninfo) {
         eqops_pg *pg = NULL;
-        char *text = NULL;
         json_t *list = NULL;
-        rc = eqops__tn_pg_get(env, &pg, err);
+        rc = eqops__tn_pg_get(env, NULL, &pg, err);
         if (rc == 0)
-            rc = eqops_pg_tenant_list(&text, pg, 1, err);
-        if (rc == 0)
-            rc = eqops__json_parse(&list, text, strlen(text), "tenant list", err);
+            rc = eqops__pg_tenant_list_doc(&list, pg, true, err);
         size_t j;
         json_t *t;
         json_array_foreach(list, j, t)
@@ -667,7 +624,6 @@ EQOPS_API int eqops_tenant_list(char **out, eqops_tenant_env *env, const char *c
                                       json_object_get(t, "size")));
         }
         json_decref(list);
-        eqops__free(text);
         eqops__tn_pg_put(env, pg, rc != 0);
     }
     if (rc == 0) {

@@ -1,8 +1,12 @@
 /*
- * engine.c - one tenant: plan, apply, drift, reconcile and destroy across its clusters (in
- * parallel), its credentials, its AWS secret and its database, under the tenant's lock.
+ * engine.c - the Kubernetes side of one tenant operation: the result's actions and progress,
+ * reading, applying and deleting one object, and the stages run in every cluster of the
+ * tenant (in parallel). The lock, the credentials, the AWS secret and the database are
+ * tenant.c's.
  */
 #include "tenant_internal.h"
+
+#include "../k8s/k8s_seam.h"
 
 #include <stdio.h>
 
@@ -10,11 +14,6 @@
 
 /* ---- actions ----------------------------------------------------------------------------------
  */
-
-static bool mutating(tn_op op)
-{
-    return op == TN_APPLY || op == TN_RECONCILE || op == TN_DESTROY;
-}
 
 void eqops__tn_fail(tn_ctx *c, int rc, const eqops_error *e)
 {
@@ -103,24 +102,27 @@ bool eqops__tn_ours(const json_t *live, const char *tenant)
     return t && m && strcmp(t, tenant) == 0 && strcmp(m, TN_MANAGED_BY) == 0;
 }
 
-/* Free a server answer; a Secret's text held its data, so it is wiped first. */
-static void free_answer(char *text, const char *kind)
+void eqops__tn_doc_free(json_t *doc, const char *kind)
 {
-    if (text && kind && strcmp(kind, "Secret") == 0)
-        eqops__wipe(text, strlen(text));
-    eqops__free(text);
+    if (doc && kind && strcmp(kind, "Secret") == 0) {
+        static const char *const parts[] = {"data", "stringData"};
+        for (size_t i = 0; i < EQOPS__ARRAY_LEN(parts); i++) {
+            const char *key;
+            json_t *v;
+            json_object_foreach(json_object_get(doc, parts[i]), key, v)
+            {
+                if (json_is_string(v))
+                    eqops__wipe((char *)json_string_value(v), json_string_length(v));
+            }
+        }
+    }
+    json_decref(doc);
 }
 
 int eqops__tn_get(json_t **out, eqops_k8s *k, const char *api, const char *kind, const char *ns,
                   const char *name, eqops_error *err)
 {
-    *out = NULL;
-    char *text = NULL;
-    int rc = eqops_k8s_get(&text, k, api, kind, ns, name, err);
-    if (rc == 0)
-        rc = eqops__json_parse(out, text, strlen(text), kind, err);
-    free_answer(text, kind);
-    return rc;
+    return eqops__k8s_get_doc(out, k, api, kind, ns, name, err);
 }
 
 static const char *resource_version(const json_t *obj)
@@ -185,11 +187,9 @@ static int replace_strict(eqops_k8s *k, const char *kind, const json_t *desired,
             return eqops__err(err, EQOPS_ENOMEM, "out of memory");
     }
     json_object_del(json_object_get(live, "metadata"), "managedFields");
-    char *text = eqops__json_dump(live, 0), *res = NULL;
-    int rc = text ? eqops_k8s_replace(&res, k, text, NULL, err)
-                  : eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    eqops__free(text);
-    eqops__free(res);
+    json_t *res = NULL;
+    int rc = eqops__k8s_replace_doc(&res, k, live, NULL, err);
+    eqops__tn_doc_free(res, kind);
     return rc;
 }
 
@@ -197,18 +197,13 @@ static int replace_strict(eqops_k8s *k, const char *kind, const json_t *desired,
 static int apply_object(eqops_k8s *k, const char *kind, const json_t *desired, const char *rv,
                         bool *changed, eqops_error *err)
 {
-    char *text = eqops__json_dump(desired, 0), *res = NULL;
+    json_t *res = NULL;
     eqops_k8s_write_options w = EQOPS_K8S_WRITE_OPTIONS_INIT;
     w.force = 1;
-    int rc = text ? eqops_k8s_apply(&res, k, text, &w, err)
-                  : eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    if (rc == 0) {
-        json_t *doc = json_loads(res, 0, NULL);
-        *changed = strcmp(resource_version(doc), rv) != 0;
-        json_decref(doc);
-    }
-    free_answer(text, kind);
-    free_answer(res, kind);
+    int rc = eqops__k8s_apply_doc(&res, k, desired, &w, err);
+    if (rc == 0)
+        *changed = strcmp(resource_version(res), rv) != 0;
+    eqops__tn_doc_free(res, kind);
     return rc;
 }
 
@@ -246,13 +241,11 @@ static json_t *stale_labels(const json_t *desired, const json_t *live, const cha
 /* Create an object eqops must not take over: POST, so one made meanwhile is not adopted. */
 static int create_object(eqops_k8s *k, const char *kind, const json_t *desired, eqops_error *err)
 {
-    char *text = eqops__json_dump(desired, 0), *res = NULL;
-    int rc = text ? eqops_k8s_create(&res, k, text, NULL, err)
-                  : eqops__err(err, EQOPS_ENOMEM, "out of memory");
+    json_t *res = NULL;
+    int rc = eqops__k8s_create_doc(&res, k, desired, NULL, err);
     if (rc == EQOPS_EEXISTS)
         eqops__err_prefix(err, "%s appeared while eqops was making it: ", kind);
-    free_answer(text, kind);
-    free_answer(res, kind);
+    eqops__tn_doc_free(res, kind);
     return rc;
 }
 
@@ -305,7 +298,7 @@ int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
         if (json_array_size(fields) > 0)
             a.action = "update";
     }
-    if (rc == 0 && mutating(c->op)) {
+    if (rc == 0 && eqops__tn_mutating(c->op)) {
         bool changed = false;
         bool posted = live == NULL && !take_over;
         if (posted)
@@ -316,13 +309,11 @@ int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
         if (rc == 0)
             rc = apply_object(k, a.kind, desired, live ? resource_version(live) : "", &changed, &e);
         if (rc == 0 && json_object_size(stale) > 0) {
-            json_t *patch = json_pack("{s:{s:O}}", "metadata", "labels", stale);
-            char *text = patch ? eqops__json_dump(patch, 0) : NULL, *res = NULL;
-            rc = text ? eqops_k8s_patch(&res, k, api, a.kind, a.ns, a.name, text, NULL, &e)
-                      : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
+            json_t *patch = json_pack("{s:{s:O}}", "metadata", "labels", stale), *res = NULL;
+            rc = patch ? eqops__k8s_patch_doc(&res, k, api, a.kind, a.ns, a.name, patch, NULL, &e)
+                       : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
             json_decref(patch);
-            eqops__free(text);
-            free_answer(res, a.kind);
+            eqops__tn_doc_free(res, a.kind);
         }
         if (rc == 0 && changed && strcmp(a.action, "none") == 0)
             a.action = "update"; /* something the comparison does not see, e.g. a removed
@@ -330,7 +321,7 @@ int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
     }
     a.fields = fields;
     eqops__tn_step_end(c, &a, t0, rc, &e);
-    json_decref(live);
+    eqops__tn_doc_free(live, a.kind);
     json_decref(fields);
     json_decref(stale);
     return rc;
@@ -353,7 +344,7 @@ int eqops__tn_delete(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *s
         rc = eqops__err(&e, EQOPS_EEXISTS,
                         "%s %s%s%s was not made by eqops for tenant %s; not deleting it", kind,
                         ns ? ns : "", ns ? "/" : "", name, c->s->name);
-    } else if (rc == 0 && !mutating(c->op)) {
+    } else if (rc == 0 && !eqops__tn_mutating(c->op)) {
         a.action = "delete"; /* reads: what a write would do */
     } else if (rc == 0) {
         a.action = "delete";
@@ -440,27 +431,26 @@ static int argocd_namespace(tn_ctx *c, eqops_k8s *k, const char *cluster)
      * tenant's namespace is never taken for it: its workload may read the Secrets there and
      * its destroy would delete every tenant's AppProject with it. */
     eqops_error e = EQOPS_ERROR_INIT;
-    char *kind = NULL;
-    int rc = eqops_k8s_resource(&kind, k, "argoproj.io/v1alpha1", "AppProject", &e);
-    eqops__free(kind);
+    const char *resource = NULL;
+    bool namespaced = false;
+    int rc = eqops__k8s_lookup(k, "argoproj.io/v1alpha1", "AppProject", &resource, &namespaced, &e);
     if (rc == EQOPS_ENOTFOUND)
         rc = eqops__err(&e, EQOPS_ENOTFOUND,
                         "Argo CD is not installed (the server has no AppProject kind)");
     if (rc == 0)
         rc = argocd_ns_read(c, k, &e);
-    if (rc == EQOPS_ENOTFOUND && mutating(c->op)) {
+    if (rc == EQOPS_ENOTFOUND && eqops__tn_mutating(c->op)) {
         json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
                                "metadata", "name", c->env->argocd_ns);
-        char *text = ns ? eqops__json_dump(ns, 0) : NULL, *res = NULL;
-        rc = text ? eqops_k8s_create(&res, k, text, NULL, &e)
-                  : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
+        json_t *res = NULL;
+        rc = ns ? eqops__k8s_create_doc(&res, k, ns, NULL, &e)
+                : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
         if (rc == EQOPS_EEXISTS) { /* made meanwhile, by someone else: read it like above */
             eqops_error_clear(&e);
             rc = argocd_ns_read(c, k, &e);
         }
         json_decref(ns);
-        eqops__free(text);
-        eqops__free(res);
+        json_decref(res);
     } else if (rc == EQOPS_ENOTFOUND) {
         rc = 0;
     }
@@ -479,7 +469,7 @@ static void cluster_run(size_t i, void *arg)
     const tn_cluster *cl = &c->s->clusters[i];
     eqops_k8s *k = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
-    int rc = eqops__tn_k8s_get(c->env, cl, &k, &e);
+    int rc = eqops__tn_k8s_get(c->env, cl, c->run ? c->run->token : NULL, &k, &e);
     if (rc != 0) {
         if (e.field[0]) /* the spec's field, not the kubeconfig's */
             snprintf(e.field, sizeof(e.field), "clusters[%zu].%s", i,
@@ -558,42 +548,10 @@ static void cluster_run(size_t i, void *arg)
     eqops_error_clear(&e);
 }
 
-typedef struct slot {
-    size_t first, step, n;
-    void (*fn)(size_t, void *);
-    void *arg;
-} slot;
-
-static void *slot_main(void *p)
+static void cluster_item(eqops__pool *p, size_t i, void *arg)
 {
-    slot *sl = p;
-    for (size_t i = sl->first; i < sl->n; i += sl->step)
-        sl->fn(i, sl->arg);
-    return NULL;
-}
-
-/* Run fn(i) for every cluster, `parallel` at a time (0 = all at once). */
-static void parallel_for(size_t n, int parallel, void (*fn)(size_t, void *), void *arg)
-{
-    size_t nthreads = parallel > 0 && (size_t)parallel < n ? (size_t)parallel : n;
-    if (nthreads <= 1) {
-        for (size_t i = 0; i < n; i++)
-            fn(i, arg);
-        return;
-    }
-    slot slots[TN_MAX_CLUSTERS];
-    pthread_t th[TN_MAX_CLUSTERS];
-    bool started[TN_MAX_CLUSTERS] = {false};
-    for (size_t t = 0; t < nthreads; t++) {
-        slots[t] = (slot){t, nthreads, n, fn, arg};
-        started[t] = pthread_create(&th[t], NULL, slot_main, &slots[t]) == 0;
-    }
-    for (size_t t = 0; t < nthreads; t++) {
-        if (started[t])
-            pthread_join(th[t], NULL);
-        else
-            slot_main(&slots[t]); /* no thread: do its share here */
-    }
+    (void)p;
+    cluster_run(i, arg);
 }
 
 void eqops__tn_stage(tn_ctx *c, tn_stage st)
@@ -601,5 +559,15 @@ void eqops__tn_stage(tn_ctx *c, tn_stage st)
     if (eqops__tn_stopped(c))
         return;
     cluster_job j = {c, st};
-    parallel_for(c->s->nclusters, c->parallel, cluster_run, &j);
+    /* the clusters on core's pool, `parallel` at a time (0: all at once); their progress goes
+     * to the run's events, so this pool delivers none */
+    size_t n = c->s->nclusters;
+    int parallel = c->parallel > 0 && (size_t)c->parallel < n ? c->parallel : (int)n;
+    eqops__pool_job job = {
+        n, parallel, cluster_item, &j, NULL, NULL, c->run ? c->run->token : NULL};
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc = eqops__pool_run(&job, &e);
+    if (rc != 0)
+        eqops__tn_fail(c, rc, &e); /* the run's token before every cluster started */
+    eqops_error_clear(&e);
 }

@@ -5,6 +5,9 @@
  */
 #include "tenant_internal.h"
 
+#include "../k8s/k8s_seam.h"
+#include "../pg/pg_seam.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -157,7 +160,8 @@ static int aws_new(eqops_tenant_env *env, const char *region, eqops_aws **out, e
 }
 
 static int k8s_borrow(eqops_tenant_env *env, const char *key, const char *context, const char *eks,
-                      const char *region, eqops_k8s **out, eqops_error *err)
+                      const char *region, const eqops_cancel *cancel, eqops_k8s **out,
+                      eqops_error *err)
 {
     *out = NULL;
     pthread_mutex_lock(&env->mu);
@@ -166,6 +170,7 @@ static int k8s_borrow(eqops_tenant_env *env, const char *key, const char *contex
             env->k8s[i].busy = true;
             *out = env->k8s[i].k;
             pthread_mutex_unlock(&env->mu);
+            eqops__k8s_set_cancel(*out, cancel); /* the run's, while it holds the client */
             return 0;
         }
     pthread_mutex_unlock(&env->mu);
@@ -176,6 +181,7 @@ static int k8s_borrow(eqops_tenant_env *env, const char *key, const char *contex
     o.field_manager = env->field_manager;
     o.timeout_ms = env->timeout_ms;
     o.qps = -1; /* the requests of one tenant are few; the server's limits apply */
+    o.cancel = (eqops_cancel *)cancel; /* the run's, while it holds the client */
     eqops_k8s *k = NULL;
     eqops_aws *aws = NULL;
     int rc;
@@ -204,29 +210,31 @@ static int k8s_borrow(eqops_tenant_env *env, const char *key, const char *contex
     return rc;
 }
 
-int eqops__tn_k8s_get(eqops_tenant_env *env, const tn_cluster *c, eqops_k8s **out, eqops_error *err)
+int eqops__tn_k8s_get(eqops_tenant_env *env, const tn_cluster *c, const eqops_cancel *cancel,
+                      eqops_k8s **out, eqops_error *err)
 {
     char key[400];
     if (c->context) {
         snprintf(key, sizeof(key), "ctx:%s", c->context);
-        return k8s_borrow(env, key, c->context, NULL, NULL, out, err);
+        return k8s_borrow(env, key, c->context, NULL, NULL, cancel, out, err);
     }
     snprintf(key, sizeof(key), "eks:%s/%s", c->eks_region, c->eks_cluster);
-    return k8s_borrow(env, key, NULL, c->eks_cluster, c->eks_region, out, err);
+    return k8s_borrow(env, key, NULL, c->eks_cluster, c->eks_region, cancel, out, err);
 }
 
-int eqops__tn_k8s_get_context(eqops_tenant_env *env, const char *context, eqops_k8s **out,
-                              eqops_error *err)
+int eqops__tn_k8s_get_context(eqops_tenant_env *env, const char *context,
+                              const eqops_cancel *cancel, eqops_k8s **out, eqops_error *err)
 {
     char key[400];
     snprintf(key, sizeof(key), "ctx:%s", context ? context : "");
-    return k8s_borrow(env, key, context, NULL, NULL, out, err);
+    return k8s_borrow(env, key, context, NULL, NULL, cancel, out, err);
 }
 
 void eqops__tn_k8s_put(eqops_tenant_env *env, eqops_k8s *k)
 {
     if (k == NULL)
         return;
+    eqops__k8s_set_cancel(k, NULL); /* pooled without the run's token */
     pthread_mutex_lock(&env->mu);
     for (size_t i = 0; i < env->nk8s; i++)
         if (env->k8s[i].k == k)
@@ -234,7 +242,8 @@ void eqops__tn_k8s_put(eqops_tenant_env *env, eqops_k8s *k)
     pthread_mutex_unlock(&env->mu);
 }
 
-int eqops__tn_pg_get(eqops_tenant_env *env, eqops_pg **out, eqops_error *err)
+int eqops__tn_pg_get(eqops_tenant_env *env, const eqops_cancel *cancel, eqops_pg **out,
+                     eqops_error *err)
 {
     *out = NULL;
     if (env->pg_conninfo == NULL)
@@ -244,9 +253,12 @@ int eqops__tn_pg_get(eqops_tenant_env *env, eqops_pg **out, eqops_error *err)
     if (env->npg > 0)
         *out = env->pg_idle[--env->npg];
     pthread_mutex_unlock(&env->mu);
-    if (*out)
+    if (*out) {
+        eqops__pg_set_cancel(*out, cancel); /* the run's, while it holds the handle */
         return 0;
+    }
     eqops_pg_options o = EQOPS_PG_OPTIONS_INIT;
+    o.cancel = (eqops_cancel *)cancel;
     o.db_prefix = env->pg_prefix;
     o.template_db = env->pg_template;
     o.control_db = env->pg_control;
@@ -257,6 +269,7 @@ void eqops__tn_pg_put(eqops_tenant_env *env, eqops_pg *pg, bool broken)
 {
     if (pg == NULL)
         return;
+    eqops__pg_set_cancel(pg, NULL); /* pooled without the run's token */
     pthread_mutex_lock(&env->mu);
     if (!broken && grow((void **)&env->pg_idle, &env->cappg, env->npg, sizeof(eqops_pg *))) {
         env->pg_idle[env->npg++] = pg;
@@ -316,7 +329,6 @@ void eqops__tn_run_init(tn_run *r, const eqops_tenant_run_options *opts)
 {
     memset(r, 0, sizeof(*r));
     pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
     if (opts) {
         r->fn = opts->progress;
         r->payload = opts->payload;
@@ -324,20 +336,20 @@ void eqops__tn_run_init(tn_run *r, const eqops_tenant_run_options *opts)
     }
 }
 
-static void event_free(tn_event *e)
+static void event_free(void *p)
 {
+    tn_event *e = p;
+    if (e == NULL)
+        return;
     eqops__free(e->tenant);
     eqops__free(e->cluster);
     eqops__free(e->step);
     eqops__free(e->status);
+    eqops__free(e);
 }
 
 void eqops__tn_run_destroy(tn_run *r)
 {
-    for (size_t i = 0; i < r->nevents; i++)
-        event_free(&r->events[i]);
-    eqops__free(r->events);
-    pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
 }
 
@@ -348,115 +360,92 @@ void eqops__tn_run_event(tn_run *r, const char *tenant, const char *cluster, con
         return;
     eqops__log(EQOPS_LOG_DEBUG, MOD, "%s %s %s: %s (%zu/%zu)", tenant, cluster, step, status, done,
                total);
-    if (r->fn == NULL)
-        return;
-    tn_event e = {eqops__strdup(tenant),
-                  eqops__strdup(cluster),
-                  eqops__strdup(step),
-                  eqops__strdup(status),
-                  done,
-                  total};
     pthread_mutex_lock(&r->mu);
-    /* nothing more is reported once the caller asked to stop */
-    if (!r->cancel && e.tenant && e.cluster && e.step && e.status &&
-        grow((void **)&r->events, &r->capevents, r->nevents, sizeof(tn_event))) {
-        r->events[r->nevents++] = e;
-        memset(&e, 0, sizeof(e));
-    }
-    pthread_cond_broadcast(&r->cv);
+    eqops__pool *pool = r->cancel ? NULL : r->pool; /* nothing more once asked to stop */
     pthread_mutex_unlock(&r->mu);
-    event_free(&e);
+    if (r->fn == NULL || pool == NULL)
+        return;
+    tn_event *e = eqops__calloc(1, sizeof(*e));
+    if (e == NULL)
+        return;
+    *e = (tn_event){eqops__strdup(tenant),
+                    eqops__strdup(cluster),
+                    eqops__strdup(step),
+                    eqops__strdup(status),
+                    done,
+                    total};
+    if (e->tenant && e->cluster && e->step && e->status)
+        eqops__pool_post(pool, e); /* taken, also on failure */
+    else
+        event_free(e);
 }
 
 bool eqops__tn_run_cancelled(tn_run *r)
 {
     if (r == NULL)
         return false;
+    if (eqops_cancel_triggered(r->token))
+        return true;
     pthread_mutex_lock(&r->mu);
     bool c = r->cancel;
     pthread_mutex_unlock(&r->mu);
     return c;
 }
 
+int eqops__tn_run_stopped(tn_run *r, const char *what, eqops_error *err)
+{
+    if (eqops_cancel_triggered(r->token))
+        return eqops__err(err, EQOPS_ECANCELED, "%s: cancelled", what);
+    return eqops__err(err, EQOPS_ECANCELED, "%s: stopped by the progress callback", what);
+}
+
 typedef struct workers {
     tn_run *run;
-    size_t n, next;
     void (*fn)(size_t i, void *arg);
     void *arg;
 } workers;
 
-static void *worker_main(void *p)
+static void worker_item(eqops__pool *p, size_t i, void *arg)
 {
-    workers *w = p;
-    tn_run *r = w->run;
-    for (;;) {
-        pthread_mutex_lock(&r->mu);
-        if (w->next >= w->n || r->cancel) {
-            r->active--;
-            pthread_cond_broadcast(&r->cv);
-            pthread_mutex_unlock(&r->mu);
-            return NULL;
-        }
-        size_t i = w->next++;
-        pthread_mutex_unlock(&r->mu);
-        w->fn(i, w->arg);
-    }
+    workers *w = arg;
+    pthread_mutex_lock(&w->run->mu);
+    w->run->pool = p;
+    pthread_mutex_unlock(&w->run->mu);
+    w->fn(i, w->arg);
 }
 
-/* Deliver queued events from the calling thread (the lock is held on entry and exit). */
-static void deliver(tn_run *r)
+/* On the calling thread: the caller's progress callback; non-zero stops the run. */
+static int deliver(void *event, void *arg)
 {
-    while (r->nevents > 0) {
-        tn_event e = r->events[0];
-        memmove(r->events, r->events + 1, (r->nevents - 1) * sizeof(tn_event));
-        r->nevents--;
-        bool call = r->fn != NULL && !r->cancel; /* nothing more once asked to stop */
-        pthread_mutex_unlock(&r->mu);
-        int stop =
-            call ? r->fn(e.tenant, e.cluster, e.step, e.status, e.done, e.total, r->payload) : 0;
-        event_free(&e);
+    tn_run *r = ((workers *)arg)->run;
+    const tn_event *e = event;
+    int stop = r->fn(e->tenant, e->cluster, e->step, e->status, e->done, e->total, r->payload);
+    if (stop) {
         pthread_mutex_lock(&r->mu);
-        if (stop)
-            r->cancel = true;
+        r->cancel = true;
+        pthread_mutex_unlock(&r->mu);
     }
+    return stop;
 }
 
 int eqops__tn_run_workers(tn_run *r, size_t n, int parallel, void (*fn)(size_t i, void *arg),
                           void *arg, eqops_error *err)
 {
-    if (n == 0)
-        return 0;
-    size_t nthreads = parallel > 0 && (size_t)parallel < n ? (size_t)parallel : n;
-    pthread_t *threads = eqops__calloc(nthreads, sizeof(pthread_t));
-    if (threads == NULL)
-        return eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    workers w = {r, n, 0, fn, arg};
-    size_t started = 0;
+    workers w = {r, fn, arg};
+    /* one tenant runs on a worker (two threads allowed, one used), so that its progress
+     * reaches the caller (and the callback's answer the tenant) while it runs; tenants one
+     * at a time run on the calling thread, their progress delivered between them */
+    int concurrency = parallel > 1 ? parallel : n == 1 ? 2 : 1;
+    eqops__pool_job job = {n, concurrency, worker_item, &w, deliver, event_free, r->token};
+    eqops_error e = EQOPS_ERROR_INIT;
+    int rc = eqops__pool_run(&job, &e);
     pthread_mutex_lock(&r->mu);
-    for (; started < nthreads; started++) {
-        r->active++;
-        if (pthread_create(&threads[started], NULL, worker_main, &w) != 0) {
-            r->active--;
-            break;
-        }
-    }
-    int rc = 0;
-    if (started == 0) {
-        /* no thread at all: run everything here */
-        pthread_mutex_unlock(&r->mu);
-        for (size_t i = 0; i < n && !eqops__tn_run_cancelled(r); i++)
-            fn(i, arg);
-        pthread_mutex_lock(&r->mu);
-    }
-    while (r->active > 0 || r->nevents > 0) {
-        deliver(r);
-        if (r->active > 0)
-            pthread_cond_wait(&r->cv, &r->mu);
-    }
-    deliver(r);
+    r->pool = NULL;
     pthread_mutex_unlock(&r->mu);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    eqops__free(threads);
-    return rc;
+    if (rc == EQOPS_ECANCELED) {
+        /* the callback's answer or the token: the callers say which (eqops__tn_run_cancelled) */
+        eqops_error_clear(&e);
+        return 0;
+    }
+    return eqops__err_move(err, &e);
 }

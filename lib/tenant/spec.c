@@ -4,7 +4,7 @@
  */
 #include "tenant_internal.h"
 
-#include "../pg/pg_internal.h"
+#include "../pg/pg_seam.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

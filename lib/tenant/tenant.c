@@ -5,21 +5,22 @@
  */
 #include "tenant_internal.h"
 
-#include "../pg/pg_internal.h"
+#include "../pg/pg_seam.h"
 
 #include <stdio.h>
 
 #define MOD "tenant"
 
-static bool mutating(tn_op op)
-{
-    return op == TN_APPLY || op == TN_RECONCILE || op == TN_DESTROY;
-}
-
 static const char *op_name(tn_op op)
 {
     static const char *const names[] = {"plan", "apply", "destroy", "drift", "reconcile", "status"};
     return names[op];
+}
+
+/* The run's token (NULL: none), for the clients the operation borrows. */
+static const eqops_cancel *run_token(const tn_ctx *c)
+{
+    return c->run ? c->run->token : NULL;
 }
 
 /* ---- credentials -------------------------------------------------------------------------- */
@@ -60,7 +61,7 @@ static int read_k8s_secret(tn_ctx *c, const tn_cluster *cl, creds *cr, eqops_err
 {
     eqops_k8s *k = NULL;
     json_t *live = NULL;
-    int rc = eqops__tn_k8s_get(c->env, cl, &k, err);
+    int rc = eqops__tn_k8s_get(c->env, cl, run_token(c), &k, err);
     if (rc == 0)
         rc = eqops__tn_get(&live, k, "v1", "Secret", c->s->name, c->s->k8s_secret, err);
     eqops__tn_k8s_put(c->env, k);
@@ -86,12 +87,7 @@ static int read_k8s_secret(tn_ctx *c, const tn_cluster *cl, creds *cr, eqops_err
         }
         eqops__buf_wipe(&b);
     }
-    /* the Secret's text held the password too */
-    char *text = eqops__json_dump(live, 0);
-    if (text)
-        eqops__wipe(text, strlen(text));
-    eqops__free(text);
-    json_decref(live);
+    eqops__tn_doc_free(live, "Secret"); /* it held the password too */
     return 0;
 }
 
@@ -170,47 +166,6 @@ static int read_aws_secret(tn_ctx *c, creds *cr, json_t **stored, eqops_error *e
     return 0;
 }
 
-/* Does `password` open the tenant's database? 0 yes, EQOPS_EAUTH no, else unreachable. */
-static int login_check(eqops_pg *pg, const creds *cr, const char *password, eqops_error *err)
-{
-    const char *keys[PG_MAX_PARAMS + 6], *vals[PG_MAX_PARAMS + 6];
-    size_t n = 0;
-    for (size_t i = 0; pg->keywords[i] && n < PG_MAX_PARAMS; i++) {
-        const char *k = pg->keywords[i];
-        if (strcmp(k, "dbname") && strcmp(k, "user") && strcmp(k, "password") &&
-            strcmp(k, "passfile") && strcmp(k, "connect_timeout")) {
-            keys[n] = k;
-            vals[n++] = pg->values[i];
-        }
-    }
-    keys[n] = "dbname", vals[n++] = cr->dbname;
-    keys[n] = "user", vals[n++] = cr->user;
-    keys[n] = "password", vals[n++] = password;
-    keys[n] = "connect_timeout", vals[n++] = "10";
-    keys[n] = NULL, vals[n] = NULL;
-    PGconn *conn = PQconnectdbParams(keys, vals, 0);
-    int rc = 0;
-    if (conn == NULL) {
-        rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    } else if (PQstatus(conn) != CONNECTION_OK) {
-        const char *msg = PQerrorMessage(conn);
-        /* refusals that come after the password was accepted: it is the right one */
-        static const char *const after_auth[] = {
-            "too many connections", "permission denied for database", "not permitted to log in",
-            "not currently accepting connections"};
-        bool accepted = false;
-        for (size_t i = 0; i < sizeof(after_auth) / sizeof(after_auth[0]); i++)
-            accepted = accepted || strstr(msg, after_auth[i]) != NULL;
-        bool auth = strstr(msg, "password authentication failed") != NULL;
-        if (!accepted)
-            rc = eqops__err(err, auth ? EQOPS_EAUTH : EQOPS_EUNAVAILABLE, "database %s as %s: %s",
-                            cr->dbname, cr->user,
-                            auth ? "the stored password is refused" : "cannot connect");
-    }
-    PQfinish(conn);
-    return rc;
-}
-
 /* Decide the password: the stored one, a new one when nobody has one yet, or a refusal. */
 static int credentials(tn_ctx *c, eqops_pg *pg, creds *cr, json_t **aws_stored, bool rotate)
 {
@@ -226,17 +181,13 @@ static int credentials(tn_ctx *c, eqops_pg *pg, creds *cr, json_t **aws_stored, 
     eqops_pg_tenant *t = NULL;
     int rc = eqops__pg_object_name(pg, c->s->name, cr->dbname, sizeof(cr->dbname));
     memcpy(cr->user, cr->dbname, sizeof(cr->user));
-    const char *host = c->s->db_host ? c->s->db_host : eqops__pg_param(pg, "host");
-    const char *port = eqops__pg_param(pg, "port");
-    /* a multi-host admin conninfo ("pg-a,pg-b"): drivers other than libpq take one host, so
-     * the credentials name the first (database.host names a service in front of them) */
-    snprintf(cr->host, sizeof(cr->host), "%.*s", host && *host ? (int)strcspn(host, ",") : 9,
-             host && *host ? host : "localhost");
+    /* the admin conninfo's first server, unless database.host/port name a service in front
+     * of them */
+    eqops__pg_endpoint(pg, cr->host, cr->port);
+    if (c->s->db_host)
+        snprintf(cr->host, sizeof(cr->host), "%s", c->s->db_host);
     if (c->s->db_port)
         snprintf(cr->port, sizeof(cr->port), "%d", c->s->db_port);
-    else
-        snprintf(cr->port, sizeof(cr->port), "%.*s", port && *port ? (int)strcspn(port, ",") : 4,
-                 port && *port ? port : "5432");
     if (rc != 0)
         rc = eqops__err(&e, EQOPS_EINVAL, "tenant %s: no database name", c->s->name);
     if (rc == 0) {
@@ -253,7 +204,7 @@ static int credentials(tn_ctx *c, eqops_pg *pg, creds *cr, json_t **aws_stored, 
         rc = read_k8s_secret(c, &c->s->clusters[i], cr, &e);
     if (rc == 0 && c->s->aws_secret)
         rc = read_aws_secret(c, cr, aws_stored, &e);
-    bool mut = mutating(c->op);
+    bool mut = eqops__tn_mutating(c->op);
     if (rc == 0 && rotate) {
         c->rotating = true;
         a.action = "update";
@@ -274,7 +225,7 @@ static int credentials(tn_ctx *c, eqops_pg *pg, creds *cr, json_t **aws_stored, 
         int last = EQOPS_EAUTH;
         for (size_t i = 0; i < cr->nfound && last != 0; i++) {
             eqops_error_clear(&e);
-            last = login_check(pg, cr, cr->found[i], &e);
+            last = eqops__pg_login_check(pg, cr->dbname, cr->user, cr->found[i], &e);
             if (last == 0)
                 memcpy(cr->password, cr->found[i], PW_MAX);
             else if (last != EQOPS_EAUTH)
@@ -380,7 +331,7 @@ static void aws_step(tn_ctx *c, const creds *cr, const json_t *stored)
         a.action = "create";
     else if (want == NULL || !json_equal(want, (json_t *)stored))
         a.action = "update";
-    if (mutating(c->op) && strcmp(a.action, "none") != 0) {
+    if (eqops__tn_mutating(c->op) && strcmp(a.action, "none") != 0) {
         eqops_aws *aws = NULL;
         char description[128];
         aws_description(c, description, sizeof(description));
@@ -463,7 +414,7 @@ static void database_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
     if (rc == 0 && json_array_size(fields) > 0 && !strcmp(a.action, "none"))
         a.action = "update";
     a.fields = fields;
-    if (rc == 0 && mutating(c->op)) {
+    if (rc == 0 && eqops__tn_mutating(c->op)) {
         /* the template first (once per env), so the database is a fast clone of it */
         pthread_mutex_lock(&c->env->template_mu);
         if (c->env->migrations && !c->env->template_ready) {
@@ -517,26 +468,22 @@ static void schema_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
     eqops_error e = EQOPS_ERROR_INIT;
     int64_t t0 = eqops__mono_ms();
     eqops__tn_start(c, "", a.step);
-    json_t *pending = json_array(), *detail = NULL;
+    json_t *pending = NULL, *detail = NULL;
     char *out = NULL;
-    size_t problems = 0;
     int rc = 0;
     if (c->env->migrations) {
-        rc = eqops_pg_validate(&out, &problems, pg, c->env->migrations, cr->dbname, &e);
-        json_t *doc = rc == 0 ? json_loads(out, 0, NULL) : NULL;
-        json_t *db = json_array_get(json_object_get(doc, "databases"), 0);
-        json_t *p = json_object_get(db, "pending");
-        if (json_array_size(p) > 0) {
+        eqops__pg_schema sc;
+        rc = eqops__pg_schema_inspect(&sc, pg, c->env->migrations, cr->dbname, &e);
+        if (rc == 0 && json_array_size(sc.pending) > 0) {
             a.action = "update";
-            json_array_extend(pending, p);
+            pending = json_incref(sc.pending);
         }
-        if (json_array_size(json_object_get(db, "edited")) ||
-            json_array_size(json_object_get(db, "missing")))
+        if (rc == 0 && (sc.nedited > 0 || sc.nmissing > 0))
             a.action = "manual";
-        json_decref(doc);
-        eqops__free(out);
-        out = NULL;
+        eqops__pg_schema_free(&sc);
     }
+    if (pending == NULL && (pending = json_array()) == NULL && rc == 0)
+        rc = eqops__err(&e, EQOPS_ENOMEM, "out of memory");
     if (rc == 0 && strcmp(a.action, "update") == 0 && c->op == TN_RECONCILE) {
         eqops_pg_migrate_options mo = EQOPS_PG_MIGRATE_OPTIONS_INIT;
         const char *tenants[] = {c->s->name, NULL};
@@ -557,10 +504,10 @@ static void schema_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
         /* up to date, yet different from the template: edited by hand */
         const char *tenants[] = {c->s->name, NULL};
         size_t drifted = 0;
-        int drc = eqops_pg_drift(&out, &drifted, pg, tenants, &e);
-        json_t *doc = drc == 0 && drifted > 0 ? json_loads(out, 0, NULL) : NULL;
+        json_t *doc = NULL;
+        int drc = eqops__pg_drift_doc(&doc, &drifted, pg, tenants, &e);
         json_t *rep = json_array_get(json_object_get(doc, "tenants"), 0);
-        if (doc != NULL && !settings_only(rep)) {
+        if (drc == 0 && drifted > 0 && rep != NULL && !settings_only(rep)) {
             a.action = "manual";
             detail = json_incref(rep);
             a.note = "the schema or isolation differs from the template beyond pending "
@@ -570,7 +517,6 @@ static void schema_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
         if (drc != 0) {
             eqops_error_clear(&e); /* no template yet: nothing to compare with */
         }
-        eqops__free(out);
     }
     a.fields = pending;
     a.detail = detail;
@@ -636,12 +582,12 @@ static void database_drop_step(tn_ctx *c, eqops_pg *pg)
 /* ---- one tenant ----------------------------------------------------------------------------- */
 
 /* Whether the operation may go on: not failed or stopped, and (writes) the lock still held. */
-static bool lock_held(tn_ctx *c, PGconn *lock)
+static bool lock_held(tn_ctx *c, eqops__pg_lock *lock)
 {
     if (eqops__tn_stopped(c))
         return false;
     eqops_error e = EQOPS_ERROR_INIT;
-    int rc = lock ? eqops__pg_lock_check(lock, "tenant lock", &e) : 0;
+    int rc = eqops__pg_lock_held(lock, "tenant lock", &e);
     if (rc != 0)
         eqops__tn_fail(c, rc, &e);
     eqops_error_clear(&e);
@@ -698,21 +644,21 @@ int eqops__tn_tenant(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
     pthread_mutex_init(&c.mu, NULL);
     int64_t t0 = eqops__mono_ms();
     eqops_pg *pg = NULL;
-    PGconn *lock = NULL;
+    eqops__pg_lock *lock = NULL;
     creds *cr = eqops__calloc(1, sizeof(*cr));
     json_t *aws_stored = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
     int rc = c.actions && cr ? 0 : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
-    bool use_pg = s->db_enabled || (mutating(op) && env->pg_conninfo);
+    bool use_pg = s->db_enabled || (eqops__tn_mutating(op) && env->pg_conninfo);
     if (rc == 0 && use_pg)
-        rc = eqops__tn_pg_get(env, &pg, &e);
-    if (rc == 0 && pg && mutating(op)) {
+        rc = eqops__tn_pg_get(env, run ? run->token : NULL, &pg, &e);
+    if (rc == 0 && pg && eqops__tn_mutating(op)) {
         /* one apply or destroy of a tenant at a time, across processes; the lock goes with
          * the session, so a killed run never leaves it behind */
         char key[96];
         snprintf(key, sizeof(key), "eqops:tenant-apply:%s", s->name);
         int64_t l0 = eqops__mono_ms();
-        rc = eqops__pg_lock_open(pg, &lock, key, false, env->lock_wait_ms, "tenant", &e);
+        rc = eqops__pg_lock_acquire(&lock, pg, key, env->lock_wait_ms, "tenant", &e);
         c.pg_ms += eqops__mono_ms() - l0;
     }
     if (rc != 0)
@@ -744,7 +690,7 @@ int eqops__tn_tenant(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
                 aws_step(&c, cr, aws_stored);
             if (lock_held(&c, lock))
                 database_step(&c, pg, cr);
-            if (c.rotating && mutating(op) && lock_held(&c, lock)) {
+            if (c.rotating && eqops__tn_mutating(op) && lock_held(&c, lock)) {
                 /* the role has it now: the mark comes off (server-side apply drops it) */
                 json_object_del(json_object_get(c.secret, "metadata"), "annotations");
                 c.total += s->nclusters;
@@ -756,12 +702,10 @@ int eqops__tn_tenant(json_t **out, eqops_tenant_env *env, tn_run *run, const tn_
         if (lock_held(&c, lock)) /* without argocd: removes what an earlier spec had */
             eqops__tn_stage(&c, TN_STAGE_ARGOCD);
     }
-    if (lock)
-        PQfinish(lock);
+    eqops__pg_lock_release(lock);
     eqops__tn_pg_put(env, pg, c.rc != 0);
     if (c.rc == 0 && eqops__tn_run_cancelled(run))
-        c.rc = eqops__err(&c.err, EQOPS_ECANCELED, "tenant %s: stopped by the progress callback",
-                          s->name);
+        c.rc = eqops__tn_run_stopped(run, s->name, &c.err);
     json_t *res =
         json_pack("{s:s, s:s, s:b, s:I, s:o, s:I, s:I, s:I}", "tenant", s->name, "operation",
                   op_name(op), "ok", c.rc == 0, "changed", (json_int_t)c.changed, "actions",

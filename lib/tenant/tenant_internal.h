@@ -112,19 +112,23 @@ int eqops__tn_argocd_ns_check(const char *ns, eqops_error *err);
  * list, the env's Argo CD namespace, the operator's list. Every operation but destroy checks. */
 int eqops__tn_name_reserved(const eqops_tenant_env *env, const char *name, eqops_error *err);
 
-/* Borrow a client (made on first use, then pooled); give it back with the matching put. */
-int eqops__tn_k8s_get(eqops_tenant_env *env, const tn_cluster *c, eqops_k8s **out,
-                      eqops_error *err);
-int eqops__tn_k8s_get_context(eqops_tenant_env *env, const char *context, eqops_k8s **out,
-                              eqops_error *err);
+/* Borrow a client (made on first use, then pooled); give it back with the matching put. The
+ * run's token `cancel` (NULL: none) is the client's while it is borrowed: its requests,
+ * statements and waits stop on it. (The AWS clients have no token: a run's AWS calls end,
+ * then the run stops between steps.) */
+int eqops__tn_k8s_get(eqops_tenant_env *env, const tn_cluster *c, const eqops_cancel *cancel,
+                      eqops_k8s **out, eqops_error *err);
+int eqops__tn_k8s_get_context(eqops_tenant_env *env, const char *context,
+                              const eqops_cancel *cancel, eqops_k8s **out, eqops_error *err);
 void eqops__tn_k8s_put(eqops_tenant_env *env, eqops_k8s *k);
-int eqops__tn_pg_get(eqops_tenant_env *env, eqops_pg **out, eqops_error *err);
+int eqops__tn_pg_get(eqops_tenant_env *env, const eqops_cancel *cancel, eqops_pg **out,
+                     eqops_error *err);
 /* `broken`: close it instead of pooling it (after a failure). */
 void eqops__tn_pg_put(eqops_tenant_env *env, eqops_pg *pg, bool broken);
 int eqops__tn_aws_get(eqops_tenant_env *env, const char *region, eqops_aws **out, eqops_error *err);
 void eqops__tn_aws_put(eqops_tenant_env *env, eqops_aws *aws);
 
-/* ---- a run: progress events carried to the calling thread (run.c) ------------------------- */
+/* ---- a run: progress events carried to the calling thread (env.c) ------------------------- */
 
 typedef struct tn_event {
     char *tenant, *cluster, *step, *status;
@@ -133,11 +137,8 @@ typedef struct tn_event {
 
 typedef struct tn_run {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    tn_event *events;
-    size_t nevents, capevents;
-    size_t active; /* workers still running */
-    bool cancel;   /* the callback asked to stop */
+    eqops__pool *pool; /* the workers' pool while they run: events go through it */
+    bool cancel;       /* the callback asked to stop */
     eqops_tenant_progress_fn fn;
     void *payload;
     const eqops_cancel *token; /* the run options' token (NULL: none) */
@@ -145,12 +146,16 @@ typedef struct tn_run {
 
 void eqops__tn_run_init(tn_run *r, const eqops_tenant_run_options *opts);
 void eqops__tn_run_destroy(tn_run *r);
-/* Queue an event (workers). */
+/* Queue an event for the calling thread (workers; dropped outside eqops__tn_run_workers). */
 void eqops__tn_run_event(tn_run *r, const char *tenant, const char *cluster, const char *step,
                          const char *status, size_t done, size_t total);
+/* Whether the run stops: its callback asked to, or its token was triggered. */
 bool eqops__tn_run_cancelled(tn_run *r);
-/* Start `n` workers running fn(i, arg) for i in [0, n) with at most `parallel` at once, and
- * deliver their events from the calling thread until they all end. */
+/* EQOPS_ECANCELED saying why the run stopped ("<what>: cancelled" for the token). */
+int eqops__tn_run_stopped(tn_run *r, const char *what, eqops_error *err);
+/* Run fn(i, arg) for i in [0, n) on core's pool, at most `parallel` at once, delivering their
+ * events on the calling thread until they all end; the run's token starts no new item. 0 (a
+ * stopped run too: eqops__tn_run_cancelled says so) or EQOPS_ENOMEM. */
 int eqops__tn_run_workers(tn_run *r, size_t n, int parallel, void (*fn)(size_t i, void *arg),
                           void *arg, eqops_error *err);
 
@@ -182,6 +187,12 @@ int eqops__tn_diff(const json_t *desired, const json_t *live, json_t *fields);
 /* ---- one tenant (engine.c: objects and clusters; tenant.c: credentials, database, ops) ---- */
 
 typedef enum tn_op { TN_PLAN, TN_APPLY, TN_DESTROY, TN_DRIFT, TN_RECONCILE, TN_STATUS } tn_op;
+
+/* Whether the operation writes: apply, reconcile and destroy (the others only read). */
+static inline bool eqops__tn_mutating(tn_op op)
+{
+    return op == TN_APPLY || op == TN_RECONCILE || op == TN_DESTROY;
+}
 
 typedef enum tn_stage {
     TN_STAGE_NAMESPACE,     /* the namespace, its objects and the credentials Secret */
@@ -227,6 +238,8 @@ void eqops__tn_act(tn_ctx *c, const tn_act *a);
  * reported, `e` cleared. */
 void eqops__tn_step_end(tn_ctx *c, tn_act *a, int64_t t0, int rc, eqops_error *e);
 bool eqops__tn_ours(const json_t *live, const char *tenant);
+/* json_decref an answer; a Secret's values (passwords) are wiped first. */
+void eqops__tn_doc_free(json_t *doc, const char *kind);
 int eqops__tn_get(json_t **out, eqops_k8s *k, const char *api, const char *kind, const char *ns,
                   const char *name, eqops_error *err);
 int eqops__tn_object(tn_ctx *c, eqops_k8s *k, const char *cluster, const char *step,

@@ -187,3 +187,52 @@ def test_cli_db(cluster):
     assert eqops_json("drop", "cli-tenant", "--confirm", "cli-tenant")["state"] == "dropped"
     text = sh(cli, "db", "list", *common, env=env).stdout
     assert "0 tenant(s)" in text
+
+
+def test_fleet_migration_cancelled_in_a_statement_then_finished(cluster, tmp_path):
+    """A token triggered from another thread while a tenant's migration runs pg_sleep: the
+    server ends the statement (PQcancel), migrate raises eqops.Canceled at once, nothing of
+    that migration is recorded; the next run applies it once in every database."""
+    super_dsn, = need_env("EQOPS_TEST_PG_SUPER_DSN")
+    mig = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, mig)
+    cluster.ensure_template(mig)
+    for n in ("sleepy-a", "sleepy-b"):
+        cluster.create_tenant(n)
+    psql(super_dsn, "postgres", "DROP ROLE IF EXISTS py_sleep; CREATE ROLE py_sleep NOLOGIN")
+    (mig / "V90__slow.sql").write_text(
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'py_sleep') "
+        "THEN PERFORM pg_sleep(60); END IF; END $$;\nCREATE TABLE slow (id int);\n")
+    token = eqops.CancelToken()
+    sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' " \
+               "AND pid <> pg_backend_pid()"
+    when = {}
+
+    def trigger():
+        for _ in range(3000):
+            if psql(super_dsn, "postgres", sleeping + " AND state = 'active'") != "0":
+                break
+            time.sleep(0.01)
+        when["t"] = time.monotonic()
+        token.trigger()
+
+    th = threading.Thread(target=trigger)
+    th.start()
+    try:
+        with pytest.raises(eqops.Canceled):
+            cluster.migrate(mig, skip_template=True, concurrency=1, cancel=token)
+        stopped = time.monotonic() - when["t"]
+    finally:
+        th.join()
+    assert stopped < 10
+    assert psql(super_dsn, "postgres", sleeping) == "0"
+    for db in ("py_sleepy_a", "py_sleepy_b"):
+        assert psql(super_dsn, db, "SELECT count(*) FROM eqops.schema_history "
+                                   "WHERE version = 90") == "0"
+    psql(super_dsn, "postgres", "DROP ROLE py_sleep")
+    token.reset()
+    res = cluster.migrate(mig, skip_template=True, cancel=token)
+    assert res["failed"] == 0
+    for db in ("py_sleepy_a", "py_sleepy_b"):
+        assert psql(super_dsn, db, "SELECT count(*) FROM eqops.schema_history "
+                                   "WHERE version = 90") == "1"

@@ -651,3 +651,60 @@ def test_objects_taken_out_of_the_spec_are_removed(tenv):
     _, res = eq(tenv, "apply", path)
     assert res["changed"] == 0
     eq(tenv, "destroy", path, "--confirm", "it-prune")
+
+
+def test_fleet_apply_cancelled_mid_way_then_finished(tenv, monkeypatch):
+    """A token triggered from another thread while a fleet apply runs (inside a Kubernetes
+    request or a Postgres statement of some tenant) stops it with eqops.Canceled; the next
+    run, a new process, finishes every tenant: nothing left to plan, every tenant healthy,
+    one password in every Secret that opens the database."""
+    import threading
+
+    import eqops
+    import eqops.tenant
+    fleet = os.path.join(tenv["TENANT_DIR"], "cancel-fleet")
+    os.makedirs(fleet)
+    names = ["it-cx-%d" % i for i in range(3)]
+    for n in names:
+        write_spec(tenv, spec(n, argocd=False), fleet)
+    monkeypatch.setenv("KUBECONFIG", tenv["KUBECONFIG"])
+    token = eqops.CancelToken()
+    mid_way = threading.Event()
+    events = []
+
+    def progress(tenant, cluster, step, status, done, total):
+        events.append((tenant, step, status))
+        if len(events) == 25:
+            mid_way.set()
+        return False
+
+    def trigger():
+        mid_way.wait(120)
+        token.trigger()
+
+    th = threading.Thread(target=trigger)
+    th.start()
+    env = eqops.tenant.Env(tiers_file=tenv["EQOPS_TENANT_TIERS"],
+                           pg_conninfo=tenv["EQOPS_PG_CONNINFO"],
+                           migrations_dir=tenv["EQOPS_MIGRATIONS"], concurrency=2)
+    try:
+        with pytest.raises(eqops.Canceled):
+            env.fleet("apply", fleet, progress=progress, cancel=token)
+    finally:
+        th.join()
+        env.close()
+    assert token.triggered and mid_way.is_set()
+    _, res = eq(tenv, "plan", fleet)
+    assert res["changed"] > 0  # stopped mid-way: something was left to do
+    r, res = eq(tenv, "apply", fleet)
+    assert res["failed"] == 0, r.stdout
+    _, res = eq(tenv, "plan", fleet)
+    assert res["changed"] == 0
+    _, res = eq(tenv, "status", fleet)
+    assert [t["health"] for t in res["tenants"]] == ["healthy"] * len(names)
+    for n in names:
+        creds = [secret_creds(tenv, ctx, n) for ctx in CONTEXTS]
+        assert all(c == creds[0] for c in creds)
+        assert psql_ok(creds[0])
+    _, res = eq(tenv, "destroy", fleet, "--confirm", fleet)
+    assert res["failed"] == 0

@@ -137,7 +137,7 @@ class Env(Owned):
         return self._one("reconcile", spec, None, False, cluster_parallel, progress, cancel)[0]
 
     def status(self, spec):
-        """The tenant as it is: {"tenant", "health": "healthy"|"degraded"|"absent",
+        """The tenant as it is: {"tenant", "health": "healthy"|"degraded"|"absent"|"unknown",
         "clusters", "database"}."""
         return json.loads(_raw.eqops_tenant_status(self._handle(), _text(spec)))
 

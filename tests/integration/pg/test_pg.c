@@ -8,6 +8,7 @@
  * and control databases, so other suites on the same server are not disturbed.
  */
 #include "pg/pg_internal.h"
+#include "pgtest.h"
 
 #include <eqops.h>
 #include <libpq-fe.h>
@@ -41,36 +42,13 @@ static eqops_pg *connect_admin(const char *tmpl)
     return pg;
 }
 
-/* Run SQL as `who` (a conninfo); returns the first value or "". */
-static char *sql_as(const char *who, const char *db, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
-static char *sql_as(const char *who, const char *db, const char *fmt, va_list ap)
-{
-    static char value[512];
-    char sql[2048], dsn[512];
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    snprintf(dsn, sizeof(dsn), "%s dbname=%s", who, db ? db : "postgres");
-    PGconn *c = PQconnectdb(dsn);
-    if (PQstatus(c) != CONNECTION_OK)
-        fail_msg("super connect: %s", PQerrorMessage(c));
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("super sql %s: %s", sql, PQerrorMessage(c));
-    snprintf(value, sizeof(value), "%s",
-             st == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    PQfinish(c);
-    return value;
-}
-
 /* As the superuser (hand-made changes) or as the admin role. */
 static char *super_sql(const char *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static char *super_sql(const char *db, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *v = sql_as(super_dsn, db, fmt, ap);
+    char *v = pgtest_vsql(super_dsn, db, fmt, ap);
     va_end(ap);
     return v;
 }
@@ -80,7 +58,7 @@ static char *admin_sql(const char *db, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *v = sql_as(admin_dsn, db, fmt, ap);
+    char *v = pgtest_vsql(admin_dsn, db, fmt, ap);
     va_end(ap);
     return v;
 }

@@ -11,6 +11,7 @@
  */
 #include <eqops.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -257,12 +258,101 @@ static void test_fleet(void **state)
     eqops_tenant_env_free(env);
 }
 
+/* A token triggered from another thread once the run is under way. */
+typedef struct trigger_at {
+    eqops_cancel *cancel;
+    size_t events, at;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} trigger_at;
+
+static int count_events(const char *tenant, const char *cluster, const char *step,
+                        const char *status, size_t done, size_t total, void *payload)
+{
+    trigger_at *t = payload;
+    pthread_mutex_lock(&t->mu);
+    t->events++;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    return 0;
+}
+
+static void *trigger_thread(void *arg)
+{
+    trigger_at *t = arg;
+    pthread_mutex_lock(&t->mu);
+    while (t->events < t->at)
+        pthread_cond_wait(&t->cv, &t->mu);
+    pthread_mutex_unlock(&t->mu);
+    eqops_cancel_trigger(t->cancel);
+    return NULL;
+}
+
+/* A fleet apply cancelled mid-way from another thread: EQOPS_ECANCELED, "fleet: cancelled";
+ * the next apply finishes every tenant and a plan finds nothing left. Under ASan and
+ * valgrind in the integration tier: the pools, the borrowed clients and their tokens. */
+static void test_fleet_cancelled(void **state)
+{
+    (void)state;
+    NEED_ENV();
+    char fleet[128], path[192];
+    snprintf(fleet, sizeof(fleet), "%s/cancel", dir);
+    assert_int_equal(mkdir(fleet, 0700), 0);
+    static const char *const names[] = {"ct-cx-a", "ct-cx-b", "ct-cx-c"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s.json", fleet, names[i]);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(spec_text(names[i], false), f);
+        fclose(f);
+    }
+    eqops_tenant_env *env = env_new();
+    eqops_error e = EQOPS_ERROR_INIT;
+    trigger_at t = {NULL, 0, 20, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    assert_int_equal(eqops_cancel_new(&t.cancel, &e), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, trigger_thread, &t), 0);
+    eqops_tenant_run_options ro = EQOPS_TENANT_RUN_OPTIONS_INIT;
+    ro.progress = count_events;
+    ro.payload = &t;
+    ro.cancel = t.cancel;
+    char *out = NULL;
+    size_t failed = 0;
+    int rc = eqops_tenant_fleet(&out, &failed, env, "apply", fleet, &ro, &e);
+    pthread_mutex_lock(&t.mu);
+    t.events = t.at; /* the thread ends whatever happened */
+    pthread_cond_signal(&t.cv);
+    pthread_mutex_unlock(&t.mu);
+    pthread_join(th, NULL);
+    if (rc != EQOPS_ECANCELED)
+        fail_msg("cancelled fleet apply: %d %s", rc, e.message);
+    assert_non_null(strstr(e.message, "cancelled"));
+    eqops_free(out);
+    eqops_error_clear(&e);
+    /* the next run finishes the job */
+    assert_int_equal(eqops_tenant_fleet(&out, &failed, env, "apply", fleet, NULL, &e), 0);
+    eqops_free(out);
+    assert_int_equal(failed, 0);
+    assert_int_equal(eqops_tenant_fleet(&out, &failed, env, "plan", fleet, NULL, &e), 0);
+    json_t *doc = parsed(out);
+    assert_int_equal(num(doc, "changed"), 0);
+    json_decref(doc);
+    ro = (eqops_tenant_run_options)EQOPS_TENANT_RUN_OPTIONS_INIT;
+    ro.confirm = fleet;
+    assert_int_equal(eqops_tenant_fleet(&out, &failed, env, "destroy", fleet, &ro, &e), 0);
+    eqops_free(out);
+    assert_int_equal(failed, 0);
+    eqops_cancel_free(t.cancel);
+    eqops_tenant_env_free(env);
+}
+
 int main(void)
 {
     eqops_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_fleet),
+        cmocka_unit_test(test_fleet_cancelled),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     eqops_cleanup();

@@ -101,6 +101,14 @@ static void test_pool_every_item_once(void **state)
             assert_int_equal(atomic_load(&s->on_caller), 0);
         free(s);
     }
+    /* one item, more than one thread allowed: a worker runs it, so its events reach the
+     * caller while it runs */
+    job_state *one = new_state();
+    eqops__pool_job j1 = job_of(one, 1, 4);
+    assert_int_equal(eqops__pool_run(&j1, NULL), 0);
+    assert_int_equal(atomic_load(&one->on_caller), 0);
+    assert_int_equal(one->delivered, 1);
+    free(one);
     /* nothing to do */
     job_state *s = new_state();
     eqops__pool_job j = job_of(s, 0, 4);
