@@ -3,6 +3,7 @@
  * standard retry mode with its quota) and error classification from JSON and XML answers.
  */
 #include "aws_internal.h"
+#include "aws_seam.h"
 
 #include <ctype.h>
 #include <libxml/parser.h>
@@ -27,6 +28,15 @@ void eqops__aws_set_retry_hooks(double (*random)(void), void (*sleep_ms)(int64_t
 {
     eqops__backoff_set_random(random); /* the jitter is core's */
     hook_sleep = sleep_ms;
+}
+
+const eqops_cancel *eqops__aws_set_cancel(eqops_aws *aws, const eqops_cancel *cancel)
+{
+    const eqops_cancel *old = aws->cancel;
+    aws->cancel = cancel;
+    if (aws->http)
+        eqops__http_set_cancel(aws->http, cancel);
+    return old;
 }
 
 /* ---- services -------------------------------------------------------------------------------- */

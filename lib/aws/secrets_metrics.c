@@ -3,6 +3,7 @@
  * query-compatible header), with PutMetricData batched within the service limits.
  */
 #include "aws_internal.h"
+#include "aws_seam.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -203,7 +204,8 @@ int eqops_aws_secret_put(char **out, eqops_aws *aws, const char *secret_id, cons
                        NULL, err);
 }
 
-int eqops_aws_secret_describe(char **out, eqops_aws *aws, const char *secret_id, eqops_error *err)
+int eqops__aws_secret_describe_doc(json_t **out, eqops_aws *aws, const char *secret_id,
+                                   eqops_error *err)
 {
     int rc = start(aws, out, err);
     if (rc == 0 && out == NULL)
@@ -213,9 +215,15 @@ int eqops_aws_secret_describe(char **out, eqops_aws *aws, const char *secret_id,
     *out = NULL;
     if ((rc = id_check(secret_id, "secret_id", err)) != 0)
         return rc;
-    json_t *doc = json_object(), *answer = NULL;
+    json_t *doc = json_object();
     eqops__jset(doc, "SecretId", json_string(secret_id));
-    rc = json_call(aws, AWS_SECRETS, "secretsmanager.DescribeSecret", doc, &answer, err);
+    return json_call(aws, AWS_SECRETS, "secretsmanager.DescribeSecret", doc, out, err);
+}
+
+int eqops_aws_secret_describe(char **out, eqops_aws *aws, const char *secret_id, eqops_error *err)
+{
+    json_t *answer = NULL;
+    int rc = eqops__aws_secret_describe_doc(&answer, aws, secret_id, err);
     if (rc == 0 && (*out = eqops__json_dump(answer, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL)
         rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     json_decref(answer);

@@ -309,8 +309,10 @@ typedef struct eqops__pool eqops__pool;
 
 typedef struct eqops__pool_job {
     size_t n;        /* items 0..n-1 */
-    int concurrency; /* threads at most (<= 64); <= 1: the calling thread runs every item; > 1:
-                      * worker threads, even for one item (its events are delivered meanwhile) */
+    int concurrency; /* threads at most (<= 64; <= 1: one at a time). Items run on worker
+                      * threads, even one item, when there are events to deliver (they are
+                      * delivered meanwhile) or more than one thread is allowed; otherwise the
+                      * calling thread runs them */
     /* one item, on a worker thread (or the calling thread, see pool.c) */
     void (*work)(eqops__pool *p, size_t i, void *arg);
     void *arg;

@@ -171,10 +171,10 @@ int eqops__pool_run(const eqops__pool_job *job, eqops_error *err)
     pthread_t threads[MAX_THREADS];
     size_t started = 0;
     pthread_mutex_lock(&p.mu);
-    /* one at a time needs no thread; with more allowed, even one item runs on a worker so
-     * that its events reach the caller while it runs (a tenant's progress, its callback's
-     * answer) */
-    if (job->concurrency > 1) {
+    /* with events to deliver, items run on workers (one, for one at a time) so that their
+     * events reach the caller while they run (a tenant's progress, its callback's answer);
+     * without, one at a time needs no thread */
+    if (job->concurrency > 1 || job->deliver != NULL) {
         for (; started < want; started++) {
             p.active++;
             int e = threads_allowed >= 0 && started >= (size_t)threads_allowed

@@ -6,6 +6,7 @@
 #include "tenant_internal.h"
 
 #include "../k8s/k8s_seam.h"
+#include "../aws/aws_seam.h"
 #include "../pg/pg_seam.h"
 
 #include <stdio.h>
@@ -279,7 +280,8 @@ void eqops__tn_pg_put(eqops_tenant_env *env, eqops_pg *pg, bool broken)
     eqops_pg_free(pg);
 }
 
-int eqops__tn_aws_get(eqops_tenant_env *env, const char *region, eqops_aws **out, eqops_error *err)
+int eqops__tn_aws_get(eqops_tenant_env *env, const char *region, const eqops_cancel *cancel,
+                      eqops_aws **out, eqops_error *err)
 {
     *out = NULL;
     const char *key = region ? region : "";
@@ -291,10 +293,14 @@ int eqops__tn_aws_get(eqops_tenant_env *env, const char *region, eqops_aws **out
             break;
         }
     pthread_mutex_unlock(&env->mu);
-    if (*out)
+    if (*out) {
+        eqops__aws_set_cancel(*out, cancel); /* the run's, while it holds the client */
         return 0;
+    }
     eqops_aws *aws = NULL;
     int rc = aws_new(env, region, &aws, err);
+    if (rc == 0)
+        eqops__aws_set_cancel(aws, cancel);
     char *rcopy = rc == 0 ? eqops__strdup(key) : NULL;
     pthread_mutex_lock(&env->mu);
     if (rc == 0 &&
@@ -316,6 +322,9 @@ int eqops__tn_aws_get(eqops_tenant_env *env, const char *region, eqops_aws **out
 
 void eqops__tn_aws_put(eqops_tenant_env *env, eqops_aws *aws)
 {
+    if (aws == NULL)
+        return;
+    eqops__aws_set_cancel(aws, NULL); /* pooled without the run's token */
     pthread_mutex_lock(&env->mu);
     for (size_t i = 0; i < env->naws; i++)
         if (env->aws[i].aws == aws)

@@ -5,6 +5,7 @@
  */
 #include "tenant_internal.h"
 
+#include "../aws/aws_seam.h"
 #include "../pg/pg_seam.h"
 
 #include <stdio.h>
@@ -108,16 +109,16 @@ static void aws_description(const tn_ctx *c, char *out, size_t len)
  * tenant (EQOPS_EEXISTS): it is never overwritten or deleted. */
 static int aws_owned(tn_ctx *c, eqops_aws *aws, bool *exists, eqops_error *err)
 {
-    char *desc = NULL, want[128];
+    json_t *doc = NULL;
+    char want[128];
     *exists = false;
-    int rc = eqops_aws_secret_describe(&desc, aws, c->s->aws_secret, err);
+    int rc = eqops__aws_secret_describe_doc(&doc, aws, c->s->aws_secret, err);
     if (rc == EQOPS_ENOTFOUND) {
         eqops_error_clear(err);
         return 0;
     }
     if (rc != 0)
         return rc;
-    json_t *doc = json_loads(desc, 0, NULL);
     const char *d = json_string_value(json_object_get(doc, "Description"));
     aws_description(c, want, sizeof(want));
     *exists = true;
@@ -127,7 +128,6 @@ static int aws_owned(tn_ctx *c, eqops_aws *aws, bool *exists, eqops_error *err)
                         "taking it over",
                         c->s->aws_secret, c->s->name);
     json_decref(doc);
-    eqops__free(desc);
     return rc;
 }
 
@@ -137,7 +137,7 @@ static int read_aws_secret(tn_ctx *c, creds *cr, json_t **stored, eqops_error *e
     eqops_aws *aws = NULL;
     char *value = NULL;
     bool exists = false;
-    int rc = eqops__tn_aws_get(c->env, c->s->aws_region, &aws, err);
+    int rc = eqops__tn_aws_get(c->env, c->s->aws_region, run_token(c), &aws, err);
     if (rc == 0)
         rc = aws_owned(c, aws, &exists, err);
     if (rc == 0 && !exists)
@@ -336,7 +336,7 @@ static void aws_step(tn_ctx *c, const creds *cr, const json_t *stored)
         char description[128];
         aws_description(c, description, sizeof(description));
         char *text = want ? eqops__json_dump(want, 0) : NULL, *res = NULL;
-        rc = text ? eqops__tn_aws_get(c->env, c->s->aws_region, &aws, &e)
+        rc = text ? eqops__tn_aws_get(c->env, c->s->aws_region, run_token(c), &aws, &e)
                   : eqops__err(&e, EQOPS_ENOMEM, "out of memory");
         if (rc == 0 && stored == NULL)
             rc = eqops_aws_secret_create(&res, aws, c->s->aws_secret, text, description, &e);
@@ -539,7 +539,7 @@ static void aws_delete_step(tn_ctx *c)
     eqops__tn_start(c, "", a.step);
     eqops_aws *aws = NULL;
     bool exists = false;
-    int rc = eqops__tn_aws_get(c->env, c->s->aws_region, &aws, &e);
+    int rc = eqops__tn_aws_get(c->env, c->s->aws_region, run_token(c), &aws, &e);
     if (rc == 0)
         rc = aws_owned(c, aws, &exists, &e);
     if (rc == 0 && exists) {
@@ -602,7 +602,7 @@ static void aws_check(tn_ctx *c)
     eqops_aws *aws = NULL;
     eqops_error e = EQOPS_ERROR_INIT;
     bool exists = false;
-    int rc = eqops__tn_aws_get(c->env, c->s->aws_region, &aws, &e);
+    int rc = eqops__tn_aws_get(c->env, c->s->aws_region, run_token(c), &aws, &e);
     if (rc == 0)
         rc = aws_owned(c, aws, &exists, &e);
     if (aws)

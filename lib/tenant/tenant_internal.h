@@ -125,7 +125,10 @@ int eqops__tn_pg_get(eqops_tenant_env *env, const eqops_cancel *cancel, eqops_pg
                      eqops_error *err);
 /* `broken`: close it instead of pooling it (after a failure). */
 void eqops__tn_pg_put(eqops_tenant_env *env, eqops_pg *pg, bool broken);
-int eqops__tn_aws_get(eqops_tenant_env *env, const char *region, eqops_aws **out, eqops_error *err);
+/* An AWS client of `region` (NULL: the default chain's) from the env's pool, with `cancel` (the
+ * run's, may be NULL) as its token until it is put back. */
+int eqops__tn_aws_get(eqops_tenant_env *env, const char *region, const eqops_cancel *cancel,
+                      eqops_aws **out, eqops_error *err);
 void eqops__tn_aws_put(eqops_tenant_env *env, eqops_aws *aws);
 
 /* ---- a run: progress events carried to the calling thread (env.c) ------------------------- */

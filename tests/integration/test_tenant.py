@@ -708,3 +708,53 @@ def test_fleet_apply_cancelled_mid_way_then_finished(tenv, monkeypatch):
         assert psql_ok(creds[0])
     _, res = eq(tenv, "destroy", fleet, "--confirm", fleet)
     assert res["failed"] == 0
+
+
+def test_a_stuck_aws_call_of_a_tenant_run_stops_on_the_token(tenv, monkeypatch):
+    """The run's token reaches the AWS client the run borrows: with Secrets Manager accepting
+    the connection and never answering (timeout 30 s, retried), an apply stops with
+    eqops.Canceled soon after the token is triggered, before anything else is changed."""
+    import socket
+    import threading
+    import time
+
+    import eqops
+    import eqops.tenant
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    monkeypatch.setenv("KUBECONFIG", tenv["KUBECONFIG"])
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:%d" % srv.getsockname()[1])
+    path = write_spec(tenv, spec("it-awsx", argocd=False, aws=True))
+    with open(path) as f:
+        text = f.read()
+    token = eqops.CancelToken()
+    env = eqops.tenant.Env(tiers_file=tenv["EQOPS_TENANT_TIERS"],
+                           pg_conninfo=tenv["EQOPS_PG_CONNINFO"],
+                           migrations_dir=tenv["EQOPS_MIGRATIONS"])
+    timer = threading.Timer(1.0, token.trigger)
+    try:
+        timer.start()
+        t0 = time.monotonic()
+        with pytest.raises(eqops.Canceled):
+            env.apply(text, cancel=token)
+        took = time.monotonic() - t0
+    finally:
+        timer.cancel()
+        env.close()
+        srv.close()
+        for c in held:
+            c.close()
+    assert took < 25, "stopped by the token, not by the AWS timeout (%.1f s)" % took
+    r = kubectl(tenv, CONTEXTS[0], "get", "namespace", "it-awsx", check=False)
+    assert r.returncode != 0, "nothing is changed before the credentials are read"

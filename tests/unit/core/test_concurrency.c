@@ -95,12 +95,17 @@ static void test_pool_every_item_once(void **state)
             assert_int_equal(atomic_load(&s->runs[i]), 1);
         assert_int_equal(s->delivered, N); /* every event, on the calling thread */
         assert_int_equal(s->delivered_off, 0);
-        if (concurrency[c] <= 1) /* one at a time: no thread at all */
-            assert_int_equal(atomic_load(&s->on_caller), N);
-        else
-            assert_int_equal(atomic_load(&s->on_caller), 0);
+        /* on workers, one at a time too: the events are delivered while the items run */
+        assert_int_equal(atomic_load(&s->on_caller), 0);
         free(s);
     }
+    /* no events, one at a time: no thread at all */
+    job_state *quiet = new_state();
+    eqops__pool_job jq = job_of(quiet, N, 1);
+    jq.deliver = NULL;
+    assert_int_equal(eqops__pool_run(&jq, NULL), 0);
+    assert_int_equal(atomic_load(&quiet->on_caller), N);
+    free(quiet);
     /* one item, more than one thread allowed: a worker runs it, so its events reach the
      * caller while it runs */
     job_state *one = new_state();
