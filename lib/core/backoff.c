@@ -37,7 +37,8 @@ bool eqops__backoff_next(const eqops__backoff *b, int retry, double retry_after_
     if (retry < 1 || (b->max_retries >= 0 && retry > b->max_retries))
         return false;
     if (eqops_cancel_triggered(b->cancel))
-        return false;
+        return true; /* a wait of 0 that eqops__backoff_wait ends as cancelled: a "no retry"
+                        here would read as the last attempt's answer, or as a success */
     int64_t wait = eqops__backoff_delay(b, retry, retry_after_s);
     if (b->deadline_ms > 0 && eqops__mono_ms() + wait >= b->deadline_ms)
         return false; /* the wait alone would spend what is left */

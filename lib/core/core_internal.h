@@ -295,7 +295,9 @@ typedef struct eqops__backoff {
 
 /* The wait before retry `retry` (no limits applied). */
 int64_t eqops__backoff_delay(const eqops__backoff *b, int retry, double retry_after_s);
-/* Whether retry `retry` may happen, and its wait. */
+/* Whether retry `retry` may happen, and its wait. A triggered token says yes with a wait of 0:
+ * eqops__backoff_wait then returns EQOPS_ECANCELED, so every caller reports the cancellation
+ * on the path it already has for a cancelled wait. */
 bool eqops__backoff_next(const eqops__backoff *b, int retry, double retry_after_s,
                          int64_t *wait_ms);
 /* Wait before a retry: 0, or EQOPS_ECANCELED when the token was triggered meanwhile. */

@@ -456,8 +456,8 @@ static int write_query(eqops_buf *path, eqops_k8s *k, const eqops_k8s_write_opti
 }
 
 /* create, replace, apply: the object names its own place */
-static int write_object(json_t **out, eqops_k8s *k, const json_t *object,
-                        const eqops_k8s_write_options *opts, const char *verb, eqops_error *err)
+static int write_object_(json_t **out, eqops_k8s *k, const json_t *object,
+                         const eqops_k8s_write_options *opts, const char *verb, eqops_error *err)
 {
     if (out == NULL || k == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
@@ -494,6 +494,32 @@ static int write_object(json_t **out, eqops_k8s *k, const json_t *object,
     return rc;
 }
 
+/* A write's own token (opts->cancel), when it has one, is the client's for the whole call:
+ * discovery and credentials too, not only the request. The client is used by one thread at a
+ * time. */
+static const eqops_cancel *write_token_begin(eqops_k8s *k, const eqops_k8s_write_options *opts,
+                                             bool *swapped)
+{
+    *swapped = k != NULL && opts != NULL && opts->version >= 1 && opts->cancel != NULL;
+    return *swapped ? eqops__k8s_set_cancel(k, opts->cancel) : NULL;
+}
+
+static void write_token_end(eqops_k8s *k, const eqops_cancel *old, bool swapped)
+{
+    if (swapped)
+        eqops__k8s_set_cancel(k, old);
+}
+
+static int write_object(json_t **out, eqops_k8s *k, const json_t *object,
+                        const eqops_k8s_write_options *opts, const char *verb, eqops_error *err)
+{
+    bool swapped;
+    const eqops_cancel *old = write_token_begin(k, opts, &swapped);
+    int rc = write_object_(out, k, object, opts, verb, err);
+    write_token_end(k, old, swapped);
+    return rc;
+}
+
 int eqops__k8s_create_doc(json_t **out, eqops_k8s *k, const json_t *object,
                           const eqops_k8s_write_options *opts, eqops_error *err)
 {
@@ -512,9 +538,9 @@ int eqops__k8s_apply_doc(json_t **out, eqops_k8s *k, const json_t *object,
     return write_object(out, k, object, opts, "apply", err);
 }
 
-int eqops__k8s_patch_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
-                         const char *ns, const char *name, const json_t *merge_patch,
-                         const eqops_k8s_write_options *opts, eqops_error *err)
+static int patch_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
+                     const char *ns, const char *name, const json_t *merge_patch,
+                     const eqops_k8s_write_options *opts, eqops_error *err)
 {
     if (out == NULL || k == NULL)
         return eqops__err_field(err, EQOPS_EINVAL, out ? "k" : "out", "must not be NULL");
@@ -541,9 +567,9 @@ int eqops__k8s_patch_doc(json_t **out, eqops_k8s *k, const char *api_version, co
     return rc;
 }
 
-int eqops__k8s_delete_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
-                          const char *ns, const char *name, const eqops_k8s_write_options *opts,
-                          eqops_error *err)
+static int delete_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
+                      const char *ns, const char *name, const eqops_k8s_write_options *opts,
+                      eqops_error *err)
 {
     if (out)
         *out = NULL;
@@ -585,5 +611,27 @@ int eqops__k8s_delete_doc(json_t **out, eqops_k8s *k, const char *api_version, c
         rc = call(out, k, "DELETE", eqops__buf_cstr(&path), NULL, body, what, o->cancel, err);
     json_decref(body);
     eqops__buf_free(&path);
+    return rc;
+}
+
+int eqops__k8s_patch_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
+                         const char *ns, const char *name, const json_t *merge_patch,
+                         const eqops_k8s_write_options *opts, eqops_error *err)
+{
+    bool swapped;
+    const eqops_cancel *old = write_token_begin(k, opts, &swapped);
+    int rc = patch_doc(out, k, api_version, kind, ns, name, merge_patch, opts, err);
+    write_token_end(k, old, swapped);
+    return rc;
+}
+
+int eqops__k8s_delete_doc(json_t **out, eqops_k8s *k, const char *api_version, const char *kind,
+                          const char *ns, const char *name, const eqops_k8s_write_options *opts,
+                          eqops_error *err)
+{
+    bool swapped;
+    const eqops_cancel *old = write_token_begin(k, opts, &swapped);
+    int rc = delete_doc(out, k, api_version, kind, ns, name, opts, err);
+    write_token_end(k, old, swapped);
     return rc;
 }

@@ -12,7 +12,7 @@ It serves just enough of the API: discovery of /api/v1 (ConfigMap, namespaced) a
                                  slow (a body trickling for 30 s), stall (a watch stream
                                  that sends nothing after its headers), none; a watch
                                  gets 503 and stall too
-  GET  /count?key=K              requests seen: "get", "create", "watch"
+  GET  /count?key=K              requests seen: "get", "create", "watch", "discovery"
   watch: the first watch stream sends one ADDED event (resourceVersion 10) and is cut; the
   next one must resume from resourceVersion=10, sends MODIFIED (11) and ends.
 """
@@ -118,6 +118,7 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 return self.send(200, str(counts.get(q.get("key", [""])[0], 0)))
         if u.path == "/api/v1":
+            self.count("discovery")
             return self.send(200, DISCOVERY)
         parts = u.path.strip("/").split("/")
         if parts[:4] == ["api", "v1", "namespaces", "faults"] and parts[4:5] == ["configmaps"]:

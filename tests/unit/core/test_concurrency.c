@@ -311,7 +311,13 @@ static void test_backoff(void **state)
     assert_true(eqops__backoff_next(&b, 1, 0, &w));
     assert_int_equal(eqops__backoff_wait(&b, w), 0);
     eqops_cancel_trigger(c);
-    assert_false(eqops__backoff_next(&b, 1, 0, &w));
+    /* triggered: "retry at once", and the wait says cancelled (a "no" would have been taken
+     * for the end of the retries: a cancelled watch returned 0) */
+    assert_true(eqops__backoff_next(&b, 1, 0, &w));
+    assert_int_equal(w, 0);
+    assert_int_equal(eqops__backoff_wait(&b, w), EQOPS_ECANCELED);
+    b.max_retries = 3;
+    assert_false(eqops__backoff_next(&b, 4, 0, &w)); /* past max_retries still no */
     assert_int_equal(eqops__backoff_wait(&b, 10000), EQOPS_ECANCELED);
     eqops_cancel_free(c);
     eqops__backoff_set_random(NULL);

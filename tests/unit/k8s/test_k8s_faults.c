@@ -117,6 +117,38 @@ static void test_retries(void **state)
     eqops_k8s_free(k);
 }
 
+/* A write's own token covers the whole call: triggered, a new client's create sends nothing,
+ * not even the discovery request before it (which ran under the client's token). */
+static void test_write_token_covers_discovery(void **state)
+{
+    (void)state;
+    eqops_k8s *k = client(0);
+    eqops_error e = EQOPS_ERROR_INIT;
+    eqops_cancel *c = NULL;
+    assert_int_equal(eqops_cancel_new(&c, &e), 0);
+    eqops_cancel_trigger(c);
+    eqops_k8s_write_options wo = EQOPS_K8S_WRITE_OPTIONS_INIT;
+    wo.cancel = c;
+    long discoveries = fake_get("/count?key=discovery"), creates = fake_get("/count?key=create");
+    char *out = NULL;
+    assert_int_equal(eqops_k8s_create(&out, k,
+                                      "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", "
+                                      "\"metadata\": {\"name\": \"new\"}}",
+                                      &wo, &e),
+                     EQOPS_ECANCELED);
+    eqops_error_clear(&e);
+    assert_int_equal(eqops_k8s_delete(&out, k, "v1", "ConfigMap", NULL, "new", &wo, &e),
+                     EQOPS_ECANCELED);
+    eqops_error_clear(&e);
+    assert_int_equal(fake_get("/count?key=discovery"), discoveries);
+    assert_int_equal(fake_get("/count?key=create"), creates);
+    /* the client's own token is back afterwards: the same client works */
+    assert_int_equal(eqops_k8s_get(&out, k, "v1", "ConfigMap", NULL, "a", &e), 0);
+    eqops_free(out);
+    eqops_cancel_free(c);
+    eqops_k8s_free(k);
+}
+
 static void test_slow_body(void **state)
 {
     (void)state;
@@ -316,9 +348,10 @@ int main(void)
 {
     eqops_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_retries),         cmocka_unit_test(test_slow_body),
-        cmocka_unit_test(test_watch_resumes),   cmocka_unit_test(test_watch_idle),
-        cmocka_unit_test(test_watch_cancelled), cmocka_unit_test(test_status_errors)};
+        cmocka_unit_test(test_retries),      cmocka_unit_test(test_write_token_covers_discovery),
+        cmocka_unit_test(test_slow_body),    cmocka_unit_test(test_watch_resumes),
+        cmocka_unit_test(test_watch_idle),   cmocka_unit_test(test_watch_cancelled),
+        cmocka_unit_test(test_status_errors)};
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     eqops_cleanup();
     return rc;
