@@ -232,6 +232,7 @@ func (k *K8s) write(verb string, obj any, o WriteOptions) (string, error) {
 		return "", err
 	}
 	token, err := cancelHandle(o.Cancel, "Cancel")
+	defer runtime.KeepAlive(o.Cancel) // C uses it until the call returns
 	if err != nil {
 		return "", err
 	}
@@ -273,6 +274,7 @@ func (k *K8s) ApplyManifest(manifest any, o WriteOptions) ([]Object, error) {
 // too). Every file is read before anything is sent; nothing to apply is ErrInvalid.
 func (k *K8s) ApplyPath(path string, recursive bool, o WriteOptions) ([]Object, error) {
 	token, err := cancelHandle(o.Cancel, "Cancel")
+	defer runtime.KeepAlive(o.Cancel) // C uses it until the call returns
 	if err != nil {
 		return nil, err
 	}
@@ -288,9 +290,14 @@ func (k *K8s) Patch(apiVersion, kind, ns, name string, mergePatch any, o WriteOp
 	if err != nil {
 		return nil, err
 	}
+	token, err := cancelHandle(o.Cancel, "Cancel")
+	defer runtime.KeepAlive(o.Cancel)
+	if err != nil {
+		return nil, err
+	}
 	return decode[Object](k.str(func(out *string, h raw.Struct_SS_eqops_k8s, e raw.Eqops_error) int {
 		return raw.Eqops_bind_k8s_patch(out, h, apiVersion, kind, ns, name, text, b2i(o.DryRun),
-			o.FieldManager, e)
+			o.FieldManager, token, e)
 	}))
 }
 
@@ -300,13 +307,21 @@ type DeleteOptions struct {
 	PropagationPolicy string // "Foreground", "Background", "Orphan"
 	ResourceVersion   string // precondition
 	UID               string // precondition
+	// Cancel, when set, is checked by this call (instead of the client's token); once
+	// triggered the call returns an *Error with CodeCanceled. It must stay open while used.
+	Cancel *CancelToken
 }
 
 // Delete deletes the named object (ErrNotFound when there is none).
 func (k *K8s) Delete(apiVersion, kind, ns, name string, o DeleteOptions) error {
-	_, err := k.str(func(out *string, h raw.Struct_SS_eqops_k8s, e raw.Eqops_error) int {
+	token, err := cancelHandle(o.Cancel, "Cancel")
+	defer runtime.KeepAlive(o.Cancel)
+	if err != nil {
+		return err
+	}
+	_, err = k.str(func(out *string, h raw.Struct_SS_eqops_k8s, e raw.Eqops_error) int {
 		return raw.Eqops_bind_k8s_delete(out, h, apiVersion, kind, ns, name, b2i(o.DryRun),
-			o.PropagationPolicy, o.ResourceVersion, o.UID, e)
+			o.PropagationPolicy, o.ResourceVersion, o.UID, token, e)
 	})
 	return err
 }
@@ -345,6 +360,7 @@ type eventFn = func(eventType string, obj Object) bool
 type watchCall struct {
 	fn       eventFn
 	panicked any
+	stopped  bool // fn asked to stop (set on the watch's thread, read after the C call)
 }
 
 var (
@@ -378,8 +394,9 @@ func (k *K8s) Watch(apiVersion, kind, ns string, o WatchOptions, fn func(eventTy
 				o.IdleTimeout.Milliseconds(), o.Duration.Milliseconds(), uint64(id), token, e)
 		})
 	})
-	if e, ok := err.(*Error); ok && e.Code == CodeCanceled && !o.Cancel.Triggered() {
-		return nil // stopped by fn
+	runtime.KeepAlive(o.Cancel)
+	if e, ok := err.(*Error); ok && e.Code == CodeCanceled && wc.stopped {
+		return nil // stopped by fn, not by a token (the watch's or the client's)
 	}
 	return err
 }
@@ -402,5 +419,9 @@ func deliverEvent(eventType, object string, id uint64) (stop bool) {
 	if err := json.Unmarshal([]byte(object), &obj); err != nil {
 		obj = Object{"raw": strings.Clone(object)}
 	}
-	return !wc.fn(eventType, obj)
+	if !wc.fn(eventType, obj) {
+		wc.stopped = true
+		return true
+	}
+	return false
 }

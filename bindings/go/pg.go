@@ -318,6 +318,7 @@ func (c *PGCluster) Migrate(o MigrateOptions) (*MigrateResult, error) {
 		return nil, err
 	}
 	token, err := cancelHandle(o.Cancel, "Cancel")
+	defer runtime.KeepAlive(o.Cancel) // C uses it until the call returns
 	if err != nil {
 		return nil, err
 	}

@@ -153,6 +153,7 @@ func (s *SLOSet) Report(o ReportOptions) (map[string]any, error) {
 	} else {
 		var none raw.Struct_SS_eqops_slo_series_data
 		token, terr := cancelHandle(o.Cancel, "Cancel")
+		defer runtime.KeepAlive(o.Cancel) // C uses it until the call returns
 		if terr != nil {
 			return nil, terr
 		}

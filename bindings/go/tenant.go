@@ -144,6 +144,7 @@ func (env *TenantEnv) run(o *TenantRunOptions, fn func(out *string, n []uint64, 
 		ro = *o
 	}
 	token, err := cancelHandle(ro.Cancel, "Cancel")
+	defer runtime.KeepAlive(ro.Cancel) // C uses it until the call returns
 	if err != nil {
 		return "", 0, err
 	}

@@ -194,10 +194,10 @@ int eqops_bind_k8s_apply_path(char **out, eqops_k8s *k, const char *path, int re
 
 int eqops_bind_k8s_patch(char **out, eqops_k8s *k, const char *api_version, const char *kind,
                          const char *ns, const char *name, const char *merge_patch, int dry_run,
-                         const char *field_manager, eqops_error *err)
+                         const char *field_manager, eqops_cancel *cancel, eqops_error *err)
 {
     eqops_k8s_write_options o =
-        eqops_bind_k8s_wopts(dry_run, 0, field_manager, NULL, NULL, NULL, 0, NULL);
+        eqops_bind_k8s_wopts(dry_run, 0, field_manager, NULL, NULL, NULL, 0, cancel);
     return eqops_k8s_patch(out, k, api_version, kind, eqops_bind_opt(ns), name, merge_patch, &o,
                            err);
 }
@@ -205,10 +205,10 @@ int eqops_bind_k8s_patch(char **out, eqops_k8s *k, const char *api_version, cons
 int eqops_bind_k8s_delete(char **out, eqops_k8s *k, const char *api_version, const char *kind,
                           const char *ns, const char *name, int dry_run,
                           const char *propagation_policy, const char *resource_version,
-                          const char *uid, eqops_error *err)
+                          const char *uid, eqops_cancel *cancel, eqops_error *err)
 {
     eqops_k8s_write_options o = eqops_bind_k8s_wopts(dry_run, 0, NULL, propagation_policy,
-                                                     resource_version, uid, 0, NULL);
+                                                     resource_version, uid, 0, cancel);
     return eqops_k8s_delete(out, k, api_version, kind, eqops_bind_opt(ns), name, &o, err);
 }
 %}

@@ -363,10 +363,12 @@ static int process_credentials(eqops_aws_credentials **out, const char *cmd, eqo
     return rc;
 }
 
-/* An HTTP handle for the metadata endpoints: short timeouts, no retries of its own. */
-static int meta_http(eqops_http **out, long timeout_ms, eqops_error *err)
+/* An HTTP handle for the metadata endpoints: short timeouts, no retries of its own, the
+ * client's token. */
+static int meta_http(eqops_http **out, const eqops_aws *aws, long timeout_ms, eqops_error *err)
 {
     eqops_http_options o = EQOPS_HTTP_OPTIONS_INIT;
+    o.cancel = aws->cancel;
     o.connect_timeout_ms = timeout_ms;
     o.timeout_ms = timeout_ms;
     o.max_retries = -1;
@@ -399,7 +401,8 @@ static bool container_url_allowed(const char *text)
     return ok && listed;
 }
 
-static int container_credentials(eqops_aws_credentials **out, eqops_error *err)
+static int container_credentials(eqops_aws_credentials **out, const eqops_aws *aws,
+                                 eqops_error *err)
 {
     const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
     const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -456,7 +459,7 @@ static int container_credentials(eqops_aws_credentials **out, eqops_error *err)
     if (eqops__buf_ok(&url) != 0 || eqops__buf_ok(&auth) != 0)
         rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = meta_http(&h, 2000, err);
+        rc = meta_http(&h, aws, 2000, err);
     eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
     for (int attempt = 0; rc == 0 && attempt < 3; attempt++) {
         eqops_http_request req = {0};
@@ -472,9 +475,11 @@ static int container_credentials(eqops_aws_credentials **out, eqops_error *err)
             if (resp.status < 500)
                 break;
         }
-        if (attempt < 2) {
-            rc = 0;
-            eqops__sleep_ms(1000);
+        if (attempt < 2 && rc != EQOPS_ECANCELED) {
+            eqops_error_clear(err);
+            rc = eqops__sleep_cancel(aws->cancel, 1000) != 0
+                     ? eqops__err(err, EQOPS_ECANCELED, "container credentials: cancelled")
+                     : 0;
         }
     }
     if (rc == 0)
@@ -491,7 +496,7 @@ static int container_credentials(eqops_aws_credentials **out, eqops_error *err)
 static int imds_credentials(eqops_aws_credentials **out, eqops_aws *aws, eqops_error *err)
 {
     eqops_http *h = NULL;
-    int rc = meta_http(&h, 1000, err);
+    int rc = meta_http(&h, aws, 1000, err);
     if (rc != 0)
         return rc;
     eqops_buf url = EQOPS_BUF_INIT, tok = EQOPS_BUF_INIT;
@@ -617,7 +622,7 @@ static int profile_role(eqops_aws_credentials **out, eqops_aws *aws, const char 
                                  "AWS_ACCESS_KEY_ID is not set",
                                  profile);
     } else if (!strcmp(credential_source, "EcsContainer")) {
-        rc = container_credentials(&source, err);
+        rc = container_credentials(&source, aws, err);
     } else if (!strcmp(credential_source, "Ec2InstanceMetadata")) {
         rc = imds_credentials(&source, aws, err);
     } else {
@@ -708,7 +713,7 @@ static int chain(eqops_aws_credentials **out, eqops_aws *aws, eqops_error *err)
     snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), ", web identity");
     /* 5. container (ECS, EKS Pod Identity) */
     if (env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || env("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
-        return container_credentials(out, err);
+        return container_credentials(out, aws, err);
     snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), ", container");
     /* 6. instance metadata */
     const char *off = env("AWS_EC2_METADATA_DISABLED");

@@ -6,8 +6,8 @@ from ._handle import Owned
 
 class CancelToken(Owned):
     """A cancellation token. Pass it as `cancel=` to a client (every request of that client
-    checks it) or to one call; trigger() from any thread (or a signal handler) makes the call
-    stop at its next check (between steps, inside a transfer or query, in a wait between
+    checks it) or to one call; trigger() from another thread makes the call stop at its next
+    check (between steps, inside a transfer or query, in a wait between
     retries) and raise eqops.Canceled. It stays triggered until reset(). Keep it open while a
     client or call uses it: the objects it is given to hold a reference."""
 

@@ -172,18 +172,19 @@ class Client(Owned):
             int(bool(force)), field_manager or "", int(concurrency), _cancel.handle(cancel)))
 
     def patch(self, api_version, kind, name, merge_patch, namespace=None, *, dry_run=False,
-              field_manager=None):
-        """JSON merge patch; the patched object."""
+              field_manager=None, cancel=None):
+        """JSON merge patch; the patched object. cancel: an eqops.CancelToken for this call."""
         return json.loads(_raw.eqops_bind_k8s_patch(
             self._handle(), api_version, kind, namespace or "", name, _text(merge_patch),
-            int(bool(dry_run)), field_manager or ""))
+            int(bool(dry_run)), field_manager or "", _cancel.handle(cancel)))
 
     def delete(self, api_version, kind, name, namespace=None, *, dry_run=False,
-               propagation_policy=None, resource_version=None, uid=None):
-        """Delete (NotFound when there is none); the server's answer."""
+               propagation_policy=None, resource_version=None, uid=None, cancel=None):
+        """Delete (NotFound when there is none); the server's answer. cancel: an
+        eqops.CancelToken for this call."""
         out = _raw.eqops_bind_k8s_delete(
             self._handle(), api_version, kind, namespace or "", name, int(bool(dry_run)),
-            propagation_policy or "", resource_version or "", uid or "")
+            propagation_policy or "", resource_version or "", uid or "", _cancel.handle(cancel))
         return json.loads(out) if out else None
 
     # ---- watching ------------------------------------------------------------------------------
@@ -195,13 +196,17 @@ class Client(Owned):
         objects come first, as ADDED. Resumes after drops and restarts; a 410 lists again and
         reports the difference. An exception in the callback stops the watch and is raised."""
         failure = []
+        stopped = []  # the callback asked to stop
 
         def guarded(event_type, text):
             try:
-                return bool(callback(event_type, json.loads(text)))
+                stop = bool(callback(event_type, json.loads(text)))
             except BaseException as e:  # noqa: B902 - re-raised below
                 failure.append(e)
                 return True
+            if stop:
+                stopped.append(True)
+            return stop
 
         try:
             _raw.eqops_bind_k8s_watch(
@@ -212,8 +217,8 @@ class Client(Owned):
         except _errors.Canceled:
             if failure:
                 raise failure[0] from None
-            if cancel is not None and cancel.triggered:
-                raise  # the token, not the callback
+            if not stopped:
+                raise  # a token (the watch's or the client's), not the callback
             return False
         if failure:
             raise failure[0]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from . import _cancel
 from . import raw as _raw
 from ._handle import Owned
+from .aws import _ms_of_seconds
 from .slo import ms as _ms
 
 __all__ = ["Cluster", "Tenant", "check_tenant_name"]
@@ -86,8 +87,10 @@ class Cluster(Owned):
     def __init__(self, conninfo="", *, connect_timeout=None, statement_timeout=None,
                  lock_timeout=None, max_retries=0, control_db=None, template_db=None,
                  db_prefix=None, failover_wait=None, cancel=None):
-        """failover_wait: how long connecting keeps trying while no server takes writes (a
-        failover, a restart): None = 30 s; 0 = one attempt only; at most an hour.
+        """connect_timeout: seconds (int or float), a duration string or a timedelta, as
+        libpq's connect_timeout (default 10 s). failover_wait: how long connecting keeps
+        trying while no server takes writes (a failover, a restart): None = 30 s; 0 = one
+        attempt only; at most an hour.
         cancel: an eqops.CancelToken every connect, query and retry wait of this Cluster
         checks."""
         wait = 0 if failover_wait is None else _ms(failover_wait)
@@ -97,7 +100,7 @@ class Cluster(Owned):
             wait = -2  # refused by the library, naming opts.failover_wait_ms
         self._cancel = cancel  # the C handle holds it: keep it alive
         self._h = _raw.eqops_bind_pg_new(
-            conninfo or "", _opt_ms(connect_timeout), _opt_ms(statement_timeout),
+            conninfo or "", _ms_of_seconds(connect_timeout), _opt_ms(statement_timeout),
             _opt_ms(lock_timeout), int(max_retries), control_db or "", template_db or "",
             db_prefix or "", wait, _cancel.handle(cancel))
 

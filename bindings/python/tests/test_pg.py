@@ -57,3 +57,23 @@ def test_closed_cluster():
     with pytest.raises(ValueError):
         c.tenants()
     c.close()
+
+
+def test_connect_timeout_is_seconds():
+    """connect_timeout is seconds (int or float), a duration string or a timedelta: against a
+    server that accepts the connection and never answers, 2 means about 2 s, not 2 ms."""
+    import datetime
+    import socket
+    import time
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    try:
+        dsn = "host=127.0.0.1 port=%d dbname=x" % srv.getsockname()[1]
+        for value in (2, 1.5, "2s", datetime.timedelta(seconds=2)):
+            t0 = time.monotonic()
+            with pytest.raises((eqops.Timeout, eqops.Unavailable)):
+                pg.Cluster(dsn, connect_timeout=value, failover_wait=0)
+            assert time.monotonic() - t0 >= 1.4, value
+    finally:
+        srv.close()

@@ -490,6 +490,30 @@ static eqops_aws_credentials *resolve(eqops_aws *aws, int want)
     return c;
 }
 
+/* The client's token reaches the credential chain: a container agent that fails (500, tried
+ * three times a second apart) is not asked at all once the token is triggered. */
+static void test_chain_cancelled(void **state)
+{
+    (void)state;
+    clean_env();
+    char path[512];
+    snprintf(path, sizeof(path), "%s/fail500/ck1", base);
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", path, 1);
+    eqops_error e = EQOPS_ERROR_INIT;
+    eqops_cancel *c = NULL;
+    assert_int_equal(eqops_cancel_new(&c, &e), 0);
+    eqops_cancel_trigger(c);
+    eqops_aws_options o = EQOPS_AWS_OPTIONS_INIT;
+    o.region = "eu-west-1";
+    o.cancel = c;
+    eqops_aws *aws = client(&o);
+    eqops_aws_credentials_free(resolve(aws, EQOPS_ECANCELED));
+    assert_int_equal(fake_count("ck1"), 0);
+    eqops_aws_free(aws);
+    eqops_cancel_free(c);
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+}
+
 static void test_chain(void **state)
 {
     (void)state;
@@ -781,8 +805,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_files),    cmocka_unit_test(test_errors),
         cmocka_unit_test(test_signer_rules),    cmocka_unit_test(test_retries),
-        cmocka_unit_test(test_retry_cancelled), cmocka_unit_test(test_chain),
-        cmocka_unit_test(test_eks_token),       cmocka_unit_test(test_input_checks),
+        cmocka_unit_test(test_retry_cancelled), cmocka_unit_test(test_chain_cancelled),
+        cmocka_unit_test(test_chain),           cmocka_unit_test(test_eks_token),
+        cmocka_unit_test(test_input_checks),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     eqops_cleanup();
