@@ -98,9 +98,15 @@ static int read_options(eqops_k8s_options *o, const eqops_k8s_options *opts, eqo
     int rc = EQOPS__OPTS_READ(o, opts, k8s_options_sizes, "k8s options", err);
     if (rc != 0)
         return rc;
-    if (o->qps < -1 || o->burst < 0 || o->timeout_ms < 0 || o->connect_timeout_ms < 0 ||
-        o->max_retries < -1 || o->max_retries > 20 || o->exec_timeout_ms < 0)
-        return eqops__err_field(err, EQOPS_EINVAL, "opts",
+    const char *bad = o->qps < -1                                  ? "opts.qps"
+                      : o->burst < 0                               ? "opts.burst"
+                      : o->timeout_ms < 0                          ? "opts.timeout_ms"
+                      : o->connect_timeout_ms < 0                  ? "opts.connect_timeout_ms"
+                      : o->max_retries < -1 || o->max_retries > 20 ? "opts.max_retries"
+                      : o->exec_timeout_ms < 0                     ? "opts.exec_timeout_ms"
+                                                                   : NULL;
+    if (bad)
+        return eqops__err_field(err, EQOPS_EINVAL, bad,
                                 "qps >= -1, burst >= 0, timeouts >= 0, max_retries -1 to 20");
     if (o->field_manager && (strlen(o->field_manager) == 0 || strlen(o->field_manager) > 128))
         return eqops__err_field(err, EQOPS_EINVAL, "opts.field_manager", "1 to 128 characters");

@@ -248,8 +248,17 @@ static void k8s_families(void **state)
     o.max_retries = 21;
     for (unsigned v = 1; v <= EQOPS_K8S_OPTIONS_VERSION; v++) {
         o.version = v;
-        refused(eqops_k8s_new(&k, &o, &e), &e, "opts");
+        refused(eqops_k8s_new(&k, &o, &e), &e, "opts.max_retries");
     }
+    /* each range error names its field */
+    o.max_retries = 0;
+    o.burst = -1;
+    refused(eqops_k8s_new(&k, &o, &e), &e, "opts.burst");
+    o.burst = 0;
+    o.connect_timeout_ms = -5;
+    refused(eqops_k8s_new(&k, &o, &e), &e, "opts.connect_timeout_ms");
+    o.connect_timeout_ms = 0;
+    o.max_retries = 21;
     o.version = 0;
     refused(eqops_k8s_new(&k, &o, &e), &e, "opts.version");
     o.version = EQOPS_K8S_OPTIONS_VERSION + 1;
