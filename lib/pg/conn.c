@@ -7,8 +7,10 @@
 #include <libpq-events.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
-#define MOD "pg"
+#define CANCEL_GRACE_MS 5000 /* the wait for the answer to a cancelled statement */
+#define MOD             "pg"
 
 /* ---- SQLSTATE classification ------------------------------------------------------------ */
 
@@ -118,7 +120,24 @@ static PGresult *await_result(PGconn *c, const eqops_cancel *cancel, bool *cance
                            pc ? why : "out of memory");
             PQfreeCancel(pc);
             *cancelled = true;
-            break; /* PQgetResult below waits for the server's answer to the cancel */
+            /* the server's answer to the cancel, for a few seconds: when it does not come (the
+             * cancel request did not get through, the server is gone) the socket is shut, so
+             * that PQgetResult below returns at once and the connection is bad: never reused
+             * with a statement still running */
+            int64_t grace = eqops__mono_ms() + CANCEL_GRACE_MS;
+            while (PQisBusy(c)) {
+                if (eqops__pg_sock_wait(PQsocket(c), false, NULL, grace) != 1) {
+                    eqops__log(EQOPS_LOG_WARN, MOD,
+                               "no answer to a cancelled statement within %d ms; closing the "
+                               "connection",
+                               CANCEL_GRACE_MS);
+                    shutdown(PQsocket(c), SHUT_RDWR);
+                    break;
+                }
+                if (!PQconsumeInput(c))
+                    break;
+            }
+            break;
         }
         if (!PQconsumeInput(c))
             break;

@@ -150,10 +150,38 @@ int eqops__pg_sock_wait(int sock, bool write, const eqops_cancel *cancel, int64_
     }
 }
 
-/* The number of servers of the host list (at least 1). */
-static int host_count(const eqops_pg *pg)
+/* The value of `key` in a keyword list (the last one: a later keyword wins), or NULL. */
+static const char *param_of(const char *const *keys, const char *const *values, const char *key)
 {
-    const char *h = eqops__pg_param(pg, "host"), *a = eqops__pg_param(pg, "hostaddr");
+    const char *v = NULL;
+    for (size_t i = 0; keys[i]; i++)
+        if (!strcmp(keys[i], key))
+            v = values[i];
+    return v;
+}
+
+/* The `i`-th element of a comma-separated list into `out` (the whole value when it has one
+ * element, as libpq uses a single port for every host). */
+static void list_item(const char *list, int i, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (list == NULL)
+        return;
+    if (strchr(list, ',') == NULL) {
+        snprintf(out, len, "%s", list);
+        return;
+    }
+    for (int k = 0; k < i && list; k++)
+        if ((list = strchr(list, ',')) != NULL)
+            list++;
+    if (list != NULL)
+        snprintf(out, len, "%.*s", (int)strcspn(list, ","), list);
+}
+
+/* The servers of a keyword list's host (or hostaddr) list: at least 1. */
+static int list_count(const char *const *keys, const char *const *values)
+{
+    const char *h = param_of(keys, values, "host"), *a = param_of(keys, values, "hostaddr");
     const char *v = a && *a ? a : h;
     int n = 1;
     for (; v && *v; v++)
@@ -161,13 +189,11 @@ static int host_count(const eqops_pg *pg)
     return n;
 }
 
-/*
- * Connect with PQconnectStartParams/PQconnectPoll, waiting on the socket and the handle's
- * token, so a cancelled connect stops at once. libpq's connect_timeout (whole seconds, per
- * server; 1 counts as 2, 0 none) bounds the wait, for each server of the list.
- */
-static PGconn *connect_params(const eqops_pg *pg, const char *const *keys,
-                              const char *const *values, pg_attempt *at)
+/* One PQconnectStartParams/PQconnectPoll attempt (a single server, or libpq's own walk of the
+ * list when there is no timeout), waiting on the socket and the handle's token until
+ * `deadline` (0: none). */
+static PGconn *connect_start(const eqops_pg *pg, const char *const *keys, const char *const *values,
+                             int64_t deadline, pg_attempt *at)
 {
     memset(at, 0, sizeof(*at));
     PGconn *c = PQconnectStartParams(keys, values, 0);
@@ -175,12 +201,6 @@ static PGconn *connect_params(const eqops_pg *pg, const char *const *keys,
         return NULL;
     /* a server's refusal with its SQLSTATE: connect_error classifies by it */
     PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
-    const char *t = eqops__pg_param(pg, "connect_timeout");
-    long timeout_s = t ? strtol(t, NULL, 10) : 0;
-    if (timeout_s == 1)
-        timeout_s = 2;
-    int64_t deadline =
-        timeout_s > 0 ? eqops__mono_ms() + (int64_t)timeout_s * 1000 * host_count(pg) : 0;
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED && PQstatus(c) != CONNECTION_BAD) {
         int w = eqops__pg_sock_wait(PQsocket(c), st == PGRES_POLLING_WRITING, pg->cancel, deadline);
@@ -193,6 +213,59 @@ static PGconn *connect_params(const eqops_pg *pg, const char *const *keys,
     }
     PQsetErrorVerbosity(c, PQERRORS_DEFAULT);
     return c;
+}
+
+/*
+ * Connect without blocking, so a cancelled connect stops at once. libpq applies
+ * connect_timeout (whole seconds; 1 counts as 2) to each server of the host list only in its
+ * blocking connect: PQconnectPoll never gives up on a server that does not answer. So with a
+ * timeout and several servers, they are tried here one by one, each with its own timeout, in
+ * order, as libpq does: the first that connects wins; a refused login ends the walk (libpq
+ * does not try the others either); the last failure is the answer.
+ */
+static PGconn *connect_params(const eqops_pg *pg, const char *const *keys,
+                              const char *const *values, pg_attempt *at)
+{
+    const char *t = param_of(keys, values, "connect_timeout");
+    long timeout_s = t ? strtol(t, NULL, 10) : 0;
+    if (timeout_s == 1)
+        timeout_s = 2;
+    int n = list_count(keys, values);
+    if (timeout_s <= 0 || n == 1)
+        return connect_start(pg, keys, values,
+                             timeout_s > 0 ? eqops__mono_ms() + (int64_t)timeout_s * 1000 : 0, at);
+    const char *hosts = param_of(keys, values, "host"), *addrs = param_of(keys, values, "hostaddr"),
+               *ports = param_of(keys, values, "port");
+    const char *k1[PG_MAX_PARAMS + 8], *v1[PG_MAX_PARAMS + 8];
+    char host[256], addr[256], port[32];
+    size_t m = 0;
+    for (size_t i = 0; keys[i] && m < PG_MAX_PARAMS + 4; i++)
+        if (strcmp(keys[i], "host") && strcmp(keys[i], "hostaddr") && strcmp(keys[i], "port"))
+            k1[m] = keys[i], v1[m++] = values[i];
+    PGconn *last = NULL;
+    for (int i = 0; i < n; i++) {
+        size_t k = m;
+        list_item(hosts, i, host, sizeof(host));
+        list_item(addrs, i, addr, sizeof(addr));
+        list_item(ports, i, port, sizeof(port));
+        if (host[0])
+            k1[k] = "host", v1[k++] = host;
+        if (addr[0])
+            k1[k] = "hostaddr", v1[k++] = addr;
+        if (port[0])
+            k1[k] = "port", v1[k++] = port;
+        k1[k] = NULL, v1[k] = NULL;
+        PGconn *c = connect_start(pg, k1, v1, eqops__mono_ms() + (int64_t)timeout_s * 1000, at);
+        PQfinish(last);
+        last = c;
+        if (c == NULL || PQstatus(c) == CONNECTION_OK || at->cancelled)
+            break;
+        char msg[512], state[6];
+        connect_message(PQerrorMessage(c), msg, sizeof(msg), state);
+        if (!strncmp(state, "28", 2) || PQconnectionNeedsPassword(c))
+            break; /* the login was refused: as libpq, the other servers are not asked */
+    }
+    return last;
 }
 
 int eqops__pg_connect_params(PGconn **out, eqops_pg *pg, const char *const *keys,
@@ -303,10 +376,10 @@ static int ask_primary(eqops_pg *pg, PGconn **out, const char *db, eqops_error *
         /* no server takes writes now, or the maintenance database is not there (yet) where
          * libpq looked: the first answer stands, and is retried */
         eqops__log(EQOPS_LOG_DEBUG, MOD, "no primary to ask about %s: %s", db, pe.message);
-        eqops_error_clear(&pe);
         *transient = rc != EQOPS_EAUTH && rc != EQOPS_ENOMEM && rc != EQOPS_ECANCELED;
-        if (rc == EQOPS_ECANCELED)
+        if (rc == EQOPS_ECANCELED) /* moved before it is cleared: the code stays */
             return eqops__err_move(e, &pe);
+        eqops_error_clear(&pe);
         return e->code;
     }
     pg_attempt how;
@@ -342,6 +415,8 @@ int eqops__pg_connect_db(eqops_pg *pg, PGconn **out, const char *db, eqops_error
                 rc != EQOPS_ECANCELED)
                 rc = ask_primary(pg, &c, db, &e, &transient);
         }
+        if (rc == 0 && c == NULL) /* never a success without a connection */
+            rc = eqops__err(&e, EQOPS_EINTERNAL, "connect to database %s: no connection", db);
         if (rc == 0) {
             eqops__pg_session_setup(c, pg);
             *out = c;

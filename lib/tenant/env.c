@@ -170,8 +170,11 @@ static int k8s_borrow(eqops_tenant_env *env, const char *key, const char *contex
         if (!env->k8s[i].busy && strcmp(env->k8s[i].key, key) == 0) {
             env->k8s[i].busy = true;
             *out = env->k8s[i].k;
+            eqops_aws *aws = env->k8s[i].aws; /* an EKS cluster's: DescribeCluster, tokens */
             pthread_mutex_unlock(&env->mu);
             eqops__k8s_set_cancel(*out, cancel); /* the run's, while it holds the client */
+            if (aws)
+                eqops__aws_set_cancel(aws, cancel);
             return 0;
         }
     pthread_mutex_unlock(&env->mu);
@@ -188,8 +191,10 @@ static int k8s_borrow(eqops_tenant_env *env, const char *key, const char *contex
     int rc;
     if (eks) {
         rc = aws_new(env, region, &aws, err);
-        if (rc == 0)
+        if (rc == 0) {
+            eqops__aws_set_cancel(aws, cancel);
             rc = eqops_k8s_new_eks(&k, aws, eks, &o, err);
+        }
     } else {
         rc = eqops_k8s_new(&k, &o, err);
     }
@@ -238,8 +243,11 @@ void eqops__tn_k8s_put(eqops_tenant_env *env, eqops_k8s *k)
     eqops__k8s_set_cancel(k, NULL); /* pooled without the run's token */
     pthread_mutex_lock(&env->mu);
     for (size_t i = 0; i < env->nk8s; i++)
-        if (env->k8s[i].k == k)
+        if (env->k8s[i].k == k) {
+            if (env->k8s[i].aws)
+                eqops__aws_set_cancel(env->k8s[i].aws, NULL);
             env->k8s[i].busy = false;
+        }
     pthread_mutex_unlock(&env->mu);
 }
 
@@ -441,10 +449,10 @@ int eqops__tn_run_workers(tn_run *r, size_t n, int parallel, void (*fn)(size_t i
                           void *arg, eqops_error *err)
 {
     workers w = {r, fn, arg};
-    /* one tenant runs on a worker (two threads allowed, one used), so that its progress
-     * reaches the caller (and the callback's answer the tenant) while it runs; tenants one
-     * at a time run on the calling thread, their progress delivered between them */
-    int concurrency = parallel > 1 ? parallel : n == 1 ? 2 : 1;
+    /* tenants run on workers (the pool starts them since there are events to deliver), so
+     * that their progress reaches the caller (and the callback's answer the tenant) while
+     * they run */
+    int concurrency = parallel > 1 ? parallel : 1;
     eqops__pool_job job = {n, concurrency, worker_item, &w, deliver, event_free, r->token};
     eqops_error e = EQOPS_ERROR_INIT;
     int rc = eqops__pool_run(&job, &e);

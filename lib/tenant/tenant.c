@@ -514,9 +514,10 @@ static void schema_step(tn_ctx *c, eqops_pg *pg, const creds *cr)
                      "migrations: a person must decide";
         }
         json_decref(doc);
-        if (drc != 0) {
+        if (drc == EQOPS_ECANCELED)
+            rc = drc; /* not checked: never reported as "none" */
+        else if (drc != 0)
             eqops_error_clear(&e); /* no template yet: nothing to compare with */
-        }
     }
     a.fields = pending;
     a.detail = detail;

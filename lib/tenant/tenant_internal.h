@@ -114,8 +114,7 @@ int eqops__tn_name_reserved(const eqops_tenant_env *env, const char *name, eqops
 
 /* Borrow a client (made on first use, then pooled); give it back with the matching put. The
  * run's token `cancel` (NULL: none) is the client's while it is borrowed: its requests,
- * statements and waits stop on it. (The AWS clients have no token: a run's AWS calls end,
- * then the run stops between steps.) */
+ * statements and waits stop on it (an EKS cluster's AWS client too). */
 int eqops__tn_k8s_get(eqops_tenant_env *env, const tn_cluster *c, const eqops_cancel *cancel,
                       eqops_k8s **out, eqops_error *err);
 int eqops__tn_k8s_get_context(eqops_tenant_env *env, const char *context,

@@ -236,3 +236,28 @@ def test_fleet_migration_cancelled_in_a_statement_then_finished(cluster, tmp_pat
     for db in ("py_sleepy_a", "py_sleepy_b"):
         assert psql(super_dsn, db, "SELECT count(*) FROM eqops.schema_history "
                                    "WHERE version = 90") == "1"
+
+
+def test_a_dead_first_server_of_the_host_list_is_passed_after_its_timeout():
+    """libpq gives up on a server of the host list after connect_timeout and tries the next;
+    eqops connects without blocking (to watch the token) and must do the same: with a first
+    server that accepts the connection and never answers, the second (the real one) is reached
+    after about connect_timeout, not given up on."""
+    import socket
+    dsn, = need_env("EQOPS_TEST_PG_ADMIN_DSN")
+    parts = dict(p.split("=", 1) for p in dsn.split())
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    try:
+        parts["host"] = "%s,%s" % ("127.0.0.1", parts.get("host", "127.0.0.1"))
+        parts["port"] = "%d,%s" % (srv.getsockname()[1], parts.get("port", "5432"))
+        parts.pop("hostaddr", None)
+        parts["connect_timeout"] = "2"
+        two = " ".join("%s=%s" % kv for kv in parts.items())
+        t0 = time.monotonic()
+        with pg.Cluster(two, failover_wait=0):  # connects: to the second server
+            pass
+        assert time.monotonic() - t0 >= 1.5  # the first server's timeout was waited out
+    finally:
+        srv.close()
