@@ -661,7 +661,6 @@ int eqops__k8s_do(eqops_k8s *k, const k8s_req *req, eqops_http_response *resp, e
         hr.payload = req->payload;
         hr.timeout_ms = req->timeout_ms;
         hr.low_speed_time_s = req->low_speed_time_s;
-        hr.cancel = req->cancel;
         if (eqops__buf_ok(&url) != 0)
             rc = eqops__err(err, EQOPS_ENOMEM, "out of memory");
         if (rc == 0)
@@ -703,8 +702,8 @@ int eqops_k8s_request(char **out, eqops_k8s *k, const char *method, const char *
         content_type = NULL;
     if (body && *body == '\0')
         body = NULL;
-    k8s_req req = {method, path, content_type, body, body ? strlen(body) : 0, what, NULL, NULL,
-                   0,      0,    NULL};
+    k8s_req req = {method, path, content_type, body, body ? strlen(body) : 0,
+                   what,   NULL, NULL,         0,    0};
     eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
     int rc = eqops__k8s_do(k, &req, &resp, err);
     if (rc == 0 && (*out = eqops__buf_detach(&resp.body)) == NULL &&

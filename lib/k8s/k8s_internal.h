@@ -97,9 +97,8 @@ typedef struct k8s_req {
     const char *what; /* "get ConfigMap ns/name", for messages */
     eqops_http_data_fn on_data;
     void *payload;
-    long timeout_ms;            /* 0: the client's */
-    long low_speed_time_s;      /* idle timeout of a stream */
-    const eqops_cancel *cancel; /* this request's token; NULL: the client's */
+    long timeout_ms;       /* 0: the client's */
+    long low_speed_time_s; /* idle timeout of a stream */
 } k8s_req;
 
 /* Send with authentication (renewed once after a 401). 2xx: 0 and `resp`; otherwise the

@@ -84,7 +84,7 @@ static int discover(eqops_k8s *k, const char *api_version, eqops_error *err)
     eqops__buf_printf(&path, "%s/%s", strchr(api_version, '/') ? "/apis" : "/api", api_version);
     char what[300];
     snprintf(what, sizeof(what), "discovery of %s", api_version);
-    k8s_req req = {"GET", eqops__buf_cstr(&path), NULL, NULL, 0, what, NULL, NULL, 0, 0, NULL};
+    k8s_req req = {"GET", eqops__buf_cstr(&path), NULL, NULL, 0, what, NULL, NULL, 0, 0};
     eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
     int rc = eqops__k8s_do(k, &req, &resp, err);
     eqops__buf_free(&path);
@@ -214,14 +214,13 @@ static int read_answer(json_t **out, const eqops_buf *body, const char *what, eq
 /* One request; `body` (may be NULL) is sent as JSON, the answer is read into `*out` unless
  * `out` is NULL. */
 static int call(json_t **out, eqops_k8s *k, const char *method, const char *path,
-                const char *content_type, const json_t *body, const char *what,
-                const eqops_cancel *cancel, eqops_error *err)
+                const char *content_type, const json_t *body, const char *what, eqops_error *err)
 {
     char *text = NULL;
     if (body && (text = eqops__json_dump(body, JSON_COMPACT)) == NULL)
         return eqops__err(err, EQOPS_ENOMEM, "out of memory");
-    k8s_req req = {method, path, content_type, text, text ? strlen(text) : 0, what, NULL, NULL,
-                   0,      0,    cancel};
+    k8s_req req = {method, path, content_type, text, text ? strlen(text) : 0,
+                   what,   NULL, NULL,         0,    0};
     eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
     int rc = eqops__k8s_do(k, &req, &resp, err);
     if (rc == 0 && out)
@@ -252,7 +251,7 @@ int eqops__k8s_get_doc(json_t **out, eqops_k8s *k, const char *api_version, cons
     char what[400];
     describe(what, sizeof(what), "get", kind, ns ? ns : eqops_k8s_namespace(k), name);
     if (rc == 0)
-        rc = call(out, k, "GET", eqops__buf_cstr(&path), NULL, NULL, what, NULL, err);
+        rc = call(out, k, "GET", eqops__buf_cstr(&path), NULL, NULL, what, err);
     eqops__buf_free(&path);
     return rc;
 }
@@ -334,7 +333,7 @@ static int next_page(json_t **page, eqops_k8s_pager *p, eqops_error *err)
     json_t *doc = NULL;
     int rc = eqops__buf_ok(&path)
                  ? eqops__err(err, EQOPS_ENOMEM, "out of memory")
-                 : call(&doc, p->k, "GET", eqops__buf_cstr(&path), NULL, NULL, p->what, NULL, err);
+                 : call(&doc, p->k, "GET", eqops__buf_cstr(&path), NULL, NULL, p->what, err);
     eqops__buf_free(&path);
     if (rc != 0)
         return rc;
@@ -489,7 +488,7 @@ static int write_object_(json_t **out, eqops_k8s *k, const json_t *object,
                   : apply ? "PATCH"
                           : "PUT",
                   eqops__buf_cstr(&path), apply ? "application/apply-patch+yaml" : NULL, object,
-                  what, o->cancel, err);
+                  what, err);
     eqops__buf_free(&path);
     return rc;
 }
@@ -562,7 +561,7 @@ static int patch_doc(json_t **out, eqops_k8s *k, const char *api_version, const 
     describe(what, sizeof(what), "patch", kind, ns ? ns : eqops_k8s_namespace(k), name);
     if (rc == 0)
         rc = call(out, k, "PATCH", eqops__buf_cstr(&path), "application/merge-patch+json",
-                  merge_patch, what, o->cancel, err);
+                  merge_patch, what, err);
     eqops__buf_free(&path);
     return rc;
 }
@@ -608,7 +607,7 @@ static int delete_doc(json_t **out, eqops_k8s *k, const char *api_version, const
     char what[400];
     describe(what, sizeof(what), "delete", kind, ns ? ns : eqops_k8s_namespace(k), name);
     if (rc == 0)
-        rc = call(out, k, "DELETE", eqops__buf_cstr(&path), NULL, body, what, o->cancel, err);
+        rc = call(out, k, "DELETE", eqops__buf_cstr(&path), NULL, body, what, err);
     json_decref(body);
     eqops__buf_free(&path);
     return rc;

@@ -286,8 +286,8 @@ static int watch(eqops_k8s *k, const char *api_version, const char *kind, const 
         eqops__k8s_query(&path, "allowWatchBookmarks", "true");
         eqops__k8s_query(&path, "resourceVersion", w.rv);
         eqops__k8s_query(&path, "timeoutSeconds", secs);
-        k8s_req req = {"GET", eqops__buf_cstr(&path),  NULL,  NULL, 0, what, on_data, &w,
-                       -1,    idle_s < 1 ? 1 : idle_s, cancel};
+        k8s_req req = {"GET", eqops__buf_cstr(&path), NULL, NULL, 0, what, on_data, &w,
+                       -1,    idle_s < 1 ? 1 : idle_s};
         eqops_http_response resp = EQOPS_HTTP_RESPONSE_INIT;
         w.progressed = w.gone = false;
         w.stream_rc = 0;
